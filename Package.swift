@@ -1,0 +1,79 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Kale",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "KaleRedis", targets: ["KaleRedis"]),
+        .library(name: "Kale", targets: ["Kale"]),
+        .library(name: "KaleWorker", targets: ["KaleWorker"]),
+        .library(name: "KaleCLI", targets: ["KaleCLI"]),
+        .library(name: "KaleTestSupport", targets: ["KaleTestSupport"]),
+        .executable(name: "kale", targets: ["kale"]),
+        .executable(name: "kale-bench", targets: ["KaleBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .target(name: "CKaleSystem"),
+        .target(
+            name: "KaleRedis",
+            dependencies: ["CHiredis", "CKaleSystem", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "Kale",
+            dependencies: ["KaleRedis", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "KaleWorker",
+            dependencies: [
+                "Kale", "KaleRedis", "CKaleSystem",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        .target(
+            name: "KaleCLI",
+            dependencies: [
+                "Kale", "KaleWorker", "KaleRedis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "kale", dependencies: ["KaleCLI"]),
+        .target(name: "KaleTestSupport", dependencies: ["KaleRedis", "CKaleSystem"]),
+        .executableTarget(
+            name: "KaleBench",
+            dependencies: ["Kale", "KaleRedis", "KaleWorker", "KaleTestSupport"]
+        ),
+        .testTarget(name: "KaleRedisTests", dependencies: ["KaleRedis", "KaleTestSupport"]),
+        .testTarget(name: "KaleTests", dependencies: ["Kale", "KaleRedis", "KaleTestSupport"]),
+        .testTarget(
+            name: "KaleWorkerTests",
+            dependencies: ["Kale", "KaleWorker", "KaleRedis", "KaleTestSupport"]
+        ),
+        .testTarget(
+            name: "KaleCLITests",
+            dependencies: ["Kale", "KaleCLI", "KaleRedis", "KaleTestSupport"]
+        ),
+    ]
+)
+
+// One set of Swift settings for every Swift target, so no module drifts from the rest.
+for target in package.targets where target.type != .system && target.name != "CKaleSystem" {
+    target.swiftSettings = (target.swiftSettings ?? []) + [
+        .swiftLanguageMode(.v6),
+        .enableUpcomingFeature("ExistentialAny"),
+        .enableUpcomingFeature("InternalImportsByDefault"),
+        .enableUpcomingFeature("MemberImportVisibility"),
+    ]
+}

@@ -1,0 +1,33 @@
+#ifndef KALE_SYSTEM_H
+#define KALE_SYSTEM_H
+
+#include <sys/types.h>
+
+/// pipe2(O_CLOEXEC): without close-on-exec, children spawned concurrently inherit each
+/// other's pipe ends and never see EOF. pipe2 is a GNU extension, hence this shim.
+int kale_pipe_cloexec(int fds[2]);
+
+/// An eventfd (non-blocking, close-on-exec) used to wake a thread blocked in poll().
+int kale_eventfd(void);
+
+/// Decoders for waitpid() status; the W* macros are not imported into Swift.
+int kale_wifexited(int status);
+int kale_wexitstatus(int status);
+int kale_wifsignaled(int status);
+int kale_wtermsig(int status);
+
+/// posix_spawn of `path` with `argv`/`envp`, stdin/stdout/stderr bound to the given fds,
+/// default signal dispositions restored (SIGPIPE is ignored in the parent) and the child
+/// placed in its own process group. Returns 0 or an errno value.
+int kale_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+               int stdin_fd, int stdout_fd, int stderr_fd);
+
+/// Whole-buffer read/write that retry on EINTR and short transfers. Return 0 on success,
+/// -1 on error (errno set) and 1 on EOF (read only).
+int kale_read_full(int fd, void *buf, size_t len);
+int kale_write_full(int fd, const void *buf, size_t len);
+
+/// Resident set size of a process in bytes, from /proc/PID/statm; -1 if unknown.
+long long kale_rss_bytes(pid_t pid);
+
+#endif

@@ -1,0 +1,98 @@
+public import Logging
+import Synchronization
+
+/// A pool of Redis connections for async code.
+///
+/// Each connection runs on its own OS thread (see ``RedisConfiguration/poolSize``); a call
+/// goes to the least busy one, where it is pipelined with whatever else is waiting. Blocking
+/// commands (BLPOP …) belong on a ``dedicatedConnection(name:)`` so they never hold up others.
+public final class RedisClient: Sendable {
+    public let configuration: RedisConfiguration
+    private let connections: [ConnectionThread]
+    private let next = Atomic<Int>(0)
+    private let logger: Logger
+
+    public init(configuration: RedisConfiguration, logger: Logger = Logger(label: "kale.redis")) {
+        self.configuration = configuration
+        self.logger = logger
+        connections = (0..<configuration.poolSize).map {
+            ConnectionThread(configuration: configuration, name: "kale-redis-\($0)", logger: logger)
+        }
+    }
+
+    /// A client for `url` with default settings.
+    public convenience init(url: RedisURL, poolSize: Int = 4) {
+        self.init(configuration: RedisConfiguration(url: url, poolSize: poolSize))
+    }
+
+    deinit { for c in connections { c.close() } }
+
+    /// Sends one command and returns its reply.
+    ///
+    /// - Throws: ``RedisError``; a server error reply is thrown with code `.server`.
+    @discardableResult
+    public func send(_ command: RedisCommand) async throws -> RedisReply {
+        try await pick().execute([command])[0].throwingServerError()
+    }
+
+    /// Sends one command built from its name and arguments.
+    @discardableResult
+    public func send(_ name: String, _ arguments: any RedisArgument...) async throws -> RedisReply {
+        try await send(RedisCommand(name, arguments: arguments))
+    }
+
+    /// Sends commands as one pipeline on one connection; replies come back in order, with
+    /// server errors as `.error` values.
+    ///
+    /// - Throws: ``RedisError`` when the connection fails.
+    public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisReply] {
+        try await pick().execute(commands)
+    }
+
+    /// Runs a script by SHA, loading it on NOSCRIPT.
+    ///
+    /// - Throws: ``RedisError``, including the script's own `error_reply`s as `.server`.
+    @discardableResult
+    public func run(_ script: RedisScript, keys: [String], arguments: [any RedisArgument]) async throws -> RedisReply {
+        try await send(script.command(keys: keys, arguments: arguments))
+    }
+
+    /// A connection of its own, with its own thread, for blocking commands.
+    public func dedicatedConnection(name: String) -> DedicatedConnection {
+        DedicatedConnection(ConnectionThread(configuration: configuration, name: name, logger: logger))
+    }
+
+    /// Stops every connection thread once its queued requests are answered.
+    public func close() { for c in connections { c.close() } }
+
+    private func pick() -> ConnectionThread {
+        if connections.count == 1 { return connections[0] }
+        // Least busy of two candidates: spreads load without reading every connection.
+        let i = next.wrappingAdd(1, ordering: .relaxed).newValue & Int.max
+        let a = connections[i % connections.count]
+        let b = connections[(i + 1) % connections.count]
+        return a.load <= b.load ? a : b
+    }
+}
+
+/// One connection with its own thread, for commands that block on the server.
+public final class DedicatedConnection: Sendable {
+    private let thread: ConnectionThread
+
+    init(_ thread: ConnectionThread) { self.thread = thread }
+
+    deinit { thread.close() }
+
+    /// Sends one command; server errors are thrown.
+    @discardableResult
+    public func send(_ command: RedisCommand) async throws -> RedisReply {
+        try await thread.execute([command])[0].throwingServerError()
+    }
+
+    /// Sends commands as one pipeline; server errors come back as `.error` values.
+    public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisReply] {
+        try await thread.execute(commands)
+    }
+
+    public func close() { thread.close() }
+}

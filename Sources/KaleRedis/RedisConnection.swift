@@ -1,0 +1,124 @@
+import Foundation
+public import Logging
+
+/// A blocking connection that reconnects by itself.
+///
+/// Not thread-safe: one thread owns it (a ``RedisClient`` gives each connection its own OS
+/// thread). After any connection failure the hiredis context is dropped; the next call
+/// connects anew, waiting an exponential backoff with jitter first when the previous attempt
+/// also failed, so a caller that loops during an outage is throttled rather than spinning.
+public final class RedisConnection {
+    public let configuration: RedisConfiguration
+    private var context: RedisContext?
+    private var consecutiveFailures = 0
+    private var notBefore: ContinuousClock.Instant?
+    private let logger: Logger
+
+    public init(configuration: RedisConfiguration, logger: Logger = Logger(label: "kale.redis")) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Whether a live context is held right now (it may still turn out to be broken).
+    public var isConnected: Bool { context != nil }
+
+    /// Sends one command and returns its reply; server errors are thrown.
+    ///
+    /// - Throws: ``RedisError``.
+    @discardableResult
+    public func send(_ command: RedisCommand) throws -> RedisReply {
+        try execute([command])[0].throwingServerError()
+    }
+
+    /// Sends commands as one pipeline and returns one reply each, in order.
+    ///
+    /// Server error replies are returned as `.error` values. EVALSHA commands answered with
+    /// NOSCRIPT are loaded and sent again before returning.
+    ///
+    /// - Throws: ``RedisError`` when the connection fails; the context is then discarded.
+    public func execute(_ commands: [RedisCommand]) throws -> [RedisReply] {
+        if commands.isEmpty { return [] }
+        let context = try connected()
+        do {
+            var replies = try context.send(commands)
+            try reloadScripts(commands, &replies, context)
+            return replies
+        } catch let error as RedisError {
+            drop(error)
+            throw error
+        }
+    }
+
+    /// Closes the connection; the next call reconnects.
+    public func close() { context = nil }
+
+    /// A connected context, connecting (after the backoff delay, if one is due) when needed.
+    func connected() throws -> RedisContext {
+        if let context { return context }
+        if let notBefore {
+            let wait = notBefore - .now
+            if wait > .zero { Thread.sleep(forTimeInterval: wait.seconds) }
+        }
+        do {
+            let context = try RedisContext.connect(configuration)
+            if consecutiveFailures > 0 {
+                logger.info("reconnected to Redis", metadata: ["redis.url": "\(configuration.url)", "attempts": "\(consecutiveFailures)"])
+            }
+            self.context = context
+            consecutiveFailures = 0
+            notBefore = nil
+            return context
+        } catch let error as RedisError {
+            // Auth and URL errors will not heal by retrying fast; still back off so a loop
+            // around us cannot hammer the server.
+            scheduleRetry()
+            throw error
+        }
+    }
+
+    /// Forgets a broken context and schedules the next attempt.
+    func drop(_ error: RedisError) {
+        guard error.isConnectionFailure else { return }
+        if context != nil {
+            logger.warning("Redis connection lost", metadata: ["redis.url": "\(configuration.url)", "error": "\(error)"])
+        }
+        context = nil
+        scheduleRetry()
+    }
+
+    private func scheduleRetry() {
+        consecutiveFailures += 1
+        let exponent = min(consecutiveFailures - 1, 16)
+        let base = configuration.reconnectBaseDelay * (1 << exponent)
+        let capped = min(base, configuration.reconnectMaxDelay)
+        // Full jitter in [50%, 100%] spreads a fleet of workers reconnecting after a restart.
+        notBefore = .now + capped * Double.random(in: 0.5...1.0)
+        // The first retry after a healthy period happens at once: most drops are one-offs.
+        if consecutiveFailures == 1 { notBefore = nil }
+    }
+
+    private func reloadScripts(_ commands: [RedisCommand], _ replies: inout [RedisReply], _ context: RedisContext) throws {
+        var retry: [Int] = []
+        for (i, reply) in replies.enumerated() {
+            if case .error(let message) = reply, message.hasPrefix("NOSCRIPT"), commands[i].script != nil {
+                retry.append(i)
+            }
+        }
+        guard !retry.isEmpty else { return }
+        var loaded = Set<String>()
+        var batch: [RedisCommand] = []
+        for i in retry {
+            let script = commands[i].script!
+            if loaded.insert(script.sha1).inserted { batch.append(RedisCommand("SCRIPT", "LOAD", script.source)) }
+        }
+        let loadCount = batch.count
+        for i in retry { batch.append(commands[i]) }
+        let again = try context.send(batch)
+        for (offset, reply) in again[..<loadCount].enumerated() {
+            if case .error(let message) = reply {
+                throw RedisError(.server, detail: "SCRIPT LOAD failed (\(batch[offset].name)): \(message)")
+            }
+        }
+        for (n, i) in retry.enumerated() { replies[i] = again[loadCount + n] }
+    }
+}

@@ -1,0 +1,209 @@
+internal import CHiredis
+import Glibc
+
+/// The one owner of a hiredis `redisContext`.
+///
+/// `@unchecked Sendable` because the C pointer cannot be checked. Invariant: a context is
+/// used by exactly one thread at a time (the thread of the ``RedisConnection`` or
+/// ``RedisSubscriber`` that made it) and is freed exactly once, in `deinit`. A context that
+/// reports an I/O or protocol error is never used again: the owner drops it and connects anew.
+final class RedisContext: @unchecked Sendable {
+    private let raw: UnsafeMutablePointer<redisContext>
+    private var currentTimeout: Duration
+    let endpoint: String
+
+    private init(raw: UnsafeMutablePointer<redisContext>, timeout: Duration, endpoint: String) {
+        self.raw = raw
+        self.currentTimeout = timeout
+        self.endpoint = endpoint
+    }
+
+    deinit { redisFree(raw) }
+
+    /// The socket, for poll().
+    var fileDescriptor: Int32 { raw.pointee.fd }
+
+    /// Connects, applies timeouts and keepalive, then AUTH, SELECT and CLIENT SETNAME.
+    static func connect(_ configuration: RedisConfiguration) throws -> RedisContext {
+        let url = configuration.url
+        let tv = timeval(configuration.connectTimeout)
+        let endpoint: String
+        let pointer: UnsafeMutablePointer<redisContext>?
+        switch url.endpoint {
+        case .tcp(let host, let port):
+            endpoint = "\(host):\(port)"
+            pointer = redisConnectWithTimeout(host, Int32(port), tv)
+        case .unix(let path):
+            endpoint = path
+            pointer = redisConnectUnixWithTimeout(path, tv)
+        }
+        guard let pointer else { throw RedisError(.io, detail: "cannot allocate a hiredis context for \(endpoint)") }
+        let context = RedisContext(raw: pointer, timeout: configuration.commandTimeout, endpoint: endpoint)
+        if pointer.pointee.err != 0 {
+            let message = String(cString: kale_redis_errstr(pointer))
+            let lowered = message.lowercased()
+            if lowered.contains("timed out") || lowered.contains("temporarily unavailable") {
+                throw RedisError(.timeout, detail: "connecting to \(endpoint) took longer than \(configuration.connectTimeout): \(message)")
+            }
+            throw RedisError(.connectionRefused, detail: "cannot connect to \(endpoint): \(message)")
+        }
+        guard redisSetTimeout(pointer, timeval(configuration.commandTimeout)) == REDIS_OK else {
+            throw context.failure("setting the socket timeout")
+        }
+        if configuration.keepAlive, case .tcp = url.endpoint {
+            _ = redisEnableKeepAlive(pointer)
+        }
+        var setup: [RedisCommand] = []
+        if let password = url.password {
+            setup.append(url.user.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password))
+        }
+        if url.database != 0 { setup.append(RedisCommand("SELECT", url.database)) }
+        if let name = configuration.clientName { setup.append(RedisCommand("CLIENT", "SETNAME", name)) }
+        guard !setup.isEmpty else { return context }
+        let replies = try context.send(setup)
+        for (command, reply) in zip(setup, replies) {
+            guard case .error(let message) = reply else { continue }
+            if command.name == "AUTH" || message.hasPrefix("NOAUTH") || message.hasPrefix("WRONGPASS") {
+                // The server's text never contains the password; only say which user tried.
+                let who = url.user.map { "user '\($0)'" } ?? "the default user"
+                throw RedisError(.authentication, detail: "\(endpoint) refused \(who): \(message)")
+            }
+            throw RedisError(.server, detail: "\(command.name) on \(endpoint): \(message)")
+        }
+        return context
+    }
+
+    /// Sends every command, then reads one reply for each: one round trip for the lot.
+    ///
+    /// - Throws: ``RedisError`` for I/O, EOF, timeout or protocol failures (the context is
+    ///   then unusable). Server error replies come back as `.error` values, not throws.
+    func send(_ commands: [RedisCommand]) throws -> [RedisReply] {
+        var wait = Duration.zero
+        for command in commands {
+            try append(command)
+            if let t = command.blockingTimeout, t > wait { wait = t }
+        }
+        // The socket must outwait the server's own timeout, or a blocking command that
+        // legitimately sits for its full timeout would look like a dead connection.
+        let needed = wait == .zero ? nil : wait + currentTimeout
+        if let needed { _ = redisSetTimeout(raw, timeval(needed)) }
+        defer { if needed != nil { _ = redisSetTimeout(raw, timeval(currentTimeout)) } }
+        var replies: [RedisReply] = []
+        replies.reserveCapacity(commands.count)
+        for _ in commands { replies.append(try readReply()) }
+        return replies
+    }
+
+    /// Queues one command in hiredis' output buffer (written by the next read or flush).
+    func append(_ command: RedisCommand) throws {
+        // One contiguous buffer per command keeps every argument's bytes alive for the call.
+        var total = 0
+        for a in command.arguments { total += a.count }
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(total + 1)
+        var lengths: [Int] = []
+        lengths.reserveCapacity(command.arguments.count)
+        for a in command.arguments {
+            buffer.append(contentsOf: a)
+            lengths.append(a.count)
+        }
+        buffer.append(0)
+        let rc: Int32 = buffer.withUnsafeBufferPointer { bytes in
+            let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
+            var pointers: [UnsafePointer<CChar>?] = []
+            pointers.reserveCapacity(lengths.count)
+            var offset = 0
+            for l in lengths {
+                pointers.append(base + offset)
+                offset += l
+            }
+            return lengths.withUnsafeBufferPointer { lens in
+                pointers.withUnsafeMutableBufferPointer { argv in
+                    redisAppendCommandArgv(raw, Int32(lengths.count), argv.baseAddress, lens.baseAddress)
+                }
+            }
+        }
+        guard rc == REDIS_OK else { throw failure("queueing \(command.name)") }
+    }
+
+    /// Blocks until one reply is read (flushing the output buffer first).
+    func readReply() throws -> RedisReply {
+        var reply: UnsafeMutableRawPointer?
+        guard redisGetReply(raw, &reply) == REDIS_OK, let reply else {
+            throw failure("reading a reply")
+        }
+        defer { freeReplyObject(reply) }
+        return RedisContext.convert(reply.assumingMemoryBound(to: redisReply.self))
+    }
+
+    /// Writes the output buffer to the socket without reading.
+    func flush() throws {
+        var done: Int32 = 0
+        while done == 0 {
+            guard redisBufferWrite(raw, &done) == REDIS_OK else { throw failure("writing") }
+        }
+    }
+
+    /// Reads what the socket has (call only when poll() says it is readable).
+    func readAvailable() throws {
+        guard redisBufferRead(raw) == REDIS_OK else { throw failure("reading") }
+    }
+
+    /// A complete reply already in the read buffer, if any; never touches the socket.
+    func bufferedReply() throws -> RedisReply? {
+        var reply: UnsafeMutableRawPointer?
+        guard redisGetReplyFromReader(raw, &reply) == REDIS_OK else { throw failure("parsing a reply") }
+        guard let reply else { return nil }
+        defer { freeReplyObject(reply) }
+        return RedisContext.convert(reply.assumingMemoryBound(to: redisReply.self))
+    }
+
+    private func failure(_ doing: String) -> RedisError {
+        let code = raw.pointee.err
+        let message = String(cString: kale_redis_errstr(raw))
+        switch code {
+        case REDIS_ERR_EOF:
+            return RedisError(.eof, detail: "\(endpoint) closed the connection while \(doing)")
+        case REDIS_ERR_PROTOCOL:
+            return RedisError(.protocolError, detail: "\(doing) from \(endpoint): \(message)")
+        case REDIS_ERR_IO where errno == EAGAIN || errno == EWOULDBLOCK || message.contains("temporarily unavailable"):
+            return RedisError(.timeout, detail: "\(endpoint) did not answer within \(currentTimeout) while \(doing)")
+        default:
+            return RedisError(.io, detail: "\(doing) on \(endpoint): \(message)")
+        }
+    }
+
+    private static func convert(_ r: UnsafeMutablePointer<redisReply>) -> RedisReply {
+        let reply = r.pointee
+        switch reply.type {
+        case REDIS_REPLY_STRING:
+            guard reply.len > 0, let str = reply.str else { return .bulk([]) }
+            return .bulk(Array(UnsafeRawBufferPointer(start: str, count: Int(reply.len))))
+        case REDIS_REPLY_STATUS:
+            return .status(text(reply))
+        case REDIS_REPLY_ERROR:
+            return .error(text(reply))
+        case REDIS_REPLY_INTEGER:
+            return .integer(reply.integer)
+        case REDIS_REPLY_ARRAY:
+            var items: [RedisReply] = []
+            items.reserveCapacity(Int(reply.elements))
+            for i in 0..<Int(reply.elements) {
+                if let element = reply.element[i] { items.append(convert(element)) } else { items.append(.null) }
+            }
+            return .array(items)
+        default:
+            return .null
+        }
+    }
+
+    private static func text(_ reply: redisReply) -> String {
+        guard reply.len > 0, let str = reply.str else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: str, count: Int(reply.len)), as: UTF8.self)
+    }
+}
+
+private func timeval(_ d: Duration) -> timeval {
+    let c = d.components
+    return Glibc.timeval(tv_sec: Int(c.seconds), tv_usec: Int(c.attoseconds / 1_000_000_000_000))
+}
