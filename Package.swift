@@ -50,13 +50,16 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "kale", dependencies: ["KaleCLI"]),
-        .target(name: "KaleTestSupport", dependencies: ["KaleRedis", "CKaleSystem"]),
+        .target(
+            name: "KaleTestSupport",
+            dependencies: ["Kale", "KaleRedis", "CKaleSystem", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "KaleBench",
             dependencies: ["Kale", "KaleRedis", "KaleWorker", "KaleTestSupport"]
         ),
         .testTarget(name: "KaleRedisTests", dependencies: ["KaleRedis", "KaleTestSupport"]),
-        .testTarget(name: "KaleTests", dependencies: ["Kale", "KaleRedis", "KaleTestSupport"]),
+        .testTarget(name: "KaleTests", dependencies: ["Kale", "KaleWorker", "KaleRedis", "KaleTestSupport"]),
         .testTarget(
             name: "KaleWorkerTests",
             dependencies: ["Kale", "KaleWorker", "KaleRedis", "KaleTestSupport"]

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// A key prefix unique to one test, so tests run in parallel on one server without FLUSHDB.
 public func testNamespace(_ function: String = #function) -> String {
@@ -20,4 +21,17 @@ public func waitUntil(
         try? await Task.sleep(for: .milliseconds(10))
     }
     return try await condition()
+}
+
+/// Test processes log warnings and worse only, unless `KALE_TEST_LOG_LEVEL` says otherwise:
+/// thousands of tasks would otherwise drown the test report.
+enum TestLogging {
+    static let bootstrap: Void = {
+        let level = ProcessInfo.processInfo.environment["KALE_TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }()
 }

@@ -24,6 +24,7 @@ public final class RedisServer: Sendable {
 
     /// The server shared by all tests of this process.
     public static let shared: RedisServer = {
+        TestLogging.bootstrap
         if let text = ProcessInfo.processInfo.environment["KALE_TEST_REDIS_URL"] {
             do { return try RedisServer(external: RedisURL(parsing: text)) }
             catch { fatalError("KALE_TEST_REDIS_URL: \(error)") }

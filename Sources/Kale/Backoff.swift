@@ -1,0 +1,65 @@
+import KaleRedis
+
+/// How long to wait before retrying a failed task.
+public enum Backoff: Sendable, Hashable, Codable {
+    /// `base × 2^(attempt-1)`, capped at `max`; with `jitter`, a random point in the upper
+    /// half of that, so a burst of failures does not retry in lockstep.
+    case exponential(base: Duration, max: Duration, jitter: Bool)
+    /// The same delay every time.
+    case fixed(Duration)
+    /// Retry at once.
+    case none
+
+    /// Exponential from 1 s up to 10 min, with jitter.
+    public static let `default` = Backoff.exponential(base: .seconds(1), max: .seconds(600), jitter: true)
+
+    /// The delay before the retry that follows failed attempt number `attempt` (1-based).
+    public func delay(afterAttempt attempt: Int) -> Duration {
+        switch self {
+        case .none: return .zero
+        case .fixed(let d): return d
+        case .exponential(let base, let max, let jitter):
+            let exponent = Swift.min(Swift.max(attempt - 1, 0), 30)
+            let raw = base * (1 << exponent)
+            let capped = raw > max ? max : raw
+            return jitter ? capped * Double.random(in: 0.5...1.0) : capped
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case kind, baseMs = "base_ms", maxMs = "max_ms", jitter
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        switch try c.decode(String.self, forKey: .kind) {
+        case "exponential":
+            self = .exponential(
+                base: .milliseconds(try c.decode(Int64.self, forKey: .baseMs)),
+                max: .milliseconds(try c.decode(Int64.self, forKey: .maxMs)),
+                jitter: try c.decodeIfPresent(Bool.self, forKey: .jitter) ?? true)
+        case "fixed":
+            self = .fixed(.milliseconds(try c.decode(Int64.self, forKey: .baseMs)))
+        case "none":
+            self = .none
+        case let other:
+            throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown backoff kind '\(other)'")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .exponential(let base, let max, let jitter):
+            try c.encode("exponential", forKey: .kind)
+            try c.encode(base.milliseconds, forKey: .baseMs)
+            try c.encode(max.milliseconds, forKey: .maxMs)
+            try c.encode(jitter, forKey: .jitter)
+        case .fixed(let d):
+            try c.encode("fixed", forKey: .kind)
+            try c.encode(d.milliseconds, forKey: .baseMs)
+        case .none:
+            try c.encode("none", forKey: .kind)
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+public import KaleRedis
+
+/// The state transitions of tasks in Redis, one method per Lua script.
+///
+/// Shared by the producer (``KaleClient``) and the worker, so both speak to Redis in exactly
+/// the same way. Every method passes the caller's clock to its script.
+public struct Broker: Sendable {
+    public let redis: RedisClient
+    public let configuration: KaleConfiguration
+    public var keys: Keys { configuration.keys }
+
+    public init(redis: RedisClient, configuration: KaleConfiguration) {
+        self.redis = redis
+        self.configuration = configuration
+    }
+
+    /// Milliseconds since 1970 by this machine's clock.
+    public static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+
+    private var ttlMs: Int64 { configuration.resultTTL.milliseconds }
+    private var deadAgeMs: Int64 { configuration.deadSetMaxAge.milliseconds }
+
+    // MARK: Producer side
+
+    /// The EVALSHA that creates `envelope` (encoded as `message`).
+    public func enqueueCommand(_ envelope: Envelope, message: [UInt8], uniqueTTL: Duration?, now: Int64) -> RedisCommand {
+        let q = envelope.queue
+        let unique = envelope.uniqueKey.map { keys.unique(q, $0) } ?? keys.task(q, envelope.id)
+        return Scripts.enqueue.command(
+            keys: [keys.task(q, envelope.id), keys.pending(q, envelope.priority), keys.scheduled(q), keys.notify(q), unique],
+            arguments: [
+                envelope.id, message, now, envelope.eta ?? 0, envelope.priority.rank, envelope.maxRetries,
+                envelope.expiresAt ?? 0, envelope.resultTTLMs ?? ttlMs,
+                envelope.uniqueKey == nil ? 0 : (uniqueTTL ?? .seconds(3600)).milliseconds, envelope.name,
+            ])
+    }
+
+    /// Cancels a task that has not started, or asks the worker running it to stop.
+    public func cancel(id: String, queue: String) async throws -> String {
+        let reply = try await redis.run(
+            Scripts.cancel,
+            keys: [keys.task(queue, id), keys.scheduled(queue)] + keys.pendingLists(queue),
+            arguments: [id, Broker.now(), keys.doneChannel(""), keys.statsPrefix(queue), ttlMs, keys.cancelChannel])
+        return reply.string ?? "missing"
+    }
+
+    /// The record of task `id` in `queue`, or nil when there is none.
+    public func info(id: String, queue: String) async throws -> TaskInfo? {
+        let fields = try await redis.send("HGETALL", keys.task(queue, id)).hash ?? [:]
+        return TaskInfo(id: id, queue: queue, fields: fields)
+    }
+
+    // MARK: Worker side
+
+    /// Leases up to `count` tasks of `queue` to `worker` until `leaseDeadline` (ms).
+    public func fetch(queue: String, worker: String, count: Int, leaseDeadline: Int64, now: Int64) -> RedisCommand {
+        Scripts.fetch.command(
+            keys: keys.pendingLists(queue) + [keys.active(queue), keys.notify(queue), keys.dead(queue)],
+            arguments: [
+                now, leaseDeadline, worker, count, configuration.maxMessageSize, keys.taskPrefix(queue),
+                keys.doneChannel(""), keys.statsPrefix(queue), configuration.deadSetMaxSize, deadAgeMs, ttlMs,
+            ])
+    }
+
+    /// Parses a fetch reply into leased tasks.
+    public static func leased(from reply: RedisReply, queue: String) -> [LeasedTask] {
+        guard let items = reply.array else { return [] }
+        var out: [LeasedTask] = []
+        out.reserveCapacity(items.count / 3)
+        var i = 0
+        while i + 2 < items.count {
+            out.append(LeasedTask(id: items[i].string ?? "", queue: queue, message: items[i + 1].bytes ?? [], attempt: items[i + 2].int ?? 1))
+            i += 3
+        }
+        return out
+    }
+
+    /// The command recording `result` for a leased task.
+    public func succeedCommand(_ task: LeasedTask, worker: String, result: [UInt8], now: Int64) -> RedisCommand {
+        Scripts.succeed.command(
+            keys: [keys.task(task.queue, task.id), keys.active(task.queue)],
+            arguments: [task.id, worker, task.attempt, now, result, ttlMs, keys.doneChannel(""), keys.statsPrefix(task.queue)])
+    }
+
+    /// The command recording a failed run; `retryAt` nil means do not retry.
+    public func failCommand(_ task: LeasedTask, worker: String, failure: TaskFailure, retryAt: Int64?, cancelled: Bool, now: Int64) -> RedisCommand {
+        let error = (try? JSONEncoder().encode(failure)).map { Array($0) } ?? Array(#"{"kind":"error"}"#.utf8)
+        let q = task.queue
+        return Scripts.fail.command(
+            keys: [keys.task(q, task.id), keys.active(q), keys.scheduled(q), keys.dead(q)],
+            arguments: [
+                task.id, worker, task.attempt, now, error, retryAt ?? -1, cancelled ? "cancel" : "fail", ttlMs,
+                configuration.deadSetMaxSize, deadAgeMs, keys.taskPrefix(q), keys.doneChannel(""), keys.statsPrefix(q),
+            ])
+    }
+
+    /// The command giving a leased task back to its queue at once (shutdown).
+    public func requeueCommand(_ task: LeasedTask, worker: String) -> RedisCommand {
+        let q = task.queue
+        return Scripts.requeue.command(
+            keys: [keys.task(q, task.id), keys.active(q)] + keys.pendingLists(q) + [keys.notify(q)],
+            arguments: [task.id, worker, task.attempt])
+    }
+
+    /// Extends the leases of `ids` in `queue`; returns the ids whose lease was lost and
+    /// those with a cancel request.
+    public func extend(queue: String, ids: [String], worker: String, leaseDeadline: Int64) async throws -> (lost: [String], cancel: [String]) {
+        guard !ids.isEmpty else { return ([], []) }
+        let reply = try await redis.run(
+            Scripts.extend, keys: [keys.active(queue)],
+            arguments: [leaseDeadline, worker, keys.taskPrefix(queue)] + ids.map { $0 as any RedisArgument })
+        let parts = reply.array ?? []
+        return (parts.first?.strings ?? [], parts.count > 1 ? parts[1].strings ?? [] : [])
+    }
+
+    /// Returns expired leases of `queue` to pending; returns (requeued, dead).
+    public func reap(queue: String, limit: Int = 500) async throws -> (requeued: Int, dead: Int) {
+        let reply = try await redis.run(
+            Scripts.reap,
+            keys: [keys.active(queue)] + keys.pendingLists(queue) + [keys.notify(queue), keys.dead(queue)],
+            arguments: [Broker.now(), limit, keys.taskPrefix(queue), keys.doneChannel(""), keys.statsPrefix(queue),
+                        configuration.deadSetMaxSize, deadAgeMs, ttlMs])
+        let a = reply.array ?? []
+        return (a.first?.int ?? 0, a.count > 1 ? a[1].int ?? 0 : 0)
+    }
+
+    /// Promotes due scheduled tasks of `queue`; returns how many, and when the next is due (ms).
+    public func promote(queue: String, limit: Int = 1000) async throws -> (promoted: Int, nextDue: Int64?) {
+        let reply = try await redis.run(
+            Scripts.promote,
+            keys: [keys.scheduled(queue)] + keys.pendingLists(queue) + [keys.notify(queue)],
+            arguments: [Broker.now(), limit, keys.taskPrefix(queue), keys.doneChannel(""), keys.statsPrefix(queue), ttlMs])
+        let a = reply.array ?? []
+        let next = a.count > 1 ? a[1].int ?? -1 : -1
+        return (a.first?.int ?? 0, next < 0 ? nil : Int64(next))
+    }
+
+    /// Records progress of a running task (a JSON object with `fraction` and `message`).
+    public func progressCommand(queue: String, id: String, fraction: Double, message: String?) -> RedisCommand {
+        var object: [String: JSONValue] = ["fraction": .number(fraction)]
+        if let message { object["message"] = .string(message) }
+        return RedisCommand("HSET", keys.task(queue, id), "progress", JSONValue.object(object).jsonString)
+    }
+}
+
+/// A task leased to a worker: what the fetch script returned.
+public struct LeasedTask: Sendable, Hashable {
+    public var id: String
+    public var queue: String
+    /// The message as stored, not yet decoded (decoding may fail: that is a dead letter).
+    public var message: [UInt8]
+    /// 1 for the first run.
+    public var attempt: Int
+
+    public init(id: String, queue: String, message: [UInt8], attempt: Int) {
+        self.id = id
+        self.queue = queue
+        self.message = message
+        self.attempt = attempt
+    }
+}

@@ -1,0 +1,76 @@
+/// Everything a producer can say about one task besides its input.
+///
+/// Unset fields fall back to the task type's ``TaskDefinition/defaultOptions`` and then to
+/// the defaults documented on each field.
+public struct EnqueueOptions: Sendable, Hashable {
+    /// The queue to send to. Default `default`.
+    public var queue: String?
+    /// Strict order within the queue. Default `.normal`.
+    public var priority: Priority?
+    /// Run no earlier than this long after enqueueing. Default: at once.
+    public var delay: Duration?
+    /// Run no earlier than this wall-clock time (seconds since 1970). Overrides `delay`.
+    public var eta: Double?
+    /// Never start after this long from enqueueing; the task ends `expired`. Default: never.
+    public var expiresIn: Duration?
+    /// Retries after the first attempt fails; 0 means one attempt in all. Default 3.
+    public var maxRetries: Int?
+    /// Delay between retries. Default ``Backoff/default`` (exponential with jitter).
+    public var backoff: Backoff?
+    /// The task is asked to stop (cooperative cancellation) after this long. Default: none.
+    public var softTimeLimit: Duration?
+    /// The task's process is killed after this long. Default: none (the worker's may apply).
+    public var timeLimit: Duration?
+    /// A duplicate enqueue with the same key while it is held returns the first task's id
+    /// and creates nothing. Held until the task finishes or `uniqueTTL` passes.
+    public var uniqueKey: String?
+    /// How long a unique key is held at most. Default 1 hour.
+    public var uniqueTTL: Duration?
+    /// How long the result is kept after the task ends. Default: the client's (1 day).
+    public var resultTTL: Duration?
+    /// Free-form headers carried with the task (trace context, tenant …).
+    public var headers: [String: String]
+    /// A caller-chosen id (must be unique); default a random UUID.
+    public var id: String?
+
+    public init(
+        queue: String? = nil, priority: Priority? = nil, delay: Duration? = nil, eta: Double? = nil,
+        expiresIn: Duration? = nil, maxRetries: Int? = nil, backoff: Backoff? = nil,
+        softTimeLimit: Duration? = nil, timeLimit: Duration? = nil, uniqueKey: String? = nil,
+        uniqueTTL: Duration? = nil, resultTTL: Duration? = nil, headers: [String: String] = [:], id: String? = nil
+    ) {
+        self.queue = queue
+        self.priority = priority
+        self.delay = delay
+        self.eta = eta
+        self.expiresIn = expiresIn
+        self.maxRetries = maxRetries
+        self.backoff = backoff
+        self.softTimeLimit = softTimeLimit
+        self.timeLimit = timeLimit
+        self.uniqueKey = uniqueKey
+        self.uniqueTTL = uniqueTTL
+        self.resultTTL = resultTTL
+        self.headers = headers
+        self.id = id
+    }
+
+    /// These options with every unset field taken from `fallback`.
+    public func merged(over fallback: EnqueueOptions) -> EnqueueOptions {
+        var o = self
+        o.queue = queue ?? fallback.queue
+        o.priority = priority ?? fallback.priority
+        o.delay = delay ?? fallback.delay
+        o.eta = eta ?? fallback.eta
+        o.expiresIn = expiresIn ?? fallback.expiresIn
+        o.maxRetries = maxRetries ?? fallback.maxRetries
+        o.backoff = backoff ?? fallback.backoff
+        o.softTimeLimit = softTimeLimit ?? fallback.softTimeLimit
+        o.timeLimit = timeLimit ?? fallback.timeLimit
+        o.uniqueKey = uniqueKey ?? fallback.uniqueKey
+        o.uniqueTTL = uniqueTTL ?? fallback.uniqueTTL
+        o.resultTTL = resultTTL ?? fallback.resultTTL
+        o.headers = fallback.headers.merging(headers) { _, mine in mine }
+        return o
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+
+/// One task as it travels through Redis: wire format version 1 (see `docs/wire-format.md`).
+///
+/// Times are integer milliseconds since 1970 (UTC). Optional fields are omitted when unset.
+/// A reader accepts unknown fields (so a newer producer can add some) but refuses an unknown
+/// ``version``: that task goes to the dead set rather than running with misread options.
+public struct Envelope: Sendable, Hashable, Codable {
+    /// The only version this build writes and runs.
+    public static let currentVersion = 1
+
+    public var version: Int
+    public var id: String
+    /// The registered task name, e.g. `images.thumbnail`.
+    public var name: String
+    public var queue: String
+    /// The task's input as JSON.
+    public var args: JSONValue
+    public var enqueuedAt: Int64
+    /// Not before this time.
+    public var eta: Int64?
+    /// Not started after this time.
+    public var expiresAt: Int64?
+    public var maxRetries: Int
+    public var backoff: Backoff
+    public var softTimeLimitMs: Int64?
+    public var timeLimitMs: Int64?
+    public var priority: Priority
+    public var uniqueKey: String?
+    public var resultTTLMs: Int64?
+    public var headers: [String: String]
+
+    public init(
+        id: String, name: String, queue: String, args: JSONValue, enqueuedAt: Int64, eta: Int64? = nil,
+        expiresAt: Int64? = nil, maxRetries: Int = 3, backoff: Backoff = .default, softTimeLimitMs: Int64? = nil,
+        timeLimitMs: Int64? = nil, priority: Priority = .normal, uniqueKey: String? = nil,
+        resultTTLMs: Int64? = nil, headers: [String: String] = [:]
+    ) {
+        version = Envelope.currentVersion
+        self.id = id
+        self.name = name
+        self.queue = queue
+        self.args = args
+        self.enqueuedAt = enqueuedAt
+        self.eta = eta
+        self.expiresAt = expiresAt
+        self.maxRetries = maxRetries
+        self.backoff = backoff
+        self.softTimeLimitMs = softTimeLimitMs
+        self.timeLimitMs = timeLimitMs
+        self.priority = priority
+        self.uniqueKey = uniqueKey
+        self.resultTTLMs = resultTTLMs
+        self.headers = headers
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version = "v", id, name, queue, args
+        case enqueuedAt = "enqueued_at", eta, expiresAt = "expires_at"
+        case maxRetries = "max_retries", backoff
+        case softTimeLimitMs = "soft_time_limit_ms", timeLimitMs = "time_limit_ms"
+        case priority, uniqueKey = "unique_key", resultTTLMs = "result_ttl_ms", headers
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decode(Int.self, forKey: .version)
+        guard version == Envelope.currentVersion else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .version, in: c, debugDescription: "unsupported wire format version \(version) (this worker reads 1)")
+        }
+        id = try c.decode(String.self, forKey: .id)
+        name = try c.decode(String.self, forKey: .name)
+        queue = try c.decode(String.self, forKey: .queue)
+        args = try c.decodeIfPresent(JSONValue.self, forKey: .args) ?? .null
+        enqueuedAt = try c.decode(Int64.self, forKey: .enqueuedAt)
+        eta = try c.decodeIfPresent(Int64.self, forKey: .eta)
+        expiresAt = try c.decodeIfPresent(Int64.self, forKey: .expiresAt)
+        maxRetries = try c.decodeIfPresent(Int.self, forKey: .maxRetries) ?? 3
+        backoff = try c.decodeIfPresent(Backoff.self, forKey: .backoff) ?? .default
+        softTimeLimitMs = try c.decodeIfPresent(Int64.self, forKey: .softTimeLimitMs)
+        timeLimitMs = try c.decodeIfPresent(Int64.self, forKey: .timeLimitMs)
+        priority = try c.decodeIfPresent(Priority.self, forKey: .priority) ?? .normal
+        uniqueKey = try c.decodeIfPresent(String.self, forKey: .uniqueKey)
+        resultTTLMs = try c.decodeIfPresent(Int64.self, forKey: .resultTTLMs)
+        headers = try c.decodeIfPresent([String: String].self, forKey: .headers) ?? [:]
+    }
+}
+
+/// Turns message bytes into an ``Envelope`` and back.
+///
+/// The single place where the wire format is read, so a second format (Celery's protocol 2)
+/// can be added as another conformer without touching the broker or the worker.
+public protocol MessageFormat: Sendable {
+    /// A short name for logs and dead-letter reasons.
+    var name: String { get }
+    /// - Throws: an error whose description says what is wrong with the message.
+    func decode(_ bytes: [UInt8]) throws -> Envelope
+    func encode(_ envelope: Envelope) throws -> [UInt8]
+}
+
+/// Kale's own JSON format, version 1.
+public struct KaleJSONFormat: MessageFormat {
+    public init() {}
+    public var name: String { "kale/1" }
+
+    public func decode(_ bytes: [UInt8]) throws -> Envelope {
+        try JSONDecoder().decode(Envelope.self, from: Data(bytes))
+    }
+
+    public func encode(_ envelope: Envelope) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(envelope))
+    }
+}

@@ -1,0 +1,211 @@
+import Foundation
+public import KaleRedis
+import Synchronization
+
+/// The producer: enqueues tasks, looks them up, cancels them and awaits their results.
+///
+/// One client per process is enough; it is `Sendable` and keeps a small pool of Redis
+/// connections (``RedisConfiguration/poolSize``) plus one pub/sub connection, opened on the
+/// first await, that all waits share.
+public final class KaleClient: Sendable {
+    public let configuration: KaleConfiguration
+    public let redis: RedisClient
+    public let broker: Broker
+    private let knownQueues = Mutex<Set<String>>([])
+    private let waiterBox = Mutex<ResultWaiter?>(nil)
+
+    public init(configuration: KaleConfiguration) {
+        self.configuration = configuration
+        redis = RedisClient(configuration: configuration.redis)
+        broker = Broker(redis: redis, configuration: configuration)
+    }
+
+    /// A client for `url` with default settings.
+    public convenience init(url: RedisURL) {
+        self.init(configuration: KaleConfiguration(redis: RedisConfiguration(url: url)))
+    }
+
+    deinit {
+        redis.close()
+        waiterBox.withLock { $0?.shutdown() }
+    }
+
+    /// Closes the connections; calls made afterwards fail.
+    public func close() {
+        redis.close()
+        waiterBox.withLock { $0?.shutdown() }
+    }
+
+    var keys: Keys { configuration.keys }
+
+    // MARK: Enqueue
+
+    /// Enqueues one typed task.
+    ///
+    /// - Returns: a handle to look up, await or cancel it. With a unique key that is already
+    ///   held, the handle names the existing task and ``TaskHandle/created`` is false.
+    /// - Throws: ``KaleError`` (`.payloadTooLarge`, `.invalidOptions`, `.encoding`,
+    ///   `.duplicateID`) or ``RedisError``.
+    public func enqueue<T: TaskDefinition>(_ type: T.Type, _ input: T.Input, options: EnqueueOptions = EnqueueOptions()) async throws -> TaskHandle<T> {
+        let args: JSONValue
+        do { args = try JSONValue(encoding: input) }
+        catch { throw KaleError(.encoding, detail: "input of \(T.name) does not encode as JSON: \(error)") }
+        let ref = try await enqueue(name: T.name, args: args, options: options.merged(over: T.defaultOptions))
+        return TaskHandle(client: self, id: ref.id, queue: ref.queue, created: ref.created)
+    }
+
+    /// Enqueues a task by name with JSON arguments (for the CLI and other languages).
+    ///
+    /// - Throws: as ``enqueue(_:_:options:)``.
+    public func enqueue(name: String, args: JSONValue, options: EnqueueOptions = EnqueueOptions()) async throws -> TaskRef {
+        let prepared = try prepare(name: name, args: args, options: options, now: Broker.now())
+        var commands = registration(for: [prepared.envelope.queue])
+        commands.append(prepared.command)
+        let replies = try await redis.pipeline(commands)
+        return try outcome(of: replies.last!, prepared.envelope)
+    }
+
+    /// A task enqueued by name: its id, its queue, and whether this call created it.
+    public struct TaskRef: Sendable, Hashable {
+        public var id: String
+        public var queue: String
+        /// False when a unique key was held and `id` names the existing task.
+        public var created: Bool
+    }
+
+    struct Prepared {
+        var envelope: Envelope
+        var command: RedisCommand
+    }
+
+    func prepare(name: String, args: JSONValue, options: EnqueueOptions, now: Int64) throws -> Prepared {
+        let queue = options.queue ?? configuration.defaultQueue
+        guard Keys.isValidQueueName(queue) else {
+            throw KaleError(.invalidOptions, detail: "queue name '\(queue)' must be 1-200 letters, digits, '.', '_' or '-'")
+        }
+        guard !name.isEmpty else { throw KaleError(.invalidOptions, detail: "task name must not be empty") }
+        let maxRetries = options.maxRetries ?? 3
+        guard maxRetries >= 0 else { throw KaleError(.invalidOptions, detail: "max retries must be 0 or more, not \(maxRetries)") }
+        var eta: Int64?
+        if let at = options.eta { eta = Int64((at * 1000).rounded()) }
+        else if let delay = options.delay, delay > .zero { eta = now + delay.milliseconds }
+        let envelope = Envelope(
+            id: options.id ?? UUID().uuidString.lowercased(), name: name, queue: queue, args: args, enqueuedAt: now, eta: eta,
+            expiresAt: options.expiresIn.map { now + $0.milliseconds }, maxRetries: maxRetries,
+            backoff: options.backoff ?? .default, softTimeLimitMs: options.softTimeLimit?.milliseconds,
+            timeLimitMs: options.timeLimit?.milliseconds, priority: options.priority ?? .normal,
+            uniqueKey: options.uniqueKey, resultTTLMs: options.resultTTL?.milliseconds, headers: options.headers)
+        let message: [UInt8]
+        do { message = try configuration.format.encode(envelope) }
+        catch { throw KaleError(.encoding, detail: "cannot encode task \(name): \(error)") }
+        guard message.count <= configuration.maxMessageSize else {
+            throw KaleError(.payloadTooLarge, detail: "message of \(message.count) bytes exceeds the limit of \(configuration.maxMessageSize) bytes; pass large data by reference (a path or URL)", queue: queue)
+        }
+        return Prepared(envelope: envelope, command: broker.enqueueCommand(envelope, message: message, uniqueTTL: options.uniqueTTL, now: now))
+    }
+
+    /// SADD commands for queues this client has not announced yet (for `kale inspect`).
+    func registration(for queues: some Sequence<String>) -> [RedisCommand] {
+        let fresh = knownQueues.withLock { known -> [String] in
+            queues.filter { known.insert($0).inserted }
+        }
+        return fresh.isEmpty ? [] : [RedisCommand("SADD", arguments: [keys.queues] + fresh)]
+    }
+
+    func outcome(of reply: RedisReply, _ envelope: Envelope) throws -> TaskRef {
+        if case .error(let message) = reply {
+            if message.contains("DUPLICATE") {
+                throw KaleError(.duplicateID, detail: "a task with id \(envelope.id) already exists", taskID: envelope.id, queue: envelope.queue)
+            }
+            throw RedisError(.server, detail: message)
+        }
+        let a = reply.array ?? []
+        guard a.count == 2, let id = a[1].string else {
+            throw RedisError(.unexpectedReply, detail: "enqueue script returned \(reply)")
+        }
+        return TaskRef(id: id, queue: envelope.queue, created: a[0].int == 1)
+    }
+
+    // MARK: Look up, cancel
+
+    /// The record of a task, or nil when none exists (never enqueued, or expired).
+    ///
+    /// Without `queue`, every queue this Redis has seen is searched.
+    public func status(of id: String, queue: String? = nil) async throws -> TaskInfo? {
+        if let queue { return try await broker.info(id: id, queue: queue) }
+        guard let queue = try await findQueue(of: id) else { return nil }
+        return try await broker.info(id: id, queue: queue)
+    }
+
+    /// Cancels a task: a waiting one at once, a running one by asking its worker to stop it.
+    ///
+    /// - Returns: `cancelled`, `requested` (it is running), `missing`, or the state the task
+    ///   had already ended in.
+    @discardableResult
+    public func cancel(id: String, queue: String? = nil) async throws -> String {
+        guard let q = try await resolveQueue(queue, of: id) else { return "missing" }
+        return try await broker.cancel(id: id, queue: q)
+    }
+
+    /// Every queue name enqueued to on this Redis.
+    public func queues() async throws -> [String] {
+        try await redis.send("SMEMBERS", keys.queues).strings?.sorted() ?? []
+    }
+
+    func resolveQueue(_ queue: String?, of id: String) async throws -> String? {
+        if let queue { return queue }
+        return try await findQueue(of: id)
+    }
+
+    func findQueue(of id: String) async throws -> String? {
+        let queues = try await self.queues()
+        guard !queues.isEmpty else { return nil }
+        let replies = try await redis.pipeline(queues.map { RedisCommand("EXISTS", keys.task($0, id)) })
+        return zip(queues, replies).first { $0.1.int == 1 }?.0
+    }
+
+    // MARK: Await
+
+    /// Waits until the task ends and returns its record, woken by Redis pub/sub.
+    ///
+    /// - Throws: ``KaleError`` `.notFound` when no such task exists, `.timeout` when it has
+    ///   not ended within `timeout`.
+    public func wait(for id: String, queue: String? = nil, timeout: Duration = .seconds(60)) async throws -> TaskInfo {
+        guard let q = try await resolveQueue(queue, of: id) else {
+            throw KaleError(.notFound, detail: "no task with this id (never enqueued, or its result expired)", taskID: id)
+        }
+        let broker = self.broker
+        let sawRecord = Mutex(false)
+        let info = try await waiter().wait(channel: keys.doneChannel(id), timeout: timeout) { () async throws -> TaskInfo? in
+            guard let info = try await broker.info(id: id, queue: q) else {
+                if sawRecord.withLock({ $0 }) { return nil }
+                throw KaleError(.notFound, detail: "no task with this id (never enqueued, or its result expired)", taskID: id, queue: q)
+            }
+            sawRecord.withLock { $0 = true }
+            return info.state.isTerminal ? info : nil
+        }
+        guard let info else {
+            throw KaleError(.timeout, detail: "the task did not end within \(timeout)", taskID: id, queue: q)
+        }
+        return info
+    }
+
+    /// Waits for a typed task's output.
+    ///
+    /// - Throws: ``KaleError`` `.taskFailed` (with the failure) when it did not succeed,
+    ///   `.timeout`, `.notFound`, `.encoding`.
+    public func result<T: TaskDefinition>(of handle: TaskHandle<T>, timeout: Duration = .seconds(60)) async throws -> T.Output {
+        try await wait(for: handle.id, queue: handle.queue, timeout: timeout).output(as: T.Output.self)
+    }
+
+    private func waiter() -> ResultWaiter {
+        waiterBox.withLock { box in
+            if let w = box { return w }
+            var config = configuration.redis
+            config.clientName = (config.clientName ?? "kale") + "-results"
+            let w = ResultWaiter(configuration: config)
+            box = w
+            return w
+        }
+    }
+}

@@ -1,0 +1,42 @@
+public import KaleRedis
+
+/// Settings shared by producers and workers. Read once at the edge and passed down.
+public struct KaleConfiguration: Sendable {
+    /// The Redis server and connection settings.
+    public var redis: RedisConfiguration
+    /// The key layout; change the prefix to run several Kale apps on one Redis.
+    public var keys: Keys
+    /// The queue used when neither the options nor the task type name one. Default `default`.
+    public var defaultQueue: String
+    /// How long a finished task's record and result are kept. Default 1 day.
+    public var resultTTL: Duration
+    /// Largest encoded message accepted at enqueue and at fetch, in bytes. Default 1 MiB.
+    public var maxMessageSize: Int
+    /// Dead tasks kept per queue at most; older ones become `failed` and expire. Default 10,000.
+    public var deadSetMaxSize: Int
+    /// How long a dead task is kept. Default 7 days.
+    public var deadSetMaxAge: Duration
+    /// The wire format messages are written in.
+    public var format: any MessageFormat
+
+    public init(
+        redis: RedisConfiguration,
+        keys: Keys = Keys(),
+        defaultQueue: String = "default",
+        resultTTL: Duration = .seconds(86_400),
+        maxMessageSize: Int = 1 << 20,
+        deadSetMaxSize: Int = 10_000,
+        deadSetMaxAge: Duration = .seconds(7 * 86_400),
+        format: any MessageFormat = KaleJSONFormat()
+    ) {
+        precondition(maxMessageSize > 0 && deadSetMaxSize > 0, "limits must be positive")
+        self.redis = redis
+        self.keys = keys
+        self.defaultQueue = defaultQueue
+        self.resultTTL = resultTTL
+        self.maxMessageSize = maxMessageSize
+        self.deadSetMaxSize = deadSetMaxSize
+        self.deadSetMaxAge = deadSetMaxAge
+        self.format = format
+    }
+}

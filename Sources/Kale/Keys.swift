@@ -1,0 +1,55 @@
+/// Every Redis key and channel Kale uses, in one place.
+///
+/// Each key of a queue carries the queue's hash tag, `kale:{images}:…`, so all of a queue's
+/// keys live in one Redis Cluster slot and every script touches one slot only. The few global
+/// keys (the queue and worker registries) are never touched by a script.
+public struct Keys: Sendable, Hashable {
+    /// The first part of every key. Default `kale`; tests use a unique prefix each.
+    public let prefix: String
+
+    public init(prefix: String = "kale") {
+        precondition(!prefix.isEmpty && !prefix.contains("{") && !prefix.contains("}"), "bad key prefix '\(prefix)'")
+        self.prefix = prefix
+    }
+
+    /// `kale:{queue}:` — the start of every key of `queue`.
+    public func queuePrefix(_ queue: String) -> String { "\(prefix):{\(queue)}:" }
+
+    /// List of task ids waiting at `priority`; producers LPUSH, workers RPOP.
+    public func pending(_ queue: String, _ priority: Priority) -> String { queuePrefix(queue) + "pending:\(priority.rawValue)" }
+    /// The three pending lists, highest priority first.
+    public func pendingLists(_ queue: String) -> [String] { Priority.allCases.map { pending(queue, $0) } }
+    /// Sorted set of delayed and retrying task ids, scored by due time (ms).
+    public func scheduled(_ queue: String) -> String { queuePrefix(queue) + "scheduled" }
+    /// Sorted set of leased task ids, scored by lease deadline (ms).
+    public func active(_ queue: String) -> String { queuePrefix(queue) + "active" }
+    /// Sorted set of dead task ids, scored by when they died (ms).
+    public func dead(_ queue: String) -> String { queuePrefix(queue) + "dead" }
+    /// List of wake-up tokens that idle workers block on (BLPOP).
+    public func notify(_ queue: String) -> String { queuePrefix(queue) + "notify" }
+    /// Prefix of task records; the record of `id` is this plus `id`.
+    public func taskPrefix(_ queue: String) -> String { queuePrefix(queue) + "t:" }
+    /// Hash holding one task's message, state and result.
+    public func task(_ queue: String, _ id: String) -> String { taskPrefix(queue) + id }
+    /// String holding the id of the task that owns a unique key.
+    public func unique(_ queue: String, _ key: String) -> String { queuePrefix(queue) + "unique:" + key }
+    /// Prefix of the per-10-second counters of finished tasks (`succeeded:<bucket>` …).
+    public func statsPrefix(_ queue: String) -> String { queuePrefix(queue) + "stats:" }
+
+    /// Set of every queue name ever enqueued to (for inspection).
+    public var queues: String { "\(prefix):queues" }
+    /// Sorted set of worker ids, scored by last heartbeat (ms).
+    public var workers: String { "\(prefix):workers" }
+    /// Hash describing one worker; expires when its heartbeats stop.
+    public func worker(_ id: String) -> String { "\(prefix):worker:\(id)" }
+
+    /// Channel on which a task's end is announced (payload: its state).
+    public func doneChannel(_ id: String) -> String { "\(prefix):done:\(id)" }
+    /// Channel on which cancel requests for running tasks are announced (payload: task id).
+    public var cancelChannel: String { "\(prefix):cancel" }
+
+    /// Whether `name` can be used as a queue name: it ends up inside a hash tag.
+    public static func isValidQueueName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 200 && name.allSatisfy { $0.isLetter || $0.isNumber || "._-".contains($0) }
+    }
+}

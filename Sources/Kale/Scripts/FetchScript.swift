@@ -1,0 +1,64 @@
+import KaleRedis
+
+extension Scripts {
+    /// Leases up to N tasks to a worker, highest priority first: pending -> started, in one step.
+    ///
+    /// Ids whose record is missing, whose message is over the size limit, or that expired are
+    /// dealt with here (dead or expired) and not returned. When every pending list is empty
+    /// the notify list is deleted, so stale wake-up tokens never pile up.
+    /// KEYS: 1-3 pending lists (high, normal, low), 4 active set, 5 notify list, 6 dead set
+    /// ARGV: 1 now ms, 2 lease deadline ms, 3 worker id, 4 max tasks, 5 max message bytes,
+    ///       6 task-key prefix, 7 done-channel prefix, 8 stats prefix, 9 dead max size,
+    ///       10 dead max age ms, 11 default result TTL ms
+    /// Returns: a flat array {id, message, attempt, id, message, attempt, …}
+    static let fetch = RedisScript(name: "fetch", source: LuaLibrary.source + #"""
+    local C = {now = tonumber(ARGV[1]), tp = ARGV[6], chan = ARGV[7], stats = ARGV[8], dead = KEYS[6],
+      deadMax = tonumber(ARGV[9]), deadAge = tonumber(ARGV[10]), ttl = tonumber(ARGV[11])}
+    local want, maxSize = tonumber(ARGV[4]), tonumber(ARGV[5])
+    local out = {}
+    local budget = want + 100
+    local li = 1
+    while #out < want * 3 and li <= 3 and budget > 0 do
+      local id = redis.call('RPOP', KEYS[li])
+      if not id then
+        li = li + 1
+      else
+        budget = budget - 1
+        if #id > 200 then
+          -- Not an id at all (a raw message pushed by hand): keep it under a derived id.
+          local raw = id
+          id = 'invalid-' .. redis.sha1hex(raw)
+          redis.call('HSET', C.tp .. id, 'msg', raw, 'attempt', 0, 'max_retries', 0)
+          kale_dead(C, C.tp .. id, id, kale_error('rejected', 'NotAnID', 'the pending list held a value that is not a task id', false))
+        else
+          local key = C.tp .. id
+          local f = redis.call('HMGET', key, 'state', 'expires_at', 'attempt')
+          if not f[1] then
+            kale_dead(C, key, id, kale_error('rejected', 'MissingRecord', 'no task record exists for this id', false))
+          elseif f[1] ~= 'pending' then
+            -- Already ended (e.g. cancelled): the id was stale, nothing to run.
+          elseif (tonumber(f[2] or '0') or 0) > 0 and tonumber(f[2]) <= C.now then
+            kale_finish(C, key, id, 'expired')
+          elseif redis.call('HSTRLEN', key, 'msg') > maxSize then
+            kale_dead(C, key, id, kale_error('rejected', 'PayloadTooLarge',
+              'message of ' .. redis.call('HSTRLEN', key, 'msg') .. ' bytes exceeds the limit of ' .. maxSize, false))
+          elseif redis.call('HEXISTS', key, 'msg') == 0 then
+            kale_dead(C, key, id, kale_error('rejected', 'MissingMessage', 'the task record has no message', false))
+          else
+            local attempt = (tonumber(f[3] or '0') or 0) + 1
+            redis.call('HSET', key, 'state', 'started', 'worker', ARGV[3], 'started_at', C.now, 'attempt', attempt)
+            redis.call('HDEL', key, 'cancel', 'progress')
+            redis.call('ZADD', KEYS[4], ARGV[2], id)
+            out[#out + 1] = id
+            out[#out + 1] = redis.call('HGET', key, 'msg')
+            out[#out + 1] = attempt
+          end
+        end
+      end
+    end
+    if redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3]) == 0 then
+      redis.call('DEL', KEYS[5])
+    end
+    return out
+    """#)
+}

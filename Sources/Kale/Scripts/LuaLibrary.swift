@@ -1,0 +1,79 @@
+/// Lua helpers shared by the transition scripts, pasted at the top of the ones that need them.
+///
+/// Every helper takes `C`, a table the script fills from its KEYS and ARGV:
+/// `C.tp` task-key prefix, `C.chan` done-channel prefix, `C.stats` stats-key prefix,
+/// `C.dead` dead-set key, `C.deadMax` / `C.deadAge` dead-set caps, `C.ttl` default result
+/// TTL (ms), `C.now` the caller's time (ms).
+enum LuaLibrary {
+    static let source = #"""
+    local function kale_stat(C, kind)
+      local k = C.stats .. kind .. ':' .. math.floor(C.now / 10000)
+      redis.call('INCR', k)
+      redis.call('PEXPIRE', k, 130000)
+    end
+
+    local function kale_release_unique(key, id)
+      local u = redis.call('HGET', key, 'unique')
+      if u and redis.call('GET', u) == id then redis.call('DEL', u) end
+    end
+
+    local function kale_ttl(C, key)
+      return tonumber(redis.call('HGET', key, 'ttl') or '') or C.ttl
+    end
+
+    -- Ends a task for good (succeeded, cancelled, expired, failed): keep the record for its
+    -- result TTL, free its unique key, count it and wake whoever awaits it.
+    local function kale_finish(C, key, id, state)
+      redis.call('HSET', key, 'state', state, 'finished_at', C.now)
+      local ttl = kale_ttl(C, key)
+      if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+      kale_release_unique(key, id)
+      kale_stat(C, state)
+      redis.call('PUBLISH', C.chan .. id, state)
+    end
+
+    -- Moves a task to the dead set with its error, then keeps the set within its caps: the
+    -- oldest entries leave it and become 'failed' records that expire with the result TTL.
+    local function kale_dead(C, key, id, err)
+      redis.call('HSET', key, 'state', 'dead', 'error', err, 'finished_at', C.now)
+      redis.call('PERSIST', key)
+      redis.call('ZADD', C.dead, C.now, id)
+      kale_release_unique(key, id)
+      kale_stat(C, 'dead')
+      redis.call('PUBLISH', C.chan .. id, 'dead')
+      local trimmed = redis.call('ZRANGEBYSCORE', C.dead, '-inf', '(' .. (C.now - C.deadAge), 'LIMIT', 0, 100)
+      local n = redis.call('ZCARD', C.dead) - #trimmed
+      if n > C.deadMax then
+        for _, x in ipairs(redis.call('ZRANGE', C.dead, #trimmed, #trimmed + n - C.deadMax - 1)) do
+          trimmed[#trimmed + 1] = x
+        end
+      end
+      for _, x in ipairs(trimmed) do
+        local xk = C.tp .. x
+        redis.call('ZREM', C.dead, x)
+        if redis.call('EXISTS', xk) == 1 then
+          redis.call('HSET', xk, 'state', 'failed')
+          local ttl = kale_ttl(C, xk)
+          if ttl > 0 then redis.call('PEXPIRE', xk, ttl) end
+        end
+      end
+    end
+
+    local function kale_error(kind, typ, message, retryable)
+      return cjson.encode({kind = kind, type = typ, message = message, retryable = retryable})
+    end
+
+    -- True when `worker` still holds the lease of attempt `attempt` of task `id`.
+    local function kale_holds(activeKey, key, id, worker, attempt)
+      if not redis.call('ZSCORE', activeKey, id) then return false end
+      local f = redis.call('HMGET', key, 'worker', 'attempt')
+      return f[1] == worker and f[2] == attempt
+    end
+
+    local function kale_push(pendingKeys, notify, prio, id, front)
+      local list = pendingKeys[(tonumber(prio) or 1) + 1] or pendingKeys[2]
+      if front then redis.call('RPUSH', list, id) else redis.call('LPUSH', list, id) end
+      redis.call('LPUSH', notify, '1')
+    end
+    """# + "\n"
+}

@@ -1,0 +1,265 @@
+import CKaleSystem
+import Foundation
+import Glibc
+import Kale
+import Synchronization
+
+/// The supervisor's side of one child process: spawn, frames, death.
+///
+/// A reader thread per child waits on its stdout for frames; EOF there (not a failed write,
+/// which can succeed once after the child died) means the child is gone, and `waitpid`
+/// then says how. A second thread keeps the tail of the child's stderr, for crash reports,
+/// and forwards it to ours so the child's logs are not lost.
+final class ChildProcess: Sendable {
+    private struct State {
+        var current: CheckedContinuation<Outcome, Never>?
+        var progress: (@Sendable (Double, String?) async -> Void)?
+        /// Why the supervisor killed the child, when it did.
+        var killCause: TaskFailure?
+        var death: String?
+        var ready: CheckedContinuation<Bool, Never>?
+        var isReady = false
+        var stderrTail: [UInt8] = []
+        var currentTask: String?
+    }
+
+    let pid: pid_t
+    private let input: Int32
+    private let output: Int32
+    private let errors: Int32
+    private let state = Mutex(State())
+    /// Whether `input` is open. Writes and the close hold it, so a write never lands on a
+    /// descriptor number that was closed and reused.
+    private let inputOpen = Mutex(true)
+
+    private init(pid: pid_t, input: Int32, output: Int32, errors: Int32) {
+        self.pid = pid
+        self.input = input
+        self.output = output
+        self.errors = errors
+    }
+
+    /// Spawns `executable` with `arguments` and `KALE_CHILD=1` in its environment.
+    ///
+    /// - Throws: ``KaleError`` when the executable cannot be started.
+    static func spawn(executable: String, arguments: [String]) throws -> ChildProcess {
+        var toChild: [Int32] = [0, 0], fromChild: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
+        guard kale_pipe_cloexec(&toChild) == 0, kale_pipe_cloexec(&fromChild) == 0, kale_pipe_cloexec(&errPipe) == 0 else {
+            throw KaleError(.invalidOptions, detail: "pipe2 failed: \(String(cString: strerror(errno)))")
+        }
+        var environment = ProcessInfo.processInfo.environment
+        environment["KALE_CHILD"] = "1"
+        // A crash report costs the child 10-30 ms of backtrace printing; the supervisor
+        // records the signal anyway. Set SWIFT_BACKTRACE yourself to get them back.
+        if environment["SWIFT_BACKTRACE"] == nil { environment["SWIFT_BACKTRACE"] = "enable=no" }
+        var argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for p in argv { free(p) }
+            for p in envp { free(p) }
+        }
+        var pid: pid_t = 0
+        let rc = kale_spawn(&pid, executable, &argv, &envp, toChild[0], fromChild[1], errPipe[1])
+        close(toChild[0]); close(fromChild[1]); close(errPipe[1])
+        guard rc == 0 else {
+            close(toChild[1]); close(fromChild[0]); close(errPipe[0])
+            throw KaleError(.invalidOptions, detail: "cannot start child '\(executable)': \(String(cString: strerror(rc)))")
+        }
+        let child = ChildProcess(pid: pid, input: toChild[1], output: fromChild[0], errors: errPipe[0])
+        let reader = Thread { child.readFrames() }
+        reader.name = "kale-child-\(pid)"
+        reader.start()
+        let stderrReader = Thread { child.readErrors() }
+        stderrReader.name = "kale-child-err-\(pid)"
+        stderrReader.start()
+        return child
+    }
+
+    deinit { closeInput() }
+
+    private func send(_ frame: Frame) -> Bool {
+        inputOpen.withLock { open in open && frame.write(to: input) }
+    }
+
+    private func closeInput() {
+        inputOpen.withLock { open in
+            if open { close(input) }
+            open = false
+        }
+    }
+
+    var isAlive: Bool { state.withLock { $0.death == nil } }
+
+    /// Resident memory in bytes (0 when unknown).
+    var residentBytes: Int { max(Int(kale_rss_bytes(pid)), 0) }
+
+    /// Waits until the child said hello; false when it died first or `timeout` passed.
+    func waitUntilReady(timeout: Duration) async -> Bool {
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            state.withLock { s in
+                let r = s.ready
+                s.ready = nil
+                return r
+            }?.resume(returning: false)
+        }
+        defer { timer.cancel() }
+        return await withCheckedContinuation { c in
+            let now = state.withLock { s -> Bool? in
+                if s.isReady { return true }
+                if s.death != nil { return false }
+                s.ready = c
+                return nil
+            }
+            if let now { c.resume(returning: now) }
+        }
+    }
+
+    /// Sends a task and waits for its outcome (or the child's death).
+    func run(_ frame: Frame, taskID: String, progress: @escaping @Sendable (Double, String?) async -> Void) async -> Outcome {
+        await withCheckedContinuation { c in
+            let death = state.withLock { s -> String? in
+                if let d = s.death { return d }
+                s.current = c
+                s.progress = progress
+                s.killCause = nil
+                s.currentTask = taskID
+                return nil
+            }
+            if let death {
+                c.resume(returning: .failed(TaskFailure(kind: .crashed, type: "ChildDied", message: "child \(pid) \(death) before the task was sent")))
+                return
+            }
+            // A failed write means the child is dying; its EOF resolves the continuation.
+            _ = send(frame)
+        }
+    }
+
+    /// Asks the running task to stop (cooperative).
+    func requestStop(_ reason: TaskContext.StopReason) {
+        _ = send(Frame(.stop, Array(reason.rawValue.utf8)))
+    }
+
+    /// The id of the task running now, if any.
+    var currentTask: String? { state.withLock { $0.currentTask } }
+
+    /// SIGKILLs the child; the running task fails with `cause`.
+    func kill(cause: TaskFailure) {
+        state.withLock { if $0.killCause == nil { $0.killCause = cause } }
+        Glibc.kill(pid, SIGKILL)
+    }
+
+    /// Closes the child's stdin: an idle child exits cleanly. Waits up to `timeout`, then kills.
+    func retire(timeout: Duration = .seconds(2)) async {
+        closeInput()
+        let deadline = ContinuousClock.now + timeout
+        while isAlive, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(5)) }
+        if isAlive { Glibc.kill(pid, SIGKILL) }
+    }
+
+    private func readFrames() {
+        while let frame = Frame.read(from: output) {
+            switch frame.kind {
+            case .hello:
+                state.withLock { s in
+                    s.isReady = true
+                    let r = s.ready
+                    s.ready = nil
+                    return r
+                }?.resume(returning: true)
+            case .progress:
+                let fraction = Double(bitPattern: UInt64(bitPattern: Frame.int64(frame.payload[...])))
+                let message = frame.payload.count > 8 ? String(decoding: frame.payload[8...], as: UTF8.self) : nil
+                if let sink = state.withLock({ $0.progress }) {
+                    // Unstructured: this thread must keep reading frames while Redis is written.
+                    Task { await sink(fraction, message) }
+                }
+            case .success, .failure:
+                let outcome: Outcome
+                if frame.kind == .success {
+                    outcome = (try? JSONValue(parsing: Data(frame.payload))).map { .succeeded($0) }
+                        ?? .failed(TaskFailure(kind: .error, type: "InvalidResult", message: "the child sent a result that is not JSON"))
+                } else {
+                    outcome = .failed((try? JSONDecoder().decode(TaskFailure.self, from: Data(frame.payload)))
+                        ?? TaskFailure(kind: .error, type: "InvalidFailure", message: String(decoding: frame.payload, as: UTF8.self)))
+                }
+                let c = state.withLock { s -> CheckedContinuation<Outcome, Never>? in
+                    let c = s.current
+                    s.current = nil
+                    s.progress = nil
+                    s.currentTask = nil
+                    return c
+                }
+                c?.resume(returning: outcome)
+            case .run, .stop:
+                break
+            }
+        }
+        close(output)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let death: String
+        let failureKind: TaskFailure.Kind
+        if kale_wifsignaled(status) != 0 {
+            let sig = kale_wtermsig(status)
+            death = "was killed by \(ChildProcess.signalName(sig)) (signal \(sig))"
+            failureKind = .crashed
+        } else {
+            death = "exited with code \(kale_wexitstatus(status))"
+            failureKind = .exited
+        }
+        // Give the stderr thread a moment to collect the last words (a panic message).
+        usleep(20_000)
+        let (c, ready, cause, tail) = state.withLock { s in
+            s.death = death
+            let out = (s.current, s.ready, s.killCause, s.stderrTail)
+            s.current = nil
+            s.ready = nil
+            s.currentTask = nil
+            return out
+        }
+        ready?.resume(returning: false)
+        if let c {
+            var failure = cause ?? TaskFailure(kind: failureKind, type: failureKind == .crashed ? "ChildCrashed" : "ChildExited",
+                                               message: "child process \(pid) \(death) while running the task")
+            let lastWords = ChildProcess.lastLines(tail)
+            if cause == nil, !lastWords.isEmpty { failure.message += "; stderr: \(lastWords)" }
+            c.resume(returning: .failed(failure))
+        }
+    }
+
+    private func readErrors() {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(errors, $0.baseAddress, 4096) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            _ = buffer.withUnsafeBytes { write(2, $0.baseAddress, n) }
+            state.withLock { s in
+                s.stderrTail.append(contentsOf: buffer[0..<n])
+                if s.stderrTail.count > 4096 { s.stderrTail.removeFirst(s.stderrTail.count - 4096) }
+            }
+        }
+        close(errors)
+    }
+
+    private static func lastLines(_ tail: [UInt8]) -> String {
+        let lines = String(decoding: tail, as: UTF8.self).split(separator: "\n").suffix(3)
+        return lines.joined(separator: " | ").trimmingCharacters(in: .whitespaces).suffix(500).description
+    }
+
+    static func signalName(_ sig: Int32) -> String {
+        switch sig {
+        case SIGABRT: return "SIGABRT"
+        case SIGILL: return "SIGILL"
+        case SIGSEGV: return "SIGSEGV"
+        case SIGBUS: return "SIGBUS"
+        case SIGFPE: return "SIGFPE"
+        case SIGKILL: return "SIGKILL"
+        case SIGTERM: return "SIGTERM"
+        case SIGTRAP: return "SIGTRAP"
+        case SIGINT: return "SIGINT"
+        default: return "signal \(sig)"
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import Glibc
+public import Kale
+
+/// Built-in tasks for trying out and testing a deployment: `kale.noop`, `kale.echo`,
+/// `kale.sleep`, `kale.spin`, `kale.fail`, `kale.crash` and `kale.alloc`.
+///
+/// The stand-alone `kale worker` serves them; an embedding executable only with `--diagnostics`.
+public enum DiagnosticTasks {
+    /// Registers every diagnostic task in `registry`.
+    public static func register(in registry: TaskRegistry) {
+        registry.register(Noop())
+        registry.register(Echo())
+        registry.register(Sleep())
+        registry.register(Spin())
+        registry.register(Fail())
+        registry.register(Crash())
+        registry.register(Alloc())
+    }
+
+    /// Does nothing; measures the queue's own overhead.
+    public struct Noop: TaskDefinition {
+        public static let name = "kale.noop"
+        public init() {}
+        public func run(_ input: JSONValue?, context: TaskContext) async throws -> Bool { true }
+    }
+
+    /// Returns its arguments.
+    public struct Echo: TaskDefinition {
+        public static let name = "kale.echo"
+        public init() {}
+        public func run(_ input: JSONValue, context: TaskContext) async throws -> JSONValue { input }
+    }
+
+    public struct DurationInput: Codable, Sendable {
+        public var ms: Int
+        /// For `kale.spin`: keep burning CPU after a stop request (tests the kill path).
+        public var ignoreCancel: Bool?
+        public init(ms: Int, ignoreCancel: Bool? = nil) { self.ms = ms; self.ignoreCancel = ignoreCancel }
+        enum CodingKeys: String, CodingKey { case ms, ignoreCancel = "ignore_cancel" }
+    }
+
+    /// Sleeps `ms` milliseconds, reporting progress every tenth; stops when cancelled.
+    public struct Sleep: TaskDefinition {
+        public static let name = "kale.sleep"
+        public init() {}
+        public func run(_ input: DurationInput, context: TaskContext) async throws -> Int {
+            let step = max(input.ms / 10, 1)
+            var slept = 0
+            while slept < input.ms {
+                try context.checkCancellation()
+                let chunk = min(step, input.ms - slept)
+                try await Task.sleep(for: .milliseconds(chunk))
+                slept += chunk
+                await context.reportProgress(Double(slept) / Double(max(input.ms, 1)), message: "slept \(slept) ms")
+            }
+            return slept
+        }
+    }
+
+    /// Burns CPU for `ms` milliseconds of wall time.
+    public struct Spin: TaskDefinition {
+        public static let name = "kale.spin"
+        public init() {}
+        public func run(_ input: DurationInput, context: TaskContext) async throws -> UInt64 {
+            let end = ContinuousClock.now + .milliseconds(input.ms)
+            var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+            var rounds: UInt64 = 0
+            while ContinuousClock.now < end {
+                for _ in 0..<10_000 { x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407 }
+                rounds &+= 1
+                if input.ignoreCancel != true { try context.checkCancellation() }
+            }
+            return rounds ^ (x & 1)
+        }
+    }
+
+    public struct MessageInput: Codable, Sendable {
+        public var message: String?
+        public init(message: String? = nil) { self.message = message }
+    }
+
+    /// Always throws, with `message`.
+    public struct Fail: TaskDefinition {
+        public static let name = "kale.fail"
+        public init() {}
+        public struct Failure: Error, CustomStringConvertible {
+            public var description: String
+        }
+        public func run(_ input: MessageInput, context: TaskContext) async throws -> Bool {
+            throw Failure(description: input.message ?? "kale.fail was asked to fail")
+        }
+    }
+
+    public struct CrashInput: Codable, Sendable {
+        /// `abort`, `trap`, `segv` or `exit`.
+        public var how: String
+        public init(how: String) { self.how = how }
+    }
+
+    /// Crashes the process running it: only ever run it in the process pool.
+    public struct Crash: TaskDefinition {
+        public static let name = "kale.crash"
+        public init() {}
+        public func run(_ input: CrashInput, context: TaskContext) async throws -> Bool {
+            switch input.how {
+            case "abort": abort()
+            case "trap": fatalError("kale.crash asked for a trap")
+            case "segv":
+                raise(SIGSEGV)
+                return false
+            case "exit": exit(3)
+            default:
+                throw TaskFailure.rejected("unknown crash kind '\(input.how)' (abort, trap, segv, exit)", type: "InvalidInput")
+            }
+        }
+    }
+
+    public struct AllocInput: Codable, Sendable {
+        public var mb: Int
+        /// How long to hold the memory before returning.
+        public var holdMs: Int?
+        public init(mb: Int, holdMs: Int? = nil) { self.mb = mb; self.holdMs = holdMs }
+        enum CodingKeys: String, CodingKey { case mb, holdMs = "hold_ms" }
+    }
+
+    /// Allocates and touches `mb` MiB, holds it for `hold_ms`, then frees it and returns.
+    public struct Alloc: TaskDefinition {
+        public static let name = "kale.alloc"
+        public init() {}
+        public func run(_ input: AllocInput, context: TaskContext) async throws -> Int {
+            guard input.mb >= 0, input.mb <= 1 << 16 else {
+                throw TaskFailure.rejected("mb must be between 0 and 65536", type: "InvalidInput")
+            }
+            let bytes = input.mb << 20
+            guard let memory = malloc(max(bytes, 1)) else { throw TaskFailure(kind: .error, type: "OutOfMemory", message: "malloc failed") }
+            defer { free(memory) }
+            // Touch every page so it is resident, not just reserved.
+            var offset = 0
+            while offset < bytes {
+                memory.storeBytes(of: 1, toByteOffset: offset, as: UInt8.self)
+                offset += 4096
+                if offset % (64 << 20) == 0 { try context.checkCancellation() }
+            }
+            if let hold = input.holdMs, hold > 0 { try await Task.sleep(for: .milliseconds(hold)) }
+            return input.mb
+        }
+    }
+}

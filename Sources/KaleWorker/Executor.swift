@@ -1,0 +1,32 @@
+public import Kale
+
+/// One task handed to an executor, decoded and checked against the registry.
+public struct Job: Sendable {
+    public var leased: LeasedTask
+    public var envelope: Envelope
+    /// The effective limits (task's own, else the worker's).
+    public var softTimeLimit: Duration?
+    public var timeLimit: Duration?
+}
+
+/// How a run ended.
+public enum Outcome: Sendable {
+    case succeeded(JSONValue)
+    case failed(TaskFailure)
+}
+
+/// Runs jobs: in this process (``InlineExecutor``) or in a pool of children (``ProcessPool``).
+protocol Executor: Sendable {
+    /// Starts whatever the executor needs (children).
+    func start() async throws
+    /// Runs one job to its end. At most `concurrency` calls are in flight at once.
+    func run(_ job: Job, progress: @escaping @Sendable (Double, String?) async -> Void) async -> Outcome
+    /// Asks the running task `id` to stop; it is killed after the stop grace if it will not.
+    func stop(taskID: String, reason: TaskContext.StopReason) async
+    /// Kills every running task now (cold shutdown) and stops the executor.
+    func terminate() async
+    /// Stops the executor once nothing runs (warm shutdown, after the tasks ended).
+    func close() async
+    /// A snapshot for the worker's heartbeat: e.g. child pids and their memory.
+    func describe() async -> [String: String]
+}

@@ -1,0 +1,53 @@
+import Kale
+import Synchronization
+
+/// Runs one handler with its context, soft time limit and stop requests: the part of running
+/// a task that is the same in the inline pool and in a child process.
+final class HandlerRun: Sendable {
+    let context: TaskContext
+    private let work: Task<JSONValue, any Error>
+    private let softTimer: Task<Void, Never>?
+
+    init(handler: TaskHandler, envelope: Envelope, attempt: Int, softTimeLimit: Duration?,
+         progress: @escaping @Sendable (Double, String?) async -> Void) {
+        let context = TaskContext(
+            id: envelope.id, name: envelope.name, queue: envelope.queue, attempt: attempt,
+            maxRetries: envelope.maxRetries, headers: envelope.headers,
+            softDeadline: softTimeLimit.map { .now + $0 }, progress: progress)
+        self.context = context
+        // Unstructured because the runner must be able to abandon it at the hard limit in
+        // inline mode (a Swift task cannot be killed, only cancelled).
+        let work = Task { try await handler.run(envelope.args, context) }
+        self.work = work
+        softTimer = softTimeLimit.map { limit in
+            Task {
+                try? await Task.sleep(for: limit)
+                if !Task.isCancelled {
+                    context.requestStop(.softTimeLimit)
+                    work.cancel()
+                }
+            }
+        }
+    }
+
+    /// Asks the task to stop: sets the context's reason and cancels its Swift task.
+    func stop(_ reason: TaskContext.StopReason) {
+        context.requestStop(reason)
+        work.cancel()
+    }
+
+    /// Waits for the handler's end and classifies it.
+    func outcome() async -> Outcome {
+        defer { softTimer?.cancel() }
+        do {
+            return .succeeded(try await work.value)
+        } catch let failure as TaskFailure {
+            return .failed(failure)
+        } catch {
+            // A task that let a cancellation error escape after being asked to stop failed
+            // because of that request, not because of a bug.
+            if let reason = context.stopReason { return .failed(TaskContext.failure(for: reason)) }
+            return .failed(TaskFailure(thrown: error))
+        }
+    }
+}

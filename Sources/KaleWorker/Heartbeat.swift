@@ -1,0 +1,116 @@
+import Foundation
+import Kale
+import KaleRedis
+import Logging
+
+/// Renews the leases of every held task and keeps this worker's entry in the registry alive.
+///
+/// The supervisor renews leases, not the children: a CPU-bound task never loses its lease,
+/// and a hung child still has its lease renewed until its hard limit kills it.
+struct Heartbeat: Sendable {
+    let worker: Worker
+
+    /// The version written into the registry entry.
+    static let version = "0.1.0"
+
+    func run() async {
+        var failures = 0
+        while worker.isRunning || worker.held.count > 0 {
+            do {
+                try await beat()
+                if failures > 0 { worker.logger.info("heartbeat restored", metadata: ["failures": "\(failures)"]) }
+                failures = 0
+            } catch {
+                failures += 1
+                if failures == 1 { worker.logger.warning("heartbeat failed; retrying", metadata: ["error": "\(error)"]) }
+            }
+            try? await Task.sleep(for: failures > 0 ? .milliseconds(250) : worker.configuration.heartbeatInterval)
+        }
+    }
+
+    func beat() async throws {
+        let deadline = Broker.now() + worker.configuration.lease.milliseconds
+        for (queue, ids) in worker.held.idsByQueue() {
+            let (lost, cancel) = try await worker.broker.extend(queue: queue, ids: ids, worker: worker.id, leaseDeadline: deadline)
+            for id in cancel {
+                guard let entry = worker.held.entry(id), !entry.cancelRequested else { continue }
+                worker.held.update(id) { $0.cancelRequested = true }
+                if entry.running { await worker.executor.stop(taskID: id, reason: .cancelled) }
+            }
+            for id in lost where worker.held.entry(id).map({ !$0.finishing }) ?? false {
+                worker.logger.error("lease lost (another worker may run this task); stopping our run",
+                                    metadata: ["task.id": "\(id)", "queue": "\(queue)"])
+                worker.held.update(id) { $0.abandoned = true }
+                await worker.executor.stop(taskID: id, reason: .cancelled)
+            }
+        }
+        try await register()
+    }
+
+    /// Writes the registry entry: who this worker is and what it runs right now.
+    private func register() async throws {
+        let keys = worker.kale.keys
+        let running: [JSONValue] = worker.held.all.filter(\.running).map { e in
+            var o: [String: JSONValue] = [
+                "id": .string(e.task.id), "queue": .string(e.task.queue), "name": .string(e.name),
+                "attempt": .number(Double(e.task.attempt)),
+            ]
+            if let s = e.startedAt { o["started_at"] = .number((s.timeIntervalSince1970 * 1000).rounded()) }
+            if let p = e.progress { o["progress"] = .number(p) }
+            return .object(o)
+        }
+        let pool = await worker.executor.describe()
+        let c = worker.configuration
+        let fields: [String] = [
+            "id", worker.id, "host", ProcessInfo.processInfo.hostName, "pid", String(getpid()),
+            "queues", c.queues.map { "\($0.name)=\($0.weight)" }.joined(separator: ","),
+            "pool", c.pool.rawValue, "concurrency", String(c.concurrency),
+            "started_at", String(Int64(worker.startedAt.timeIntervalSince1970 * 1000)),
+            "beat_at", String(Broker.now()), "version", Heartbeat.version,
+            "running", JSONValue.array(running).jsonString, "children", JSONValue.object(pool.mapValues { .string($0) }).jsonString,
+            "state", worker.isRunning ? "running" : "stopping",
+        ]
+        let key = keys.worker(worker.id)
+        let replies = try await worker.redis.pipeline([
+            RedisCommand("HSET", arguments: [key] + fields),
+            RedisCommand("PEXPIRE", key, c.lease.milliseconds),
+            RedisCommand("ZADD", keys.workers, Broker.now(), worker.id),
+        ])
+        for r in replies { try r.throwingServerError() }
+    }
+
+    /// Removes this worker from the registry (clean exit).
+    func deregister() async {
+        let keys = worker.kale.keys
+        _ = try? await worker.redis.pipeline([RedisCommand("DEL", keys.worker(worker.id)), RedisCommand("ZREM", keys.workers, worker.id)])
+    }
+}
+
+/// Listens for cancel requests of running tasks and stops the ones this worker holds.
+final class CancelListener: Sendable {
+    private let subscriber: RedisSubscriber
+
+    init(worker: Worker) {
+        var config = worker.kale.redis
+        config.clientName = "kale-worker-cancel"
+        let executor = worker.executor
+        let held = worker.held
+        let logger = worker.logger
+        subscriber = RedisSubscriber(configuration: config) { _, payload in
+            let id = String(decoding: payload, as: UTF8.self)
+            guard let entry = held.entry(id) else { return }
+            held.update(id) { $0.cancelRequested = true }
+            logger.info("cancel requested", metadata: ["task.id": "\(id)", "running": "\(entry.running)"])
+            // Unstructured: the subscriber's thread must not wait for the child to stop.
+            if entry.running { Task { await executor.stop(taskID: id, reason: .cancelled) } }
+        }
+        let channel = worker.kale.keys.cancelChannel
+        let subscriber = self.subscriber
+        // Unstructured: subscribing must not delay the worker's start; a cancel published
+        // before the subscription is confirmed is still seen by the heartbeat, which reads
+        // the record's cancel flag when it renews the lease.
+        Task { try? await subscriber.subscribe(channel) }
+    }
+
+    func stop() { subscriber.shutdown() }
+}

@@ -1,0 +1,64 @@
+import Synchronization
+
+/// A FIFO handing fetched tasks to the runner loops; many consumers, async waits.
+final class JobQueue<Element: Sendable>: Sendable {
+    private struct State {
+        var items: [Element] = []
+        var head = 0
+        var waiters: [CheckedContinuation<Element?, Never>] = []
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+
+    func push(_ item: Element) {
+        let waiter = state.withLock { s -> CheckedContinuation<Element?, Never>? in
+            if !s.waiters.isEmpty { return s.waiters.removeFirst() }
+            s.items.append(item)
+            return nil
+        }
+        waiter?.resume(returning: item)
+    }
+
+    /// The next item, or nil once closed and drained.
+    func pop() async -> Element? {
+        await withCheckedContinuation { c in
+            let ready = state.withLock { s -> (Bool, Element?) in
+                if s.head < s.items.count {
+                    let item = s.items[s.head]
+                    s.head += 1
+                    if s.head > 64, s.head * 2 > s.items.count {
+                        s.items.removeFirst(s.head)
+                        s.head = 0
+                    }
+                    return (true, item)
+                }
+                if s.closed { return (true, nil) }
+                s.waiters.append(c)
+                return (false, nil)
+            }
+            if ready.0 { c.resume(returning: ready.1) }
+        }
+    }
+
+    /// Takes every queued item out (to requeue them at shutdown).
+    func drain() -> [Element] {
+        state.withLock { s in
+            let out = Array(s.items[s.head...])
+            s.items.removeAll()
+            s.head = 0
+            return out
+        }
+    }
+
+    /// Wakes every waiting consumer with nil; later pops return what is left, then nil.
+    func close() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Element?, Never>] in
+            s.closed = true
+            let w = s.waiters
+            s.waiters.removeAll()
+            return w
+        }
+        for w in waiters { w.resume(returning: nil) }
+    }
+}

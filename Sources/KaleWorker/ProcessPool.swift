@@ -1,0 +1,190 @@
+import Foundation
+import Glibc
+import Kale
+import KaleRedis
+import Logging
+import Synchronization
+
+/// A supervised pool of persistent child processes, one task at a time each.
+///
+/// The pool enforces the limits from outside the child, where a runaway task cannot
+/// interfere: the soft limit (a stop frame, then SIGKILL after the stop grace), the hard
+/// limit (SIGKILL), the memory ceiling (RSS sampled while running and checked after each
+/// task) and max tasks per child (recycle). A dead child is replaced at once.
+final class ProcessPool: Executor {
+    private struct Slot {
+        var child: ChildProcess?
+        var busy = false
+        var tasksRun = 0
+    }
+
+    private let configuration: WorkerConfiguration
+    private let format: any MessageFormat
+    private let logger: Logger
+    private let slots: Mutex<[Slot]>
+
+    init(configuration: WorkerConfiguration, format: any MessageFormat, logger: Logger) {
+        self.configuration = configuration
+        self.format = format
+        self.logger = logger
+        slots = Mutex(Array(repeating: Slot(), count: configuration.concurrency))
+    }
+
+    func start() async throws {
+        for index in 0..<configuration.concurrency {
+            let child = try spawn()
+            guard await child.waitUntilReady(timeout: .seconds(30)) else {
+                child.kill(cause: TaskFailure(kind: .crashed, type: "ChildStart", message: "did not start"))
+                throw KaleError(.invalidOptions, detail: "child process \(child.pid) of '\(configuration.childExecutable)' did not start (see its output above)")
+            }
+            slots.withLock { $0[index].child = child }
+        }
+    }
+
+    private func spawn() throws -> ChildProcess {
+        let child = try ChildProcess.spawn(executable: configuration.childExecutable, arguments: configuration.childArguments)
+        logger.debug("child started", metadata: ["child.pid": "\(child.pid)"])
+        return child
+    }
+
+    func run(_ job: Job, progress: @escaping @Sendable (Double, String?) async -> Void) async -> Outcome {
+        let index = slots.withLock { s -> Int in
+            // Runners never exceed the slot count, so a free slot always exists.
+            let i = s.firstIndex { !$0.busy }!
+            s[i].busy = true
+            return i
+        }
+        defer { slots.withLock { $0[index].busy = false } }
+        let child: ChildProcess
+        do { child = try liveChild(index) }
+        catch { return .failed(TaskFailure(kind: .crashed, type: "ChildStart", message: "cannot start a child process: \(error)")) }
+
+        // Children speak kale/1; a message in another format is converted here, once.
+        let message = format is KaleJSONFormat ? job.leased.message : ((try? KaleJSONFormat().encode(job.envelope)) ?? [])
+        var payload = Frame.int64(Int64(job.leased.attempt)) + Frame.int64(job.softTimeLimit?.milliseconds ?? -1)
+        payload.append(contentsOf: message)
+        let monitor = watch(child, job)
+        let outcome = await child.run(Frame(.run, payload), taskID: job.envelope.id, progress: progress)
+        monitor?.cancel()
+        await afterTask(index, child)
+        return outcome
+    }
+
+    /// The slot's child, replaced first if it died while idle.
+    private func liveChild(_ index: Int) throws -> ChildProcess {
+        if let c = slots.withLock({ $0[index].child }), c.isAlive { return c }
+        let c = try spawn()
+        slots.withLock { $0[index] = Slot(child: c, busy: true, tasksRun: 0) }
+        return c
+    }
+
+    /// Replaces a dead child at once, and recycles one past its task or memory budget.
+    private func afterTask(_ index: Int, _ child: ChildProcess) async {
+        let runs = slots.withLock { s -> Int in
+            s[index].tasksRun += 1
+            return s[index].tasksRun
+        }
+        var reason: String?
+        if !child.isAlive {
+            reason = "died"
+        } else if let max = configuration.maxTasksPerChild, runs >= max {
+            reason = "reached \(max) tasks"
+        } else if let ceiling = configuration.maxMemoryPerChild, child.residentBytes > ceiling {
+            reason = "uses \(child.residentBytes >> 20) MiB, over the ceiling of \(ceiling >> 20) MiB"
+        }
+        guard let reason else { return }
+        if child.isAlive {
+            logger.info("recycling child", metadata: ["child.pid": "\(child.pid)", "reason": "\(reason)"])
+            await child.retire()
+        } else {
+            logger.warning("child died; replacing it", metadata: ["child.pid": "\(child.pid)"])
+        }
+        do {
+            let fresh = try spawn()
+            slots.withLock { $0[index].child = fresh; $0[index].tasksRun = 0 }
+        } catch {
+            logger.error("cannot replace child", metadata: ["error": "\(error)"])
+            slots.withLock { $0[index].child = nil }
+        }
+    }
+
+    /// Enforces the limits of one run from outside the child; nil when there are none.
+    private func watch(_ child: ChildProcess, _ job: Job) -> Task<Void, Never>? {
+        let soft = job.softTimeLimit
+        let hard = job.timeLimit
+        let ceiling = configuration.maxMemoryPerChild
+        guard soft != nil || hard != nil || ceiling != nil else { return nil }
+        let stopGrace = configuration.stopGrace
+        // Unstructured: it must end when the run ends (cancelled by the caller), not block it.
+        return Task {
+            let start = ContinuousClock.now
+            var asked = false
+            while !Task.isCancelled {
+                let elapsed = ContinuousClock.now - start
+                if let hard, elapsed >= hard {
+                    child.kill(cause: TaskFailure(kind: .timeLimit, type: "TimeLimitExceeded",
+                                                  message: "killed after the hard time limit of \(hard)"))
+                    return
+                }
+                if let soft {
+                    if !asked, elapsed >= soft {
+                        child.requestStop(.softTimeLimit)
+                        asked = true
+                    } else if asked, elapsed >= soft + stopGrace {
+                        child.kill(cause: TaskFailure(kind: .softTimeLimit, type: "SoftTimeLimitExceeded",
+                                                      message: "ignored the soft time limit of \(soft) and was killed \(stopGrace) later"))
+                        return
+                    }
+                }
+                if let ceiling {
+                    let rss = child.residentBytes
+                    if rss > ceiling {
+                        child.kill(cause: TaskFailure(kind: .memoryLimit, type: "MemoryLimitExceeded",
+                                                      message: "killed at \(rss >> 20) MiB resident, over the ceiling of \(ceiling >> 20) MiB"))
+                        return
+                    }
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+    }
+
+    func stop(taskID: String, reason: TaskContext.StopReason) async {
+        guard let child = slots.withLock({ s in s.compactMap(\.child).first { $0.currentTask == taskID } }) else { return }
+        child.requestStop(reason)
+        let grace = configuration.stopGrace
+        // Unstructured: the caller (a cancel listener) must not wait for the grace period.
+        Task {
+            try? await Task.sleep(for: grace)
+            if child.currentTask == taskID {
+                child.kill(cause: reason == .cancelled
+                    ? TaskFailure(kind: .cancelled, type: "Cancelled", message: "killed \(grace) after a cancel request", retryable: false)
+                    : TaskContext.failure(for: reason))
+            }
+        }
+    }
+
+    func terminate() async {
+        for child in slots.withLock({ $0.compactMap(\.child) }) where child.currentTask != nil {
+            child.kill(cause: TaskContext.failure(for: .shutdown))
+        }
+    }
+
+    func close() async {
+        for child in slots.withLock({ s -> [ChildProcess] in
+            let c = s.compactMap(\.child)
+            for i in s.indices { s[i].child = nil }
+            return c
+        }) {
+            await child.retire()
+        }
+    }
+
+    func describe() async -> [String: String] {
+        var out: [String: String] = [:]
+        for child in slots.withLock({ $0.compactMap(\.child) }) {
+            out[String(child.pid)] = "rss=\(child.residentBytes >> 20)MiB" + (child.currentTask.map { " task=\($0)" } ?? "")
+        }
+        return out
+    }
+}

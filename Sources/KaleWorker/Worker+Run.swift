@@ -1,0 +1,116 @@
+import Foundation
+import Kale
+import KaleRedis
+import Logging
+
+extension Worker {
+    /// One of `concurrency` loops that take leased tasks and run them to the end.
+    func runnerLoop() async {
+        while let task = await jobs.pop() {
+            await handle(task)
+            held.remove(task.id)
+        }
+    }
+
+    private func handle(_ task: LeasedTask) async {
+        var log = logger
+        log[metadataKey: "task.id"] = "\(task.id)"
+        log[metadataKey: "queue"] = "\(task.queue)"
+        log[metadataKey: "attempt"] = "\(task.attempt)"
+
+        let envelope: Envelope
+        do { envelope = try kale.format.decode(task.message) }
+        catch {
+            await reject(task, log, TaskFailure.rejected(
+                "malformed message (\(kale.format.name)): \(Self.describeDecoding(error))", type: "MalformedMessage"), name: "?")
+            return
+        }
+        log[metadataKey: "task.name"] = "\(envelope.name)"
+        guard registry.handler(named: envelope.name) != nil else {
+            let known = registry.names.joined(separator: ", ")
+            await reject(task, log, TaskFailure.rejected(
+                "unknown task '\(envelope.name)' (this worker runs: \(known.isEmpty ? "none" : known))", type: "UnknownTask"),
+                name: envelope.name)
+            return
+        }
+        if held.entry(task.id)?.cancelRequested == true {
+            await finish(task, envelope, .failed(TaskContext.failure(for: .cancelled)), duration: .zero, log)
+            return
+        }
+        held.update(task.id) { $0.running = true; $0.startedAt = Date(); $0.name = envelope.name }
+        let job = Job(
+            leased: task, envelope: envelope,
+            softTimeLimit: envelope.softTimeLimitMs.map { .milliseconds($0) } ?? configuration.softTimeLimit,
+            timeLimit: envelope.timeLimitMs.map { .milliseconds($0) } ?? configuration.timeLimit)
+        let broker = self.broker
+        let redis = self.redis
+        let held = self.held
+        let started = ContinuousClock.now
+        let outcome = await executor.run(job) { fraction, message in
+            held.update(task.id) { $0.progress = fraction }
+            _ = try? await redis.send(broker.progressCommand(queue: task.queue, id: task.id, fraction: fraction, message: message))
+        }
+        await finish(task, envelope, outcome, duration: .now - started, log)
+    }
+
+    private func reject(_ task: LeasedTask, _ log: Logger, _ failure: TaskFailure, name: String) async {
+        held.update(task.id) { $0.finishing = true }
+        log.error("task rejected to the dead set", metadata: ["reason": "\(failure.message)"])
+        metrics.finished(queue: task.queue, outcome: "rejected", duration: .zero)
+        _ = await acknowledge(broker.failCommand(task, worker: id, failure: failure, retryAt: nil, cancelled: false, now: Broker.now()),
+                              task: task, what: "rejection")
+    }
+
+    private func finish(_ task: LeasedTask, _ envelope: Envelope, _ outcome: Outcome, duration: Duration, _ log: Logger) async {
+        held.update(task.id) { $0.finishing = true }
+        let entry = held.entry(task.id)
+        if entry?.abandoned == true {
+            // Killed by a cold shutdown: not the task's fault, give it back uncounted.
+            await requeue([task])
+            return
+        }
+        let ms = String(format: "%.1f", duration.seconds * 1000)
+        switch outcome {
+        case .succeeded(let value):
+            let bytes = (try? value.data()).map { Array($0) } ?? Array("null".utf8)
+            let reply = await acknowledge(broker.succeedCommand(task, worker: id, result: bytes, now: Broker.now()), task: task, what: "result")
+            if reply?.int == 0 {
+                log.warning("lease was lost before the result was recorded; another run counts", metadata: ["duration.ms": "\(ms)"])
+            } else {
+                log.info("task succeeded", metadata: ["duration.ms": "\(ms)", "outcome": "succeeded"])
+            }
+            metrics.finished(queue: task.queue, outcome: "succeeded", duration: duration)
+        case .failed(var failure):
+            let cancelled = entry?.cancelRequested == true || failure.kind == .cancelled && !failure.retryable
+            if cancelled { failure = TaskFailure(kind: .cancelled, type: "Cancelled", message: "cancelled while running: \(failure.message)", retryable: false) }
+            let retryAt: Int64? = failure.retryable
+                ? Broker.now() + envelope.backoff.delay(afterAttempt: task.attempt).milliseconds : nil
+            let reply = await acknowledge(
+                broker.failCommand(task, worker: id, failure: failure, retryAt: retryAt, cancelled: cancelled, now: Broker.now()),
+                task: task, what: "failure")
+            let result: String
+            switch reply?.int {
+            case 1: result = "retrying"
+            case 2: result = "dead"
+            case 3: result = "cancelled"
+            default: result = "lease lost"
+            }
+            let level: Logger.Level = result == "dead" ? .error : .warning
+            log.log(level: level, "task failed", metadata: [
+                "duration.ms": "\(ms)", "outcome": "\(result)", "error.kind": "\(failure.kind)", "error": "\(failure.type): \(failure.message)"])
+            metrics.finished(queue: task.queue, outcome: result, duration: duration)
+        }
+    }
+
+    private static func describeDecoding(_ error: any Error) -> String {
+        guard let e = error as? DecodingError else { return "\(error)" }
+        switch e {
+        case .dataCorrupted(let c):
+            return c.underlyingError.map { "not JSON (\($0.localizedDescription))" } ?? c.debugDescription
+        case .keyNotFound(let k, _): return "missing field '\(k.stringValue)'"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c):
+            return "bad field '\(c.codingPath.map(\.stringValue).joined(separator: "."))': \(c.debugDescription)"
+        @unknown default: return "\(e)"
+        }
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+public import Kale
+import KaleRedis
+public import Logging
+import Metrics
+import Synchronization
+
+/// A worker daemon: fetches tasks from Redis under a lease and runs them in its pool.
+///
+/// `run()` returns after a shutdown (``shutdown(_:)``) has finished: every task it held has
+/// either ended and been recorded, or been returned to its queue. Kill -9 of the process
+/// loses nothing either: its leases expire and any worker's reaper requeues the tasks.
+public final class Worker: Sendable {
+    /// How to stop.
+    public enum ShutdownMode: Sendable {
+        /// Stop fetching; let running tasks finish within the grace period; requeue the rest.
+        case warm
+        /// Kill running tasks now and requeue them.
+        case cold
+    }
+
+    enum Phase: Sendable, Equatable {
+        case running
+        case draining
+        case killing
+    }
+
+    /// Unique among live workers: name, pid and a random suffix.
+    public let id: String
+    public let configuration: WorkerConfiguration
+    public let kale: KaleConfiguration
+    let registry: TaskRegistry
+    let redis: RedisClient
+    let broker: Broker
+    let executor: any Executor
+    let logger: Logger
+    let held: HeldTasks
+    let jobs = JobQueue<LeasedTask>()
+    let phase = Mutex(Phase.running)
+    let shutdownRequests = ShutdownSignal()
+    let startedAt = Date()
+    let metrics: WorkerMetrics
+
+    /// - Parameters:
+    ///   - registry: the tasks this worker can run; children build the same registry.
+    public init(configuration: WorkerConfiguration, kale: KaleConfiguration, registry: TaskRegistry,
+                logger: Logger = Logger(label: "kale.worker")) {
+        self.configuration = configuration
+        self.kale = kale
+        self.registry = registry
+        let suffix = UUID().uuidString.prefix(6).lowercased()
+        id = "\(configuration.name)-\(getpid())-\(suffix)"
+        var redisConfig = kale.redis
+        redisConfig.clientName = "kale-worker"
+        redis = RedisClient(configuration: redisConfig, logger: logger)
+        broker = Broker(redis: redis, configuration: kale)
+        var log = logger
+        log[metadataKey: "worker"] = "\(id)"
+        self.logger = log
+        held = HeldTasks(capacity: configuration.concurrency + configuration.prefetch)
+        switch configuration.pool {
+        case .inline: executor = InlineExecutor(registry: registry)
+        case .process: executor = ProcessPool(configuration: configuration, format: kale.format, logger: log)
+        }
+        metrics = WorkerMetrics()
+    }
+
+    /// Asks the worker to stop. A second warm request, or any cold one, makes it cold.
+    public func shutdown(_ mode: ShutdownMode) {
+        shutdownRequests.request(mode)
+    }
+
+    var isRunning: Bool { phase.withLock { $0 == .running } }
+
+    /// Runs until shut down.
+    ///
+    /// - Throws: when the pool cannot start (e.g. the child executable is missing).
+    public func run() async throws {
+        try await executor.start()
+        logger.info("worker started", metadata: [
+            "queues": "\(configuration.queues.map { "\($0.name)=\($0.weight)" }.joined(separator: ","))",
+            "pool": "\(configuration.pool.rawValue)", "concurrency": "\(configuration.concurrency)",
+            "redis.url": "\(kale.redis.url)",
+        ])
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.fetchLoop() }
+            for _ in 0..<configuration.concurrency { group.addTask { await self.runnerLoop() } }
+            group.addTask { await Scheduler(worker: self).run() }
+            group.addTask { await Reaper(worker: self).run() }
+            let heartbeat = Heartbeat(worker: self)
+            group.addTask { await heartbeat.run() }
+            let listener = CancelListener(worker: self)
+            group.addTask { await self.superviseShutdown() }
+            await group.waitForAll()
+            listener.stop()
+        }
+        await Heartbeat(worker: self).deregister()
+        await executor.close()
+        logger.info("worker stopped")
+    }
+
+    /// Waits for shutdown requests and carries them out: warm, then cold after the grace
+    /// period or a second request.
+    private func superviseShutdown() async {
+        let requests = shutdownRequests
+        guard let first = await requests.next() else { return }
+        if first == .warm {
+            beginDraining()
+            logger.info("warm shutdown: finishing running tasks", metadata: [
+                "running": "\(held.runningCount)", "grace": "\(configuration.gracePeriod)"])
+            let drained = await withTaskGroup(of: Bool.self) { group -> Bool in
+                group.addTask {
+                    while self.held.count > 0 { try? await Task.sleep(for: .milliseconds(20)) }
+                    return true
+                }
+                group.addTask {
+                    try? await Task.sleep(for: self.configuration.gracePeriod)
+                    return false
+                }
+                group.addTask {
+                    // A second request (SIGTERM again or SIGINT) turns this into a cold stop.
+                    _ = await requests.next()
+                    return false
+                }
+                let result = await group.next()!
+                group.cancelAll()
+                return result
+            }
+            if drained { return }
+        }
+        await coldStop()
+    }
+
+    private func beginDraining() {
+        phase.withLock { if $0 == .running { $0 = .draining } }
+        held.stopFetching()
+        jobs.close()
+        // Prefetched tasks that never started go back at once, not after their lease.
+        let buffered = jobs.drain()
+        Task { await self.requeue(buffered) }
+    }
+
+    private func coldStop() async {
+        beginDraining()
+        phase.withLock { $0 = .killing }
+        let running = held.abandonRunning()
+        logger.warning("cold shutdown: killing running tasks and requeueing them", metadata: ["running": "\(running.count)"])
+        await executor.terminate()
+        while held.count > 0 { try? await Task.sleep(for: .milliseconds(20)) }
+    }
+
+    /// Gives tasks back to their queues without counting an attempt.
+    func requeue(_ tasks: [LeasedTask]) async {
+        for task in tasks {
+            _ = await acknowledge(broker.requeueCommand(task, worker: id), task: task, what: "requeue")
+            held.remove(task.id)
+            logger.info("task returned to queue", metadata: ["task.id": "\(task.id)", "queue": "\(task.queue)"])
+        }
+    }
+
+    /// Sends a transition command, retrying through Redis outages: a result or a failure is
+    /// never dropped just because Redis blinked. Gives up only if the lease is gone anyway.
+    func acknowledge(_ command: RedisCommand, task: LeasedTask, what: String) async -> RedisReply? {
+        var delay = Duration.milliseconds(50)
+        var warned = false
+        let giveUp = ContinuousClock.now + configuration.lease * 4
+        while true {
+            do {
+                return try await redis.send(command)
+            } catch let error as RedisError where error.isConnectionFailure || error.code == .closed {
+                if !warned {
+                    logger.warning("cannot record \(what), retrying", metadata: ["task.id": "\(task.id)", "error": "\(error)"])
+                    warned = true
+                }
+                if ContinuousClock.now > giveUp {
+                    logger.error("gave up recording \(what); the task will be reaped and run again", metadata: ["task.id": "\(task.id)"])
+                    return nil
+                }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(1))
+            } catch {
+                logger.error("recording \(what) failed", metadata: ["task.id": "\(task.id)", "error": "\(error)"])
+                return nil
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Kale
+import KaleRedis
+import KaleTestSupport
+import KaleWorker
+import Testing
+
+@Suite struct ClientTests {
+    @Test func typedEnqueueAwaitsTypedResult() async throws {
+        let f = KaleFixture()
+        let registry = TaskRegistry()
+        registry.register(CountingTask(redis: f.redis, counter: f.keys.prefix + ":runs"))
+        let worker = f.startWorker(registry: registry)
+        let handle = try await f.client.enqueue(CountingTask.self, .init(n: 21))
+        #expect(handle.created)
+        #expect(try await handle.result(timeout: .seconds(10)) == 42)
+        let info = try #require(try await handle.status())
+        #expect(info.state == .succeeded)
+        #expect(info.attempt == 1)
+        #expect(info.worker?.hasPrefix("test-") == true)
+        #expect(info.startedAt != nil && info.finishedAt != nil && info.enqueuedAt != nil)
+        let ttl = try await f.redis.send("PTTL", f.keys.task("default", handle.id)).int ?? -1
+        #expect(ttl > 86_000_000 && ttl <= 86_400_000, "results expire after the default day")
+        try await worker.stop()
+    }
+
+    @Test func batchEnqueueSendsThousandsInOneCall() async throws {
+        let f = KaleFixture()
+        let handles = try await f.client.enqueueBatch(CountingTask.self, (0..<5000).map { .init(n: $0) }, options: .init(queue: "bulk"))
+        #expect(handles.count == 5000)
+        #expect(Set(handles.map(\.id)).count == 5000)
+        #expect(try await f.redis.send("LLEN", f.keys.pending("bulk", .normal)).int == 5000)
+        #expect(try await f.auditQueue("bulk", ids: handles.map(\.id)).isEmpty)
+    }
+
+    @Test func untypedEnqueueByNameRunsRegisteredTask() async throws {
+        let f = KaleFixture()
+        let registry = TaskRegistry()
+        DiagnosticTasks.register(in: registry)
+        let worker = f.startWorker(registry: registry)
+        let ref = try await f.client.enqueue(name: "kale.echo", args: .object(["x": .number(1)]))
+        let info = try await f.client.wait(for: ref.id, timeout: .seconds(10))
+        #expect(info.state == .succeeded)
+        #expect(info.result == .object(["x": .number(1)]))
+        try await worker.stop()
+    }
+
+    @Test func uniqueKeyReturnsExistingTaskAndCreatesNothing() async throws {
+        let f = KaleFixture()
+        let options = EnqueueOptions(uniqueKey: "report-42", uniqueTTL: .seconds(60))
+        let first = try await f.client.enqueue(name: "x.y", args: .null, options: options)
+        let second = try await f.client.enqueue(name: "x.y", args: .null, options: options)
+        #expect(first.created && !second.created)
+        #expect(second.id == first.id)
+        #expect(try await f.redis.send("LLEN", f.keys.pending("default", .normal)).int == 1)
+        let other = try await f.client.enqueue(name: "x.y", args: .null, options: .init(uniqueKey: "report-43"))
+        #expect(other.created && other.id != first.id)
+    }
+
+    @Test func oversizeMessageIsRefusedAtEnqueue() async throws {
+        let f = KaleFixture { $0.maxMessageSize = 1024 }
+        await #expect(throws: KaleError.self) {
+            try await f.client.enqueue(name: "big", args: .string(String(repeating: "x", count: 2000)))
+        }
+        do {
+            _ = try await f.client.enqueue(name: "big", args: .string(String(repeating: "x", count: 2000)))
+        } catch let error as KaleError {
+            #expect(error.code == .payloadTooLarge)
+            #expect(error.detail.contains("1024"))
+        }
+        #expect(try await f.redis.send("EXISTS", f.keys.pending("default", .normal)).int == 0)
+    }
+
+    @Test func invalidOptionsAreRefused() async throws {
+        let f = KaleFixture()
+        for options in [EnqueueOptions(queue: "bad{tag}"), EnqueueOptions(queue: ""), EnqueueOptions(maxRetries: -1)] {
+            await #expect(throws: KaleError.self) { try await f.client.enqueue(name: "t", args: .null, options: options) }
+        }
+        let id = "fixed-\(UUID().uuidString)"
+        _ = try await f.client.enqueue(name: "t", args: .null, options: .init(id: id))
+        await #expect(throws: KaleError.self) { try await f.client.enqueue(name: "t", args: .null, options: .init(id: id)) }
+    }
+
+    @Test func statusAndWaitForUnknownIdSayNotFound() async throws {
+        let f = KaleFixture()
+        _ = try await f.client.enqueue(name: "t", args: .null)
+        #expect(try await f.client.status(of: "no-such-id") == nil)
+        do {
+            _ = try await f.client.wait(for: "no-such-id", timeout: .seconds(1))
+            Issue.record("wait should throw")
+        } catch let error as KaleError {
+            #expect(error.code == .notFound)
+        }
+    }
+
+    @Test func waitTimesOutWhenNothingRuns() async throws {
+        let f = KaleFixture()
+        let ref = try await f.client.enqueue(name: "t", args: .null)
+        let start = ContinuousClock.now
+        do {
+            _ = try await f.client.wait(for: ref.id, timeout: .milliseconds(300))
+            Issue.record("wait should time out")
+        } catch let error as KaleError {
+            #expect(error.code == .timeout)
+        }
+        #expect(ContinuousClock.now - start < .seconds(2))
+    }
+
+    @Test func cancelEndsWaitingTaskWhichNeverRuns() async throws {
+        let f = KaleFixture()
+        let registry = TaskRegistry()
+        let counter = f.keys.prefix + ":runs"
+        registry.register(CountingTask(redis: f.redis, counter: counter))
+        let delayed = try await f.client.enqueue(CountingTask.self, .init(n: 1), options: .init(delay: .milliseconds(300)))
+        let pending = try await f.client.enqueue(CountingTask.self, .init(n: 2))
+        #expect(try await delayed.cancel() == "cancelled")
+        #expect(try await pending.cancel() == "cancelled")
+        #expect(try await pending.cancel() == "cancelled", "cancelling twice reports the final state")
+        let worker = f.startWorker(registry: registry)
+        let marker = try await f.client.enqueue(CountingTask.self, .init(n: 3))
+        _ = try await marker.result(timeout: .seconds(5))
+        try await Task.sleep(for: .milliseconds(500))
+        try await worker.stop()
+        let counts = try await f.runCounts(counter)
+        #expect(counts[delayed.id] == nil && counts[pending.id] == nil)
+        #expect(try await delayed.status()?.state == .cancelled)
+        do {
+            _ = try await delayed.result(timeout: .seconds(1))
+            Issue.record("a cancelled task has no result")
+        } catch let error as KaleError {
+            #expect(error.code == .taskFailed && error.state == .cancelled)
+        }
+        #expect(try await f.auditQueue("default", ids: [delayed.id, pending.id, marker.id]).isEmpty)
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Kale
+import Testing
+
+@Suite struct EnvelopeTests {
+    /// The documented example of docs/wire-format.md; changing the format breaks this test.
+    static let golden = #"{"args":{"height":128,"input":"in.jpg","width":256},"backoff":{"base_ms":1000,"jitter":true,"kind":"exponential","max_ms":600000},"enqueued_at":1764072000000,"eta":1764072060000,"expires_at":1764075600000,"headers":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},"id":"6f1c2d4e-0000-4000-8000-000000000001","max_retries":3,"name":"images.thumbnail","priority":"high","queue":"images","result_ttl_ms":3600000,"soft_time_limit_ms":20000,"time_limit_ms":30000,"unique_key":"thumb:in.jpg","v":1}"#
+
+    static let example = Envelope(
+        id: "6f1c2d4e-0000-4000-8000-000000000001", name: "images.thumbnail", queue: "images",
+        args: .object(["input": .string("in.jpg"), "width": .number(256), "height": .number(128)]),
+        enqueuedAt: 1_764_072_000_000, eta: 1_764_072_060_000, expiresAt: 1_764_075_600_000, maxRetries: 3,
+        backoff: .default, softTimeLimitMs: 20_000, timeLimitMs: 30_000, priority: .high, uniqueKey: "thumb:in.jpg",
+        resultTTLMs: 3_600_000, headers: ["traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"])
+
+    @Test func encodesToTheGoldenJSON() throws {
+        let bytes = try KaleJSONFormat().encode(Self.example)
+        #expect(String(decoding: bytes, as: UTF8.self) == Self.golden)
+    }
+
+    @Test func decodesTheGoldenJSON() throws {
+        #expect(try KaleJSONFormat().decode(Array(Self.golden.utf8)) == Self.example)
+    }
+
+    @Test func minimalMessageGetsDefaults() throws {
+        let e = try KaleJSONFormat().decode(Array(#"{"v":1,"id":"a","name":"n","queue":"q","enqueued_at":5}"#.utf8))
+        #expect(e.args == .null)
+        #expect(e.maxRetries == 3)
+        #expect(e.priority == .normal)
+        #expect(e.backoff == .default)
+        #expect(e.headers.isEmpty && e.eta == nil && e.expiresAt == nil)
+    }
+
+    @Test func unknownFieldsAreIgnoredButUnknownVersionsRefused() throws {
+        let newer = #"{"v":1,"id":"a","name":"n","queue":"q","enqueued_at":5,"future_field":[1,2]}"#
+        #expect(try KaleJSONFormat().decode(Array(newer.utf8)).id == "a")
+        #expect(throws: DecodingError.self) {
+            try KaleJSONFormat().decode(Array(#"{"v":2,"id":"a","name":"n","queue":"q","enqueued_at":5}"#.utf8))
+        }
+        #expect(throws: DecodingError.self) { try KaleJSONFormat().decode(Array("not json".utf8)) }
+        #expect(throws: DecodingError.self) { try KaleJSONFormat().decode(Array(#"{"v":1,"name":"n"}"#.utf8)) }
+    }
+
+    @Test func jsonValueKeepsIntegersIntegral() throws {
+        let v = try JSONValue(parsing: Data(#"{"ms":100,"f":1.5,"s":"x","a":[true,null]}"#.utf8))
+        #expect(v.jsonString == #"{"a":[true,null],"f":1.5,"ms":100,"s":"x"}"#)
+    }
+}
