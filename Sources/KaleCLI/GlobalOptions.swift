@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Kale
+import KaleRedis
+
+/// Options every command that talks to Redis accepts.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Redis URL (redis://[user:pass@]host:port/db or unix:///path).", valueName: "url"))
+    var redis: String?
+
+    @Option(name: .long, help: ArgumentHelp("Key prefix of this Kale installation.", valueName: "prefix"))
+    var prefix: String = "kale"
+
+    /// The URL from `--redis`, else `KALE_REDIS_URL`, else the local default.
+    func redisURL() throws -> RedisURL {
+        let text = redis ?? ProcessInfo.processInfo.environment[RedisURL.environmentKey] ?? RedisURL.fallback
+        do { return try RedisURL(parsing: text) }
+        catch let e as RedisError { throw CLIFailure.usage(e.detail, hint: "example: --redis redis://127.0.0.1:6379/0") }
+    }
+
+    func kaleConfiguration(poolSize: Int = 4) throws -> KaleConfiguration {
+        var redisConfig = RedisConfiguration(url: try redisURL(), poolSize: poolSize)
+        redisConfig.clientName = "kale-cli"
+        return KaleConfiguration(redis: redisConfig, keys: Keys(prefix: prefix))
+    }
+
+    /// A client, after checking that Redis answers (so a bad URL fails fast with exit 3).
+    func client() async throws -> KaleClient {
+        let client = KaleClient(configuration: try kaleConfiguration())
+        _ = try await client.redis.send("PING")
+        return client
+    }
+}
+
+/// Parses `250ms`, `30s`, `5m`, `2h` and plain (fractional) seconds.
+struct DurationArgument: ExpressibleByArgument, Sendable {
+    var duration: Duration
+
+    init?(argument: String) {
+        let text = argument.trimmingCharacters(in: .whitespaces).lowercased()
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            guard let v = Double(text.dropLast(suffix.count)), v >= 0, v.isFinite else { return nil }
+            duration = .milliseconds(Int64((v * scale * 1000).rounded()))
+            return
+        }
+        guard let v = Double(text), v >= 0, v.isFinite else { return nil }
+        duration = .milliseconds(Int64((v * 1000).rounded()))
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+}

@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+public import Kale
+import KaleRedis
+import KaleWorker
+
+/// Entry point for the `kale` executable and for a user's own worker executable.
+///
+/// ```swift
+/// @main struct MyWorker {
+///     static func main() async {
+///         let registry = TaskRegistry()
+///         registry.register(Thumbnail())
+///         await KaleCLI.main(registry: registry)
+///     }
+/// }
+/// ```
+/// `MyWorker worker --concurrency 8` then runs those tasks; every other command works too.
+public enum KaleCLI {
+    /// The registry of the executable running the CLI, for `worker`.
+    @TaskLocal static var registry = TaskRegistry()
+    /// Whether the built-in `kale.*` diagnostic tasks are served without `--diagnostics`.
+    @TaskLocal static var diagnosticsByDefault = false
+
+    /// Parses the process's arguments, runs the command and exits with its code.
+    ///
+    /// - Parameters:
+    ///   - registry: the tasks `worker` serves.
+    ///   - diagnosticsByDefault: serve `kale.noop`, `kale.echo` … without `--diagnostics`
+    ///     (the stand-alone `kale` does; an embedding executable should not).
+    public static func main(registry: TaskRegistry, diagnosticsByDefault: Bool = false,
+                            arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Never {
+        let code = await $registry.withValue(registry) {
+            await $diagnosticsByDefault.withValue(diagnosticsByDefault) {
+                await run(arguments)
+            }
+        }
+        exit(code)
+    }
+
+    private static func run(_ arguments: [String]) async -> Int32 {
+        var command: any ParsableCommand
+        do {
+            command = try KaleCommand.parseAsRoot(arguments)
+        } catch {
+            return report(error, arguments: arguments)
+        }
+        do {
+            if var async = command as? any AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+            return 0
+        } catch {
+            return report(error, arguments: arguments)
+        }
+    }
+
+    /// Prints an error as one line plus a hint, and returns the documented exit code.
+    static func report(_ error: any Error, arguments: [String]) -> Int32 {
+        let code = KaleCommand.exitCode(for: error)
+        switch error {
+        case let failure as CLIFailure:
+            printError(failure.message, hint: failure.hint)
+            return failure.exitCode
+        case let e as RedisError where e.isConnectionFailure || e.code == .authentication:
+            printError("cannot reach Redis: \(e.detail)", hint: "check --redis or KALE_REDIS_URL, and that the server is running")
+            return ExitCodes.redisUnreachable
+        case let e as RedisError:
+            printError("Redis: \(e.detail)", hint: nil)
+            return ExitCodes.failed
+        case let e as KaleError:
+            printError(e.description, hint: nil)
+            return e.code == .invalidOptions || e.code == .payloadTooLarge ? ExitCodes.usage : ExitCodes.failed
+        default:
+            break
+        }
+        if code == .success {
+            // --help, --version: ArgumentParser's own text, as is.
+            print(KaleCommand.fullMessage(for: error))
+            return 0
+        }
+        let message = KaleCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+        let sub = arguments.first { !$0.hasPrefix("-") }.map { " \($0)" } ?? ""
+        printError(message.replacingOccurrences(of: "Error: ", with: ""), hint: "see 'kale\(sub) --help'")
+        return ExitCodes.usage
+    }
+
+    static func printError(_ message: String, hint: String?) {
+        var text = "kale: error: \(message)\n"
+        if let hint { text += "hint: \(hint)\n" }
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}
+
+/// The exit codes every command uses (documented in docs/cli.md).
+public enum ExitCodes {
+    public static let ok: Int32 = 0
+    /// A task failed, was not found, or did not finish in time.
+    public static let failed: Int32 = 1
+    /// Bad arguments: unknown command or flag, invalid JSON or duration, missing --yes.
+    public static let usage: Int32 = 2
+    /// Redis could not be reached (or refused the credentials).
+    public static let redisUnreachable: Int32 = 3
+}
+
+/// An error a command reports to the user: one line, a hint, an exit code.
+struct CLIFailure: Error {
+    var message: String
+    var hint: String?
+    var exitCode: Int32
+
+    static func usage(_ message: String, hint: String? = nil) -> CLIFailure {
+        CLIFailure(message: message, hint: hint, exitCode: ExitCodes.usage)
+    }
+}
+
+/// `kale`: the root command.
+struct KaleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kale",
+        abstract: "A distributed task queue for Swift on Redis.",
+        discussion: """
+        Exit codes: 0 ok, 1 a task failed or was not found, 2 usage error, 3 Redis unreachable.
+        The Redis server comes from --redis, else KALE_REDIS_URL, else redis://127.0.0.1:6379.
+        """,
+        version: "0.1.0",
+        subcommands: CommandRegistry.all
+    )
+}

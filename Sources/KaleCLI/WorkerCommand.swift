@@ -1,0 +1,160 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Glibc
+import Kale
+import KaleRedis
+import KaleWorker
+import Logging
+
+/// `kale worker`: runs a worker daemon until SIGTERM/SIGINT.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a worker daemon that executes tasks from the queues.",
+        discussion: """
+        Examples:
+          kale worker --queues images,pdf --concurrency 4
+          kale worker --queues images=3,pdf=1 --time-limit 5m --max-memory-per-child 512
+        SIGTERM stops warmly (running tasks get --grace to finish; the rest go back to the
+        queue at once); a second SIGTERM or a SIGINT stops at once, requeueing running tasks.
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("Queues in strict order (a,b) or with weights (a=3,b=1).", valueName: "queues"))
+    var queues: String = "default"
+
+    @Option(help: "Tasks run at once (child processes). Default: number of cores.")
+    var concurrency: Int?
+
+    @Option(help: "Where tasks run: process (isolated children) or inline (this process).")
+    var pool: String = "process"
+
+    @Option(name: .customLong("max-tasks-per-child"), help: "Replace a child after this many tasks.")
+    var maxTasksPerChild: Int?
+
+    @Option(name: .customLong("max-memory-per-child"), help: ArgumentHelp("Kill/recycle a child above this resident memory.", valueName: "MB"))
+    var maxMemoryPerChild: Int?
+
+    @Option(name: .customLong("soft-time-limit"), help: ArgumentHelp("Ask a task to stop after this long (e.g. 30s, 5m).", valueName: "duration"))
+    var softTimeLimit: DurationArgument?
+
+    @Option(name: .customLong("time-limit"), help: ArgumentHelp("Kill a task's child after this long.", valueName: "duration"))
+    var timeLimit: DurationArgument?
+
+    @Option(help: ArgumentHelp("Lease length; renewed every third of it (min 2s).", valueName: "duration"))
+    var lease: DurationArgument?
+
+    @Option(help: ArgumentHelp("Warm-shutdown grace period for running tasks.", valueName: "duration"))
+    var grace: DurationArgument?
+
+    @Option(help: "Worker name (default: the host name).")
+    var name: String?
+
+    @Option(name: .customLong("prefetch"), help: "Tasks leased ahead of a free slot (default: concurrency).")
+    var prefetch: Int?
+
+    @Flag(help: "Serve the built-in kale.* diagnostic tasks too.")
+    var diagnostics = false
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        if WorkerConfiguration.Pool(rawValue: pool) == nil { throw ValidationError("--pool must be process or inline, not '\(pool)'") }
+        if let lease, lease.duration < .seconds(2) { throw ValidationError("--lease must be at least 2s") }
+        if let m = maxTasksPerChild, m < 1 { throw ValidationError("--max-tasks-per-child must be at least 1") }
+        if let m = maxMemoryPerChild, m < 1 { throw ValidationError("--max-memory-per-child must be at least 1 (MB)") }
+        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level '\(logLevel)' is not a log level") }
+        _ = try parseQueues()
+    }
+
+    /// `a,b` (strict order) or `a=3,b=1` (weighted).
+    func parseQueues() throws -> (queues: [(name: String, weight: Int)], strict: Bool) {
+        var out: [(String, Int)] = []
+        var weighted = false
+        for part in queues.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
+            let pieces = part.split(separator: "=", maxSplits: 1).map(String.init)
+            guard Keys.isValidQueueName(pieces[0]) else { throw ValidationError("'\(pieces[0])' is not a valid queue name") }
+            var weight = 1
+            if pieces.count == 2 {
+                guard let w = Int(pieces[1]), w >= 1 else { throw ValidationError("weight of queue '\(pieces[0])' must be a whole number ≥ 1") }
+                weight = w
+                weighted = true
+            }
+            out.append((pieces[0], weight))
+        }
+        guard !out.isEmpty else { throw ValidationError("--queues names no queue") }
+        return (out, !weighted)
+    }
+
+    func run() async throws {
+        let registry = KaleCLI.registry
+        if (diagnostics || KaleCLI.diagnosticsByDefault), registry.handler(named: DiagnosticTasks.Noop.name) == nil {
+            DiagnosticTasks.register(in: registry)
+        }
+        // A pool child runs the same command line; it serves tasks over its pipes instead.
+        if ChildRuntime.isChild { ChildRuntime.run(registry: registry) }
+
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        guard !registry.names.isEmpty else {
+            throw CLIFailure.usage("this executable registers no tasks", hint: "pass --diagnostics to serve the built-in kale.* tasks")
+        }
+        let (queueList, strict) = try parseQueues()
+        var config = WorkerConfiguration(
+            queues: queueList, strictOrder: strict,
+            pool: WorkerConfiguration.Pool(rawValue: pool)!,
+            childExecutable: ProcessInfo.processInfo.arguments.first.map { _ in "/proc/self/exe" } ?? "/proc/self/exe",
+            childArguments: Array(CommandLine.arguments.dropFirst()))
+        if let concurrency { config.concurrency = concurrency }
+        config.prefetch = prefetch ?? config.concurrency
+        if let lease { config.lease = lease.duration }
+        if let grace { config.gracePeriod = grace.duration }
+        config.softTimeLimit = softTimeLimit?.duration
+        config.timeLimit = timeLimit?.duration
+        config.maxTasksPerChild = maxTasksPerChild
+        config.maxMemoryPerChild = maxMemoryPerChild.map { $0 << 20 }
+        if let name { config.name = name }
+
+        var kale = try global.kaleConfiguration(poolSize: 4)
+        kale.redis.clientName = "kale-worker"
+        // Fail fast with exit 3 when Redis is not there at start; later outages are ridden out.
+        let probe = RedisConnection(configuration: kale.redis)
+        _ = try probe.send(RedisCommand("PING"))
+        probe.close()
+
+        let worker = Worker(configuration: config, kale: kale, registry: registry)
+        let signals = SignalHandlers(worker: worker)
+        defer { signals.cancel() }
+        try await worker.run()
+    }
+}
+
+/// SIGTERM: warm shutdown (a second one: cold). SIGINT: cold shutdown.
+final class SignalHandlers {
+    private let sources: [any DispatchSourceSignal]
+
+    init(worker: Worker) {
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        // Children get their own process group, so a terminal's Ctrl-C reaches only us.
+        signal(SIGPIPE, SIG_IGN)
+        let term = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
+        term.setEventHandler { worker.shutdown(.warm) }
+        let int = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        int.setEventHandler { worker.shutdown(.cold) }
+        term.resume()
+        int.resume()
+        sources = [term, int]
+    }
+
+    func cancel() { for s in sources { s.cancel() } }
+}
