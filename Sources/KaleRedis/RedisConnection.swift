@@ -54,7 +54,11 @@ public final class RedisConnection {
 
     /// A connected context, connecting (after the backoff delay, if one is due) when needed.
     func connected() throws -> RedisContext {
-        if let context { return context }
+        if let context {
+            if !context.peerClosed { return context }
+            logger.info("Redis closed an idle connection; reconnecting", metadata: ["redis.url": "\(configuration.url)"])
+            self.context = nil
+        }
         if let notBefore {
             let wait = notBefore - .now
             if wait > .zero { Thread.sleep(forTimeInterval: wait.seconds) }

@@ -23,6 +23,17 @@ final class RedisContext: @unchecked Sendable {
     /// The socket, for poll().
     var fileDescriptor: Int32 { raw.pointee.fd }
 
+    /// Whether the server closed an idle connection (restart, timeout, CLIENT KILL).
+    ///
+    /// Checked before each round so that a connection which died while idle is replaced
+    /// before a command is sent on it, instead of failing that command. Nothing is expected
+    /// on an idle socket, so readable means closed (or an unsolicited error before closing).
+    var peerClosed: Bool {
+        var p = pollfd(fd: raw.pointee.fd, events: Int16(POLLIN) | 0x2000 /* POLLRDHUP: _GNU_SOURCE only */, revents: 0)
+        guard poll(&p, 1, 0) > 0 else { return false }
+        return p.revents != 0
+    }
+
     /// Connects, applies timeouts and keepalive, then AUTH, SELECT and CLIENT SETNAME.
     static func connect(_ configuration: RedisConfiguration) throws -> RedisContext {
         let url = configuration.url

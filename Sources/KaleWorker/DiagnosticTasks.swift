@@ -18,11 +18,11 @@ public enum DiagnosticTasks {
         registry.register(Alloc())
     }
 
-    /// Does nothing; measures the queue's own overhead.
+    /// Does nothing but say which process ran it; measures the queue's own overhead.
     public struct Noop: TaskDefinition {
         public static let name = "kale.noop"
         public init() {}
-        public func run(_ input: JSONValue?, context: TaskContext) async throws -> Bool { true }
+        public func run(_ input: JSONValue?, context: TaskContext) async throws -> Int32 { getpid() }
     }
 
     /// Returns its arguments.
