@@ -3,6 +3,7 @@ public import Kale
 import KaleRedis
 public import Logging
 import Metrics
+import ServiceLifecycle
 import Synchronization
 
 /// A worker daemon: fetches tasks from Redis under a lease and runs them in its pool.
@@ -72,10 +73,27 @@ public final class Worker: Sendable {
 
     var isRunning: Bool { phase.withLock { $0 == .running } }
 
-    /// Runs until shut down.
+    /// Runs until shut down by ``shutdown(_:)``, by a swift-service-lifecycle graceful
+    /// shutdown (warm), or by cancellation of the calling task (cold).
     ///
     /// - Throws: when the pool cannot start (e.g. the child executable is missing).
     public func run() async throws {
+        // Unstructured on purpose: cancelling the caller must become a cold shutdown, not a
+        // cancellation of the loops, whose sleeps would then return at once and spin while
+        // the running tasks are still being killed and requeued.
+        let body = Task { try await self.runUntilStopped() }
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await body.value
+            } onGracefulShutdown: {
+                self.shutdown(.warm)
+            }
+        } onCancel: {
+            self.shutdown(.cold)
+        }
+    }
+
+    private func runUntilStopped() async throws {
         try await executor.start()
         logger.info("worker started", metadata: [
             "queues": "\(configuration.queues.map { "\($0.name)=\($0.weight)" }.joined(separator: ","))",
