@@ -115,3 +115,22 @@ import Testing
         #expect(await b.stop() == 0)
     }
 }
+
+@Suite struct LeaseRenewalTests {
+    @Test func aTaskLongerThanItsLeaseIsNeverRedeliveredWhileItsWorkerLives() async throws {
+        let f = KaleFixture()
+        let a = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: ["--lease", "2s"], concurrency: 1)
+        let b = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: ["--lease", "2s"], concurrency: 1)
+        try await a.waitUntilReady(f)
+        try await b.waitUntilReady(f)
+        // CPU-bound for 3 lease lengths: only the supervisor's renewals keep it leased.
+        let refs = try await f.client.enqueueBatch(name: "kale.spin", args: [.object(["ms": .number(6000)]), .object(["ms": .number(6000)])])
+        for ref in refs {
+            let info = try await f.client.wait(for: ref.id, timeout: .seconds(30))
+            #expect(info.state == .succeeded)
+            #expect(info.attempt == 1, "never re-delivered")
+        }
+        #expect(await a.stop() == 0)
+        #expect(await b.stop() == 0)
+    }
+}
