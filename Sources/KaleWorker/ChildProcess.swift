@@ -177,8 +177,10 @@ final class ChildProcess: Sendable {
             case .success, .failure:
                 let outcome: Outcome
                 if frame.kind == .success {
-                    outcome = (try? JSONValue(parsing: Data(frame.payload))).map { .succeeded($0) }
-                        ?? .failed(TaskFailure(kind: .error, type: "InvalidResult", message: "the child sent a result that is not JSON"))
+                    // The child encoded it with JSONEncoder; it goes to Redis as is.
+                    outcome = frame.payload.isEmpty
+                        ? .failed(TaskFailure(kind: .error, type: "InvalidResult", message: "the child sent an empty result"))
+                        : .succeeded(frame.payload)
                 } else {
                     outcome = .failed((try? JSONDecoder().decode(TaskFailure.self, from: Data(frame.payload)))
                         ?? TaskFailure(kind: .error, type: "InvalidFailure", message: String(decoding: frame.payload, as: UTF8.self)))

@@ -64,8 +64,8 @@ public enum ChildRuntime {
             let outcome = await run.outcome()
             current.value.withLock { $0 = nil }
             switch outcome {
-            case .succeeded(let value):
-                writer.send(Frame(.success, (try? value.data()).map { Array($0) } ?? Array("null".utf8)))
+            case .succeeded(let bytes):
+                writer.send(Frame(.success, bytes))
             case .failed(let failure):
                 writer.fail(failure)
             }

@@ -11,7 +11,8 @@ public struct Job: Sendable {
 
 /// How a run ended.
 public enum Outcome: Sendable {
-    case succeeded(JSONValue)
+    /// The result as JSON text: passed from the child to Redis without being parsed again.
+    case succeeded([UInt8])
     case failed(TaskFailure)
 }
 

@@ -40,7 +40,8 @@ final class HandlerRun: Sendable {
     func outcome() async -> Outcome {
         defer { softTimer?.cancel() }
         do {
-            return .succeeded(try await work.value)
+            let value = try await work.value
+            return .succeeded((try? value.data()).map { Array($0) } ?? Array("null".utf8))
         } catch let failure as TaskFailure {
             return .failed(failure)
         } catch {

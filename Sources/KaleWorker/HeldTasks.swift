@@ -30,19 +30,32 @@ final class HeldTasks: Sendable {
 
     private let state = Mutex(State())
     let capacity: Int
+    /// The fetch loop waits for this many free slots while tasks are still buffered, so a busy
+    /// worker leases in batches (one script call for many tasks) instead of one per finished
+    /// task. With nothing buffered it fetches for any free slot, so no runner idles.
+    let batch: Int
 
-    init(capacity: Int) { self.capacity = capacity }
+    init(capacity: Int, batch: Int) {
+        self.capacity = capacity
+        self.batch = max(1, min(batch, capacity))
+    }
+
+    private func ready(_ s: State) -> Bool {
+        let free = capacity - s.entries.count
+        guard free > 0 else { return false }
+        return free >= batch || !s.entries.values.contains { !$0.running }
+    }
 
     /// Waits until at least one slot is free and returns how many are; 0 once stopping.
     /// Only the fetch loop calls this, so no one can take the slots between the answer and
     /// the fetch.
     func waitForFree() async -> Int {
         while true {
-            let free = state.withLock { $0.stopping ? 0 : capacity - $0.entries.count }
-            if free > 0 || state.withLock({ $0.stopping }) { return max(free, 0) }
+            let (free, go) = state.withLock { s in (capacity - s.entries.count, s.stopping || ready(s)) }
+            if go { return state.withLock { $0.stopping } ? 0 : free }
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 let ready = state.withLock { s -> Bool in
-                    if s.stopping || s.entries.count < capacity { return true }
+                    if s.stopping || self.ready(s) { return true }
                     s.waiter = c
                     return false
                 }
@@ -56,12 +69,17 @@ final class HeldTasks: Sendable {
     }
 
     func update(_ id: String, _ change: (inout Entry) -> Void) {
-        state.withLock { s in
-            if var e = s.entries[id] {
-                change(&e)
-                s.entries[id] = e
-            }
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard var e = s.entries[id] else { return nil }
+            change(&e)
+            s.entries[id] = e
+            // A task that starts running may leave nothing buffered: the fetcher must look.
+            guard s.waiter != nil, ready(s) else { return nil }
+            let w = s.waiter
+            s.waiter = nil
+            return w
         }
+        waiter?.resume()
     }
 
     func entry(_ id: String) -> Entry? { state.withLock { $0.entries[id] } }

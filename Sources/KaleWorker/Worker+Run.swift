@@ -71,8 +71,7 @@ extension Worker {
         }
         let ms = String(format: "%.1f", duration.seconds * 1000)
         switch outcome {
-        case .succeeded(let value):
-            let bytes = (try? value.data()).map { Array($0) } ?? Array("null".utf8)
+        case .succeeded(let bytes):
             let reply = await acknowledge(broker.succeedCommand(task, worker: id, result: bytes, now: Broker.now()), task: task, what: "result")
             if reply?.int == 0 {
                 log.warning("lease was lost before the result was recorded; another run counts", metadata: ["duration.ms": "\(ms)"])

@@ -58,7 +58,8 @@ public final class Worker: Sendable {
         var log = logger
         log[metadataKey: "worker"] = "\(id)"
         self.logger = log
-        held = HeldTasks(capacity: configuration.concurrency + configuration.prefetch)
+        held = HeldTasks(capacity: configuration.concurrency + configuration.prefetch,
+                         batch: max(configuration.prefetch / 2, 1))
         switch configuration.pool {
         case .inline: executor = InlineExecutor(registry: registry)
         case .process: executor = ProcessPool(configuration: configuration, format: kale.format, logger: log)

@@ -8,8 +8,7 @@ enum LuaLibrary {
     static let source = #"""
     local function kale_stat(C, kind)
       local k = C.stats .. kind .. ':' .. math.floor(C.now / 10000)
-      redis.call('INCR', k)
-      redis.call('PEXPIRE', k, 130000)
+      if redis.call('INCR', k) == 1 then redis.call('PEXPIRE', k, 130000) end
     end
 
     local function kale_release_unique(key, id)
@@ -25,9 +24,10 @@ enum LuaLibrary {
     -- result TTL, free its unique key, count it and wake whoever awaits it.
     local function kale_finish(C, key, id, state)
       redis.call('HSET', key, 'state', state, 'finished_at', C.now)
-      local ttl = kale_ttl(C, key)
+      local f = redis.call('HMGET', key, 'ttl', 'unique')
+      local ttl = tonumber(f[1] or '') or C.ttl
       if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
-      kale_release_unique(key, id)
+      if f[2] and redis.call('GET', f[2]) == id then redis.call('DEL', f[2]) end
       kale_stat(C, state)
       redis.call('PUBLISH', C.chan .. id, state)
     end

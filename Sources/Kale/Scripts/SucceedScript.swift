@@ -15,7 +15,6 @@ extension Scripts {
     if not kale_holds(KEYS[2], key, id, ARGV[2], ARGV[3]) then return 0 end
     redis.call('ZREM', KEYS[2], id)
     redis.call('HSET', key, 'result', ARGV[5])
-    redis.call('HDEL', key, 'cancel')
     kale_finish(C, key, id, 'succeeded')
     return 1
     """#)
