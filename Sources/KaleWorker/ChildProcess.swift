@@ -158,7 +158,8 @@ final class ChildProcess: Sendable {
     }
 
     private func readFrames() {
-        while let frame = Frame.read(from: output) {
+        var reader = FrameReader(fd: output)
+        while let frame = reader.next() {
             switch frame.kind {
             case .hello:
                 state.withLock { s in

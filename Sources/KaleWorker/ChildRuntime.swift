@@ -22,7 +22,8 @@ public enum ChildRuntime {
         let writer = FrameWriter(fd: frames)
         writer.send(Frame(.hello, Frame.int64(Int64(getpid()))))
         let current = CurrentRun()
-        while let frame = Frame.read(from: 0) {
+        var reader = FrameReader(fd: 0)
+        while let frame = reader.next() {
             switch frame.kind {
             case .run:
                 let attempt = Int(Frame.int64(frame.payload[0..<8]))

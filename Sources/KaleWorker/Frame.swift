@@ -36,18 +36,6 @@ struct Frame: Sendable, Equatable {
         return bytes.withUnsafeBytes { kale_write_full(fd, $0.baseAddress, $0.count) } == 0
     }
 
-    /// Reads one frame; nil on EOF, error, or a corrupt frame (the stream is then unusable).
-    static func read(from fd: Int32) -> Frame? {
-        var header = [UInt8](repeating: 0, count: 5)
-        guard header.withUnsafeMutableBytes({ kale_read_full(fd, $0.baseAddress, 5) }) == 0 else { return nil }
-        let length = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
-        guard length >= 1, length <= maxLength, let kind = Kind(rawValue: header[4]) else { return nil }
-        var payload = [UInt8](repeating: 0, count: length - 1)
-        if length > 1 {
-            guard payload.withUnsafeMutableBytes({ kale_read_full(fd, $0.baseAddress, length - 1) }) == 0 else { return nil }
-        }
-        return Frame(kind, payload)
-    }
 
     static func int64(_ v: Int64) -> [UInt8] {
         (0..<8).map { UInt8(truncatingIfNeeded: v >> (56 - $0 * 8)) }
@@ -55,5 +43,50 @@ struct Frame: Sendable, Equatable {
 
     static func int64(_ bytes: ArraySlice<UInt8>) -> Int64 {
         bytes.prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
+    }
+}
+
+/// Reads frames from one descriptor through a buffer, so a small frame costs one `read`
+/// (often less: several frames arrive together) instead of one for the header and one for
+/// the payload. Owned by the single thread that reads the descriptor.
+struct FrameReader {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    private var start = 0
+
+    init(fd: Int32) { self.fd = fd }
+
+    /// The next frame; nil on EOF, error, or a corrupt frame (the stream is then unusable).
+    mutating func next() -> Frame? {
+        while true {
+            let available = buffer.count - start
+            if available >= 5 {
+                let b = start
+                let length = Int(buffer[b]) << 24 | Int(buffer[b + 1]) << 16 | Int(buffer[b + 2]) << 8 | Int(buffer[b + 3])
+                guard length >= 1, length <= Frame.maxLength, let kind = Frame.Kind(rawValue: buffer[b + 4]) else { return nil }
+                if available >= 4 + length {
+                    let payload = Array(buffer[(b + 5)..<(b + 4 + length)])
+                    start += 4 + length
+                    return Frame(kind, payload)
+                }
+            }
+            if start > 0 {
+                buffer.removeFirst(start)
+                start = 0
+            }
+            guard fill() else { return nil }
+        }
+    }
+
+    private mutating func fill() -> Bool {
+        let chunk = 64 << 10
+        let old = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: chunk))
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + old, chunk) }
+            if n < 0 && errno == EINTR { continue }
+            buffer.removeLast(chunk - max(n, 0))
+            return n > 0
+        }
     }
 }
