@@ -49,17 +49,22 @@ struct Frame: Sendable, Equatable {
 /// Reads frames from one descriptor through a buffer, so a small frame costs one `read`
 /// (often less: several frames arrive together) instead of one for the header and one for
 /// the payload. Owned by the single thread that reads the descriptor.
+///
+/// The buffer is allocated once and grows only for a frame larger than it; bytes are moved
+/// with `memmove`, never element by element.
 struct FrameReader {
     private let fd: Int32
-    private var buffer: [UInt8] = []
+    private var buffer = [UInt8](repeating: 0, count: 64 << 10)
+    /// Unread bytes are `buffer[start..<end]`.
     private var start = 0
+    private var end = 0
 
     init(fd: Int32) { self.fd = fd }
 
     /// The next frame; nil on EOF, error, or a corrupt frame (the stream is then unusable).
     mutating func next() -> Frame? {
         while true {
-            let available = buffer.count - start
+            let available = end - start
             if available >= 5 {
                 let b = start
                 let length = Int(buffer[b]) << 24 | Int(buffer[b + 1]) << 16 | Int(buffer[b + 2]) << 8 | Int(buffer[b + 3])
@@ -67,26 +72,39 @@ struct FrameReader {
                 if available >= 4 + length {
                     let payload = Array(buffer[(b + 5)..<(b + 4 + length)])
                     start += 4 + length
+                    if start == end { start = 0; end = 0 }
                     return Frame(kind, payload)
                 }
+                if 4 + length > buffer.count {
+                    buffer.append(contentsOf: [UInt8](repeating: 0, count: 4 + length - buffer.count))
+                }
             }
-            if start > 0 {
-                buffer.removeFirst(start)
-                start = 0
-            }
+            compact()
             guard fill() else { return nil }
         }
     }
 
+    /// Moves the unread bytes to the front so the free space is at the end.
+    private mutating func compact() {
+        guard start > 0 else { return }
+        let count = end - start
+        let from = start
+        buffer.withUnsafeMutableBytes { raw in
+            _ = memmove(raw.baseAddress!, raw.baseAddress! + from, count)
+        }
+        start = 0
+        end = count
+    }
+
     private mutating func fill() -> Bool {
-        let chunk = 64 << 10
-        let old = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: chunk))
+        let room = buffer.count - end
+        let offset = end
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + old, chunk) }
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + offset, room) }
             if n < 0 && errno == EINTR { continue }
-            buffer.removeLast(chunk - max(n, 0))
-            return n > 0
+            guard n > 0 else { return false }
+            end += n
+            return true
         }
     }
 }

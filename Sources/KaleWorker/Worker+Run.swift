@@ -4,15 +4,28 @@ import KaleRedis
 import Logging
 
 extension Worker {
-    /// One of `concurrency` loops that take leased tasks and run them to the end.
+    /// One of `concurrency` loops that take leased tasks and run them.
+    ///
+    /// Recording an outcome in Redis happens beside the loop, not in it: the slot (a child
+    /// process) takes its next task at once instead of idling for a round trip. The task
+    /// keeps its place in ``HeldTasks`` (and its lease renewed) until the record is written.
     func runnerLoop() async {
-        while let task = await jobs.pop() {
-            await handle(task)
-            held.remove(task.id)
+        await withDiscardingTaskGroup { records in
+            while let task = await jobs.pop() {
+                guard let finish = await handle(task) else {
+                    held.remove(task.id)
+                    continue
+                }
+                records.addTask {
+                    await finish()
+                    self.held.remove(task.id)
+                }
+            }
         }
     }
 
-    private func handle(_ task: LeasedTask) async {
+    /// Runs a task; returns the work that records its outcome.
+    private func handle(_ task: LeasedTask) async -> (@Sendable () async -> Void)? {
         var log = logger
         log[metadataKey: "task.id"] = "\(task.id)"
         log[metadataKey: "queue"] = "\(task.queue)"
@@ -21,21 +34,19 @@ extension Worker {
         let envelope: Envelope
         do { envelope = try kale.format.decode(task.message) }
         catch {
-            await reject(task, log, TaskFailure.rejected(
-                "malformed message (\(kale.format.name)): \(Self.describeDecoding(error))", type: "MalformedMessage"), name: "?")
-            return
+            let failure = TaskFailure.rejected(
+                "malformed message (\(kale.format.name)): \(Self.describeDecoding(error))", type: "MalformedMessage")
+            return { [log] in await self.reject(task, log, failure) }
         }
         log[metadataKey: "task.name"] = "\(envelope.name)"
         guard registry.handler(named: envelope.name) != nil else {
             let known = registry.names.joined(separator: ", ")
-            await reject(task, log, TaskFailure.rejected(
-                "unknown task '\(envelope.name)' (this worker runs: \(known.isEmpty ? "none" : known))", type: "UnknownTask"),
-                name: envelope.name)
-            return
+            let failure = TaskFailure.rejected(
+                "unknown task '\(envelope.name)' (this worker runs: \(known.isEmpty ? "none" : known))", type: "UnknownTask")
+            return { [log] in await self.reject(task, log, failure) }
         }
         if held.entry(task.id)?.cancelRequested == true {
-            await finish(task, envelope, .failed(TaskContext.failure(for: .cancelled)), duration: .zero, log)
-            return
+            return { [log] in await self.finish(task, envelope, .failed(TaskContext.failure(for: .cancelled)), duration: .zero, log) }
         }
         held.update(task.id) { $0.running = true; $0.startedAt = Date(); $0.name = envelope.name }
         let job = Job(
@@ -50,10 +61,11 @@ extension Worker {
             held.update(task.id) { $0.progress = fraction }
             _ = try? await redis.send(broker.progressCommand(queue: task.queue, id: task.id, fraction: fraction, message: message))
         }
-        await finish(task, envelope, outcome, duration: .now - started, log)
+        let duration = ContinuousClock.now - started
+        return { [log] in await self.finish(task, envelope, outcome, duration: duration, log) }
     }
 
-    private func reject(_ task: LeasedTask, _ log: Logger, _ failure: TaskFailure, name: String) async {
+    private func reject(_ task: LeasedTask, _ log: Logger, _ failure: TaskFailure) async {
         held.update(task.id) { $0.finishing = true }
         log.error("task rejected to the dead set", metadata: ["reason": "\(failure.message)"])
         metrics.finished(queue: task.queue, outcome: "rejected", duration: .zero)
