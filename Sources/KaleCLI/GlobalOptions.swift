@@ -11,6 +11,13 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Key prefix of this Kale installation.", valueName: "prefix"))
     var prefix: String = "kale"
 
+    func validate() throws {
+        // Keys(prefix:) treats a bad prefix as a programmer error; here it is user input.
+        if prefix.isEmpty || prefix.contains("{") || prefix.contains("}") {
+            throw ValidationError("--prefix must be non-empty and free of '{' and '}'")
+        }
+    }
+
     /// The URL from `--redis`, else `KALE_REDIS_URL`, else the local default.
     func redisURL() throws -> RedisURL {
         let text = redis ?? ProcessInfo.processInfo.environment[RedisURL.environmentKey] ?? RedisURL.fallback

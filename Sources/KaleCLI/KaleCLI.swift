@@ -81,10 +81,34 @@ public enum KaleCLI {
             print(KaleCommand.fullMessage(for: error))
             return 0
         }
-        let message = KaleCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-        let sub = arguments.first { !$0.hasPrefix("-") }.map { " \($0)" } ?? ""
-        printError(message.replacingOccurrences(of: "Error: ", with: ""), hint: "see 'kale\(sub) --help'")
+        var message = KaleCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+        message = message.replacingOccurrences(of: "Error: ", with: "")
+        let (path, unknown) = commandPath(arguments)
+        if let unknown, message.contains("'\(unknown)'") {
+            message = "unknown command '\(unknown)'"
+        }
+        var hint = "see '\(path.joined(separator: " ")) --help'"
+        if message.contains("<duration>") { hint = "durations look like 250ms, 30s, 5m, 2h or plain seconds; " + hint }
+        printError(message, hint: hint)
         return ExitCodes.usage
+    }
+
+    /// The command names at the start of `arguments` (`kale dead purge`), and the first
+    /// word where a subcommand was expected but none matched.
+    static func commandPath(_ arguments: [String]) -> (path: [String], unknown: String?) {
+        var path = ["kale"]
+        var command: any ParsableCommand.Type = KaleCommand.self
+        for word in arguments {
+            let subcommands = command.configuration.subcommands
+            guard !subcommands.isEmpty, !word.hasPrefix("-") else { break }
+            guard let next = subcommands.first(where: { $0._commandName == word }) else {
+                // A word after a command with a default subcommand may be an argument of that default.
+                return (path, command.configuration.defaultSubcommand == nil ? word : nil)
+            }
+            path.append(word)
+            command = next
+        }
+        return (path, nil)
     }
 
     static func printError(_ message: String, hint: String?) {
@@ -113,6 +137,15 @@ struct CLIFailure: Error {
 
     static func usage(_ message: String, hint: String? = nil) -> CLIFailure {
         CLIFailure(message: message, hint: hint, exitCode: ExitCodes.usage)
+    }
+
+    /// A task failed, did not end in time, or an id named nothing: exit 1.
+    static func failed(_ message: String, hint: String?) -> CLIFailure {
+        CLIFailure(message: message, hint: hint, exitCode: ExitCodes.failed)
+    }
+
+    static func notFound(_ id: String) -> CLIFailure {
+        failed("no task \(id) (never enqueued, or its result expired)", hint: "check the id, and --prefix or --queue if you use them")
     }
 }
 
