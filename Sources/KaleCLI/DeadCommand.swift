@@ -26,6 +26,7 @@ struct DeadList: AsyncParsableCommand {
         Examples:
           kale dead list
           kale dead list --queue images --limit 10 --json
+
         --json prints one dead-task object per line, newest first.
         """
     )
@@ -70,10 +71,10 @@ struct DeadRetry: AsyncParsableCommand {
         abstract: "Send dead tasks back to their queue for a fresh set of attempts.",
         discussion: """
         Examples:
-          kale dead retry 3f0c9a1e-8d2b-4c55-9a57-0c1d2e3f4a5b 77b1c2d3-0000-4000-8000-000000000001
+          kale dead retry 3f0c9a1e-8d2b-4c55-9a57-0c1d2e3f4a5b
           kale dead retry --all --queue images
-        Prints 'requeued <id> <queue>' per task (--json: {"id","queue","requeued"} per line).
-        Exits 1 when an id is in no dead set.
+
+        Prints 'requeued <id> <queue>' per task (--json: {"id","queue","requeued"} per line). Exits 1 when an id is in no dead set.
         """
     )
 
@@ -134,8 +135,8 @@ struct DeadPurge: AsyncParsableCommand {
         Examples:
           kale dead purge --queue images --yes
           kale dead purge --yes            # every queue
-        Prints 'deleted <n> dead tasks from <queue>' per queue (--json: {"queue","deleted"}
-        per line). Refuses to run without --yes.
+
+        Prints 'deleted <n> dead tasks from <queue>' per queue (--json: {"queue","deleted"} per line). Refuses to run without --yes.
         """
     )
 

@@ -10,14 +10,13 @@ struct EnqueueCommand: AsyncParsableCommand {
         discussion: """
         Examples:
           kale enqueue kale.echo --args '{"hello":"world"}' --wait
-          kale enqueue images.thumbnail --args-file job.json --queue images --priority high
+          kale enqueue images.thumbnail --args-file job.json --queue images
           kale enqueue kale.spin --args '{"ms":100}' --count 100 --wait --json
-          kale enqueue reports.daily --eta 2030-01-01T06:00:00Z --unique daily-2030-01-01
-        Without --args the task gets {}. Any name is accepted: a task no worker knows is
-        dead-lettered by the worker that fetches it (reason UnknownTask).
-        Prints one id per line (--json: {"id","queue","created"}). With --wait, prints one
-        line per task instead: id, state and result or error (--json: the task object), and
-        exits 1 unless every task succeeded.
+          kale enqueue reports.daily --eta 2030-01-01T06:00:00Z --unique daily
+
+        Without --args the task gets {}. Any name is accepted: a task that no worker knows is dead-lettered by the worker that fetches it (reason UnknownTask).
+
+        Prints one id per line (--json: {"id","queue","created"}). With --wait it prints one line per task instead: id, state, then the result or the error (--json: the task object), and exits 1 unless every task succeeded.
         """
     )
 

@@ -57,6 +57,7 @@ struct InspectOverview: AsyncParsableCommand {
         discussion: """
         Example:
           kale inspect overview --watch
+
         --json prints one object: {"queues": [queue objects], "workers": [worker objects]}.
         """
     )
@@ -83,6 +84,7 @@ struct InspectQueues: AsyncParsableCommand {
         Examples:
           kale inspect queues
           kale inspect queues --json | jq .pending
+
         --json prints one queue object per line.
         """
     )
@@ -106,6 +108,7 @@ struct InspectWorkers: AsyncParsableCommand {
         Examples:
           kale inspect workers
           kale inspect workers --json
+
         --json prints one worker object per line.
         """
     )
@@ -129,6 +132,7 @@ struct InspectTask: AsyncParsableCommand {
         Examples:
           kale inspect task 3f0c9a1e-8d2b-4c55-9a57-0c1d2e3f4a5b
           kale inspect task 3f0c9a1e-8d2b-4c55-9a57-0c1d2e3f4a5b --watch
+
         --json prints the task object with its args and limits. Exits 1 when there is no such task.
         """
     )

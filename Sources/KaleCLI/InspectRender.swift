@@ -33,7 +33,7 @@ enum InspectRender {
             ("attempts", "\(info.attempt) of \(info.maxRetries + 1)"), ("priority", info.priority.rawValue),
         ]
         func time(_ label: String, _ date: Date?) {
-            if let date { rows.append((label, "\(Format.iso(date)) (\(Format.ago(date, now: now)))")) }
+            if let date { rows.append((label, "\(Format.iso(date)) (\(Format.relative(date, now: now)))")) }
         }
         time("enqueued at", info.enqueuedAt)
         if let e = envelope {

@@ -155,8 +155,14 @@ struct KaleCommand: AsyncParsableCommand {
         commandName: "kale",
         abstract: "A distributed task queue for Swift on Redis.",
         discussion: """
+        Examples:
+          kale worker --queues default --concurrency 4
+          kale enqueue kale.echo --args '{"hello":"world"}' --wait
+          kale inspect --watch
+
         Exit codes: 0 ok, 1 a task failed or was not found, 2 usage error, 3 Redis unreachable.
-        The Redis server comes from --redis, else KALE_REDIS_URL, else redis://127.0.0.1:6379.
+
+        The Redis server comes from --redis, else KALE_REDIS_URL, else redis://127.0.0.1:6379. Commands that print data take --json (one object per line for lists). See docs/cli.md.
         """,
         version: "0.1.0",
         subcommands: CommandRegistry.all

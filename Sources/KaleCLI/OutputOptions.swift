@@ -55,16 +55,18 @@ enum Format {
         return String(format: "%dd%02dh", whole / 86_400, whole % 86_400 / 3600)
     }
 
-    /// How long ago `date` was, e.g. `12.3s ago`.
-    static func ago(_ date: Date?, now: Date = Date()) -> String {
-        guard let date else { return "-" }
-        return duration(now.timeIntervalSince(date)) + " ago"
+    /// How far `date` is from now: `12.3s ago`, or `in 4m05s` for a time still to come.
+    static func relative(_ date: Date, now: Date = Date()) -> String {
+        let seconds = now.timeIntervalSince(date)
+        return seconds >= 0 ? duration(seconds) + " ago" : "in " + duration(-seconds)
     }
 
-    /// A `Duration` as the CLI accepts it back (`250ms`, `30s`, `1.5s`).
+    /// A `Duration` as the CLI accepts it back (`250ms`, `30s`, `1.5s`, `5m`, `2h`).
     static func duration(_ d: Duration) -> String {
         let ms = d.milliseconds
         if ms < 1000 { return "\(ms)ms" }
+        if ms % 3_600_000 == 0 { return "\(ms / 3_600_000)h" }
+        if ms % 60_000 == 0 { return "\(ms / 60_000)m" }
         if ms % 1000 == 0 { return "\(ms / 1000)s" }
         return String(format: "%.3gs", Double(ms) / 1000)
     }

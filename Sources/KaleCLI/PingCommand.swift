@@ -12,8 +12,8 @@ struct PingCommand: AsyncParsableCommand {
         Examples:
           kale ping
           kale ping --redis redis://:secret@redis.internal:6379/2 --json
-        Prints 'PONG from <url> in <ms> ms (Redis <version>, <mode>)' (--json: {"url","rtt_ms",
-        "redis_version","redis_mode"}). Exits 3 when Redis cannot be reached.
+
+        Prints 'PONG from <url> in <ms> ms (Redis <version>, <mode>)' (--json: {"url","rtt_ms","redis_version","redis_mode"}). Exits 3 when Redis cannot be reached.
         """
     )
 

@@ -9,9 +9,8 @@ struct PurgeCommand: AsyncParsableCommand {
         discussion: """
         Example:
           kale purge images --yes
-        Running tasks finish normally; dead tasks stay (see 'kale dead purge'). Prints
-        'deleted <n> waiting tasks from <queue>' (--json: {"queue","deleted"}). Refuses to run
-        without --yes.
+
+        Running tasks finish normally; dead tasks stay (see 'kale dead purge'). Prints 'deleted <n> waiting tasks from <queue>' (--json: {"queue","deleted"}). Refuses to run without --yes.
         """
     )
 

@@ -9,10 +9,9 @@ struct ResultCommand: AsyncParsableCommand {
         discussion: """
         Examples:
           kale result 3f0c9a1e-8d2b-4c55-9a57-0c1d2e3f4a5b
-          kale result 3f0c9a1e-8d2b-4c55-9a57-0c1d2e3f4a5b --wait --timeout 30s --json
-        Prints one line: id, state, then the result as JSON or the error (--json: the task
-        object). Exits 0 only when the task succeeded; 1 when it failed, has not ended yet,
-        did not end within --timeout, or does not exist.
+          kale result 3f0c9a1e-8d2b-4c55-9a57-0c1d2e3f4a5b --wait --timeout 30s
+
+        Prints one line: id, state, then the result as JSON or the error (--json: the task object). Exits 0 only when the task succeeded; 1 when it failed, has not ended yet, did not end within --timeout, or does not exist.
         """
     )
 
@@ -75,10 +74,8 @@ struct CancelCommand: AsyncParsableCommand {
         Examples:
           kale cancel 3f0c9a1e-8d2b-4c55-9a57-0c1d2e3f4a5b
           kale cancel 3f0c9a1e-8d2b-4c55-9a57-0c1d2e3f4a5b --queue images --json
-        A waiting task (pending, scheduled, retrying) ends cancelled at once. For a running one
-        a stop is requested and its worker stops it. Prints the outcome: cancelled, requested,
-        or the state the task had already ended in (--json: {"id","outcome"}). Exits 1 when
-        no such task exists.
+
+        A waiting task (pending, scheduled, retrying) ends cancelled at once. For a running one a stop is requested and its worker stops it. Prints the outcome: cancelled, requested, or that the task had already ended (--json: {"id","queue","outcome","state"}). Exits 1 when no such task exists.
         """
     )
 
@@ -97,16 +94,23 @@ struct CancelCommand: AsyncParsableCommand {
 
     func run() async throws {
         let client = try await global.client()
-        let outcome = try await client.cancel(id: id, queue: queue)
+        // The cancel script answers `cancelled` both when it cancels and when the task had
+        // already ended cancelled; reading the state first tells the two apart.
+        guard let before = try await client.status(of: id, queue: queue) else { throw CLIFailure.notFound(id) }
+        let outcome = before.state.isTerminal
+            ? before.state.rawValue
+            : try await client.cancel(id: id, queue: before.queue)
         if outcome == "missing" { throw CLIFailure.notFound(id) }
+        let alreadyEnded = before.state.isTerminal || (outcome != "cancelled" && outcome != "requested")
         if output.json {
-            Output.json(.object(["id": .string(id), "outcome": .string(outcome)]))
-            return
-        }
-        switch outcome {
-        case "cancelled": Output.line("cancelled \(id)")
-        case "requested": Output.line("requested \(id): it is running; its worker stops it")
-        default: Output.line("\(outcome) \(id): it had already ended; nothing to cancel")
+            Output.json(.object(["id": .string(id), "queue": .string(before.queue), "outcome": .string(alreadyEnded ? "already_ended" : outcome),
+                                 "state": .string(alreadyEnded ? outcome : outcome == "requested" ? "started" : "cancelled")]))
+        } else if alreadyEnded {
+            Output.line("\(id) had already ended \(outcome); nothing to cancel")
+        } else if outcome == "requested" {
+            Output.line("requested \(id): it is running; its worker stops it")
+        } else {
+            Output.line("cancelled \(id)")
         }
     }
 }
