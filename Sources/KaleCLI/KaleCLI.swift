@@ -71,8 +71,9 @@ public enum KaleCLI {
             printError("Redis: \(e.detail)", hint: nil)
             return ExitCodes.failed
         case let e as KaleError:
-            printError(e.description, hint: nil)
-            return e.code == .invalidOptions || e.code == .payloadTooLarge ? ExitCodes.usage : ExitCodes.failed
+            let usage = e.code == .invalidOptions || e.code == .payloadTooLarge
+            printError(e.description, hint: usage ? "see '\(commandPath(arguments).path.joined(separator: " ")) --help'" : nil)
+            return usage ? ExitCodes.usage : ExitCodes.failed
         default:
             break
         }

@@ -73,6 +73,15 @@ import Testing
         expectOneErrorAndHint(run, says: "cannot reach Redis")
     }
 
+    @Test func oversizeArgsAreRefusedBeforeAnythingIsWritten() async throws {
+        let cli = CLI(prefix: testNamespace())
+        let big = #"{"pad":""# + String(repeating: "x", count: 1_100_000) + #""}"#
+        let run = try await cli.run(["enqueue", "t.x", "--args-file", "-"], stdin: big)
+        #expect(run.status == 2, "\(run)")
+        expectOneErrorAndHint(run, says: "exceeds the limit of 1048576 bytes")
+        #expect(try await keys(under: cli.prefix).isEmpty)
+    }
+
     @Test func badPrefixIsAUsageErrorNotACrash() async throws {
         let cli = CLI(prefix: testNamespace())
         let run = try await cli.run(["enqueue", "t.x", "--redis", cli.redisURL, "--prefix", "a{b}"], globals: false)

@@ -96,7 +96,7 @@ import Testing
         _ = try await cli.run(["enqueue", "t.a"])
         let watch = try cli.spawn(["inspect", "queues", "--watch"])
         let clear = "\u{1B}[H"
-        #expect(try await waitUntil(timeout: .seconds(6)) { watch.stdout.components(separatedBy: clear).count >= 3 })
+        #expect(await waitUntil(timeout: .seconds(6)) { watch.stdout.components(separatedBy: clear).count >= 3 })
         watch.signal(SIGINT)
         let run = try await watch.wait(timeout: .seconds(5))
         #expect(run.status == 0, "\(run)")
@@ -104,10 +104,32 @@ import Testing
         for frame in frames { #expect(frame.contains("default") && frame.contains("prefix \(cli.prefix)")) }
 
         let json = try cli.spawn(["inspect", "queues", "--watch", "--json"])
-        #expect(try await waitUntil(timeout: .seconds(6)) { json.stdout.split(separator: "\n").count >= 2 })
+        #expect(await waitUntil(timeout: .seconds(6)) { json.stdout.split(separator: "\n").count >= 2 })
         json.signal(SIGINT)
         let jsonRun = try await json.wait(timeout: .seconds(5))
         #expect(jsonRun.status == 0 && !jsonRun.stdout.contains(clear))
         for snapshot in try jsonRun.json() { #expect(snapshot.number("pending") == 1) }
+    }
+
+    @Test func watchRidesOutARedisOutage() async throws {
+        let server = try RedisServer()
+        defer { server.kill() }
+        let cli = CLI(prefix: testNamespace(), server: server)
+        _ = try await cli.run(["enqueue", "t.a"])
+        let watch = try cli.spawn(["inspect", "queues", "--watch"])
+        #expect(await waitUntil(timeout: .seconds(5)) { watch.stdout.contains("default ") })
+        server.stop()
+        #expect(await waitUntil(timeout: .seconds(5)) { watch.stdout.contains("cannot reach Redis") }, "\(watch.stdout)")
+        try server.start()
+        let before = watch.stdout.components(separatedBy: "cannot reach Redis").count
+        // No Redis persistence in tests: the restarted server is empty, so the frame says so.
+        #expect(await waitUntil(timeout: .seconds(6)) {
+            watch.stdout.components(separatedBy: "cannot reach Redis").last?.contains("no queues") == true
+        }, "\(watch.stdout)")
+        #expect(before > 1)
+        watch.signal(SIGINT)
+        let run = try await watch.wait(timeout: .seconds(5))
+        #expect(run.status == 0)
+        #expect(run.stderr.isEmpty, "the frame reports the outage; no log lines: \(run.stderr)")
     }
 }
