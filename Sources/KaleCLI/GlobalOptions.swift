@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Kale
 import KaleRedis
+import Logging
 
 /// Options every command that talks to Redis accepts.
 struct GlobalOptions: ParsableArguments {
@@ -10,6 +11,13 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(name: .long, help: ArgumentHelp("Key prefix of this Kale installation.", valueName: "prefix"))
     var prefix: String = "kale"
+
+    func validate() throws {
+        // Keys(prefix:) treats a bad prefix as a programmer error; here it is user input.
+        if prefix.isEmpty || prefix.contains("{") || prefix.contains("}") {
+            throw ValidationError("--prefix must be non-empty and free of '{' and '}'")
+        }
+    }
 
     /// The URL from `--redis`, else `KALE_REDIS_URL`, else the local default.
     func redisURL() throws -> RedisURL {
@@ -26,10 +34,25 @@ struct GlobalOptions: ParsableArguments {
 
     /// A client, after checking that Redis answers (so a bad URL fails fast with exit 3).
     func client() async throws -> KaleClient {
+        GlobalOptions.quietLogging
         let client = KaleClient(configuration: try kaleConfiguration())
         _ = try await client.redis.send("PING")
         return client
     }
+}
+
+extension GlobalOptions {
+    /// Commands other than `worker` report trouble in their own words (one error line, or a
+    /// watch frame that says Redis is unreachable); the Redis layer's reconnect warnings would
+    /// only repeat it. Logging can be bootstrapped once per process, so `worker`, which sets
+    /// its own level, never calls this.
+    static let quietLogging: Void = {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .error
+            return handler
+        }
+    }()
 }
 
 /// Parses `250ms`, `30s`, `5m`, `2h` and plain (fractional) seconds.

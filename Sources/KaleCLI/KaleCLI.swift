@@ -71,8 +71,9 @@ public enum KaleCLI {
             printError("Redis: \(e.detail)", hint: nil)
             return ExitCodes.failed
         case let e as KaleError:
-            printError(e.description, hint: nil)
-            return e.code == .invalidOptions || e.code == .payloadTooLarge ? ExitCodes.usage : ExitCodes.failed
+            let usage = e.code == .invalidOptions || e.code == .payloadTooLarge
+            printError(e.description, hint: usage ? "see '\(commandPath(arguments).path.joined(separator: " ")) --help'" : nil)
+            return usage ? ExitCodes.usage : ExitCodes.failed
         default:
             break
         }
@@ -81,10 +82,34 @@ public enum KaleCLI {
             print(KaleCommand.fullMessage(for: error))
             return 0
         }
-        let message = KaleCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-        let sub = arguments.first { !$0.hasPrefix("-") }.map { " \($0)" } ?? ""
-        printError(message.replacingOccurrences(of: "Error: ", with: ""), hint: "see 'kale\(sub) --help'")
+        var message = KaleCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+        message = message.replacingOccurrences(of: "Error: ", with: "")
+        let (path, unknown) = commandPath(arguments)
+        if let unknown, message.contains("'\(unknown)'") {
+            message = "unknown command '\(unknown)'"
+        }
+        var hint = "see '\(path.joined(separator: " ")) --help'"
+        if message.contains("<duration>") { hint = "durations look like 250ms, 30s, 5m, 2h or plain seconds; " + hint }
+        printError(message, hint: hint)
         return ExitCodes.usage
+    }
+
+    /// The command names at the start of `arguments` (`kale dead purge`), and the first
+    /// word where a subcommand was expected but none matched.
+    static func commandPath(_ arguments: [String]) -> (path: [String], unknown: String?) {
+        var path = ["kale"]
+        var command: any ParsableCommand.Type = KaleCommand.self
+        for word in arguments {
+            let subcommands = command.configuration.subcommands
+            guard !subcommands.isEmpty, !word.hasPrefix("-") else { break }
+            guard let next = subcommands.first(where: { $0._commandName == word }) else {
+                // A word after a command with a default subcommand may be an argument of that default.
+                return (path, command.configuration.defaultSubcommand == nil ? word : nil)
+            }
+            path.append(word)
+            command = next
+        }
+        return (path, nil)
     }
 
     static func printError(_ message: String, hint: String?) {
@@ -114,6 +139,15 @@ struct CLIFailure: Error {
     static func usage(_ message: String, hint: String? = nil) -> CLIFailure {
         CLIFailure(message: message, hint: hint, exitCode: ExitCodes.usage)
     }
+
+    /// A task failed, did not end in time, or an id named nothing: exit 1.
+    static func failed(_ message: String, hint: String?) -> CLIFailure {
+        CLIFailure(message: message, hint: hint, exitCode: ExitCodes.failed)
+    }
+
+    static func notFound(_ id: String) -> CLIFailure {
+        failed("no task \(id) (never enqueued, or its result expired)", hint: "check the id, and --prefix or --queue if you use them")
+    }
 }
 
 /// `kale`: the root command.
@@ -122,8 +156,14 @@ struct KaleCommand: AsyncParsableCommand {
         commandName: "kale",
         abstract: "A distributed task queue for Swift on Redis.",
         discussion: """
+        Examples:
+          kale worker --queues default --concurrency 4
+          kale enqueue kale.echo --args '{"hello":"world"}' --wait
+          kale inspect --watch
+
         Exit codes: 0 ok, 1 a task failed or was not found, 2 usage error, 3 Redis unreachable.
-        The Redis server comes from --redis, else KALE_REDIS_URL, else redis://127.0.0.1:6379.
+
+        The Redis server comes from --redis, else KALE_REDIS_URL, else redis://127.0.0.1:6379. Commands that print data take --json (one object per line for lists). See docs/cli.md.
         """,
         version: "0.1.0",
         subcommands: CommandRegistry.all

@@ -1,0 +1,102 @@
+import Foundation
+import KaleRedis
+import Kale
+
+// The JSON objects the commands print; docs/cli.md documents each shape. Keys are
+// snake_case, times ISO 8601 UTC strings, and absent values are left out rather than null.
+
+extension TaskFailure {
+    var json: JSONValue {
+        .object(["kind": .string(kind.rawValue), "type": .string(type), "message": .string(message), "retryable": .bool(retryable)])
+    }
+}
+
+extension TaskInfo {
+    /// The task object: `enqueue --wait`, `result`, `inspect task`.
+    ///
+    /// - Parameters:
+    ///   - envelope: the decoded message, for `inspect task` (adds args and limits).
+    ///   - timedOut: the wait for it ended before it did.
+    func json(envelope: Envelope? = nil, timedOut: Bool = false) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "id": .string(id), "queue": .string(queue), "name": .string(name), "state": .string(state.rawValue),
+            "attempts": .number(Double(attempt)), "max_retries": .number(Double(maxRetries)),
+            "priority": .string(priority.rawValue),
+        ]
+        if let worker { o["worker"] = .string(worker) }
+        if let enqueuedAt { o["enqueued_at"] = .string(Format.iso(enqueuedAt)) }
+        if let startedAt { o["started_at"] = .string(Format.iso(startedAt)) }
+        if let finishedAt { o["finished_at"] = .string(Format.iso(finishedAt)) }
+        if state == .succeeded { o["result"] = result ?? .null }
+        if let error { o["error"] = error.json }
+        if let progress { o["progress"] = .number(progress) }
+        if let progressMessage { o["progress_message"] = .string(progressMessage) }
+        if timedOut { o["timed_out"] = .bool(true) }
+        if let e = envelope {
+            o["args"] = e.args
+            if let eta = e.eta { o["eta"] = .string(Format.iso(Date(timeIntervalSince1970: Double(eta) / 1000))) }
+            if let exp = e.expiresAt { o["expires_at"] = .string(Format.iso(Date(timeIntervalSince1970: Double(exp) / 1000))) }
+            if let t = e.timeLimitMs { o["time_limit_ms"] = .number(Double(t)) }
+            if let t = e.softTimeLimitMs { o["soft_time_limit_ms"] = .number(Double(t)) }
+            if let u = e.uniqueKey { o["unique_key"] = .string(u) }
+            if !e.headers.isEmpty { o["headers"] = .object(e.headers.mapValues { .string($0) }) }
+        }
+        return .object(o)
+    }
+
+    /// One line: `<id> <state> <result JSON | error>`.
+    var line: String {
+        var text = "\(id) \(state.rawValue)"
+        if state == .succeeded { text += " " + (result ?? .null).jsonString }
+        else if let error { text += " " + error.description }
+        return text
+    }
+}
+
+extension QueueStats {
+    var json: JSONValue {
+        var byPriority: [String: JSONValue] = [:]
+        for p in Priority.allCases { byPriority[p.rawValue] = .number(Double(pending[p] ?? 0)) }
+        return .object([
+            "queue": .string(queue), "pending": .number(Double(pendingTotal)), "pending_by_priority": .object(byPriority),
+            "scheduled": .number(Double(scheduled)), "active": .number(Double(active)), "dead": .number(Double(dead)),
+            "completed_last_minute": .number(Double(succeededRecently)), "failed_last_minute": .number(Double(failedRecently)),
+            "counters_last_minute": .object(recent.mapValues { .number(Double($0)) }),
+            "window_seconds": .number(window.seconds),
+        ])
+    }
+}
+
+extension WorkerInfo.RunningTask {
+    var json: JSONValue {
+        var o: [String: JSONValue] = ["id": .string(id), "queue": .string(queue), "name": .string(name), "attempt": .number(Double(attempt))]
+        if let startedAt { o["started_at"] = .string(Format.iso(startedAt)) }
+        if let progress { o["progress"] = .number(progress) }
+        return .object(o)
+    }
+}
+
+extension WorkerInfo {
+    var json: JSONValue {
+        var o: [String: JSONValue] = [
+            "id": .string(id), "host": .string(host), "pid": .number(Double(pid)), "queues": .string(queues),
+            "pool": .string(pool), "concurrency": .number(Double(concurrency)), "state": .string(state),
+            "version": .string(version), "running_count": .number(Double(running.count)), "running": .array(running.map(\.json)),
+        ]
+        if let startedAt { o["started_at"] = .string(Format.iso(startedAt)) }
+        if let lastHeartbeat { o["last_heartbeat"] = .string(Format.iso(lastHeartbeat)) }
+        if let oldest = oldestRunning { o["oldest_running"] = oldest.json }
+        return .object(o)
+    }
+}
+
+extension DeadTask {
+    var json: JSONValue {
+        var o: [String: JSONValue] = [
+            "id": .string(id), "queue": .string(queue), "name": .string(name), "died_at": .string(Format.iso(diedAt)),
+            "attempts": .number(Double(attempts)),
+        ]
+        if let error { o["error"] = error.json }
+        return .object(o)
+    }
+}
