@@ -26,7 +26,8 @@ public final class KaleClient: Sendable {
     }
 
     deinit {
-        redis.close()
+        // The RedisClient closes itself when its last user lets go; someone may still hold
+        // `redis` after the KaleClient is gone.
         waiterBox.withLock { $0?.shutdown() }
     }
 

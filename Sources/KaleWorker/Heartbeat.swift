@@ -24,7 +24,7 @@ struct Heartbeat: Sendable {
                 failures += 1
                 if failures == 1 { worker.logger.warning("heartbeat failed; retrying", metadata: ["error": "\(error)"]) }
             }
-            try? await Task.sleep(for: failures > 0 ? .milliseconds(250) : worker.configuration.heartbeatInterval)
+            await worker.pause(failures > 0 ? .milliseconds(250) : worker.configuration.heartbeatInterval, whileHolding: true)
         }
     }
 

@@ -1,4 +1,5 @@
 import Kale
+import KaleRedis
 import Logging
 
 /// Promotes due delayed and retrying tasks to pending, every `schedulerInterval` (50 ms by
@@ -27,7 +28,7 @@ struct Scheduler: Sendable {
                 let until = Duration.milliseconds(max(soonest - Broker.now(), 1))
                 if until < pause { pause = until }
             }
-            try? await Task.sleep(for: pause)
+            await worker.pause(pause)
         }
     }
 }
@@ -37,7 +38,10 @@ struct Reaper: Sendable {
     let worker: Worker
 
     func run() async {
+        var rounds = 0
         while worker.isRunning {
+            rounds += 1
+            if rounds % 30 == 1 { await pruneWorkers() }
             for (queue, _) in worker.configuration.queues {
                 do {
                     let (requeued, dead) = try await worker.broker.reap(queue: queue)
@@ -49,7 +53,18 @@ struct Reaper: Sendable {
                     // The fetch loop and heartbeat already report outages.
                 }
             }
-            try? await Task.sleep(for: worker.configuration.reaperInterval)
+            await worker.pause(worker.configuration.reaperInterval)
         }
+    }
+
+    /// Drops registry members whose entry expired: workers that died without deregistering
+    /// (kill -9). Their leases are reaped by lease expiry; this only keeps the list short.
+    private func pruneWorkers() async {
+        let keys = worker.kale.keys
+        guard let ids = try? await worker.redis.send("ZRANGE", keys.workers, 0, -1).strings, !ids.isEmpty else { return }
+        guard let exists = try? await worker.redis.pipeline(ids.map { RedisCommand("EXISTS", keys.worker($0)) }) else { return }
+        let gone = zip(ids, exists).filter { $0.1.int == 0 }.map(\.0)
+        guard !gone.isEmpty else { return }
+        _ = try? await worker.redis.send(RedisCommand("ZREM", arguments: [keys.workers] + gone))
     }
 }

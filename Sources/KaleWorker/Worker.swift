@@ -74,6 +74,17 @@ public final class Worker: Sendable {
 
     var isRunning: Bool { phase.withLock { $0 == .running } }
 
+    /// Sleeps for `duration`, or less once a shutdown begins (so loops end promptly); with
+    /// `whileHolding`, keeps sleeping while tasks are still held (the heartbeat must go on
+    /// renewing their leases until they end).
+    func pause(_ duration: Duration, whileHolding: Bool = false) async {
+        let end = ContinuousClock.now + duration
+        while ContinuousClock.now < end {
+            if !isRunning, !whileHolding || held.count == 0 { return }
+            try? await Task.sleep(for: min(.milliseconds(50), end - .now))
+        }
+    }
+
     /// Runs until shut down by ``shutdown(_:)``, by a swift-service-lifecycle graceful
     /// shutdown (warm), or by cancellation of the calling task (cold).
     ///
@@ -153,6 +164,10 @@ public final class Worker: Sendable {
     private func beginDraining() {
         phase.withLock { if $0 == .running { $0 = .draining } }
         held.stopFetching()
+        // Wake our own blocked BLPOP instead of waiting out its second. Another idle worker
+        // may take the token instead; it then finds nothing and blocks again.
+        let notify = configuration.queues.map { kale.keys.notify($0.name) }
+        Task { [redis] in for key in notify { _ = try? await redis.send("LPUSH", key, "1") } }
         jobs.close()
         // Prefetched tasks that never started go back at once, not after their lease.
         let buffered = jobs.drain()

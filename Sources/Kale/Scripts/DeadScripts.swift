@@ -7,7 +7,9 @@ extension Scripts {
     /// ARGV: 1 id
     /// Returns: 1 requeued, 0 not in the dead set
     static let deadRetry = RedisScript(name: "dead-retry", source: LuaLibrary.source + #"""
-    if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+    if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+    redis.call('ZREM', KEYS[1], ARGV[1])
+    -- An id without a record (deleted by hand) leaves the set: there is nothing to retry.
     if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
     redis.call('HSET', KEYS[2], 'state', 'pending', 'attempt', 0)
     redis.call('HDEL', KEYS[2], 'worker', 'started_at', 'finished_at', 'result')
