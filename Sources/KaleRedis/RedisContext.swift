@@ -26,6 +26,7 @@ final class RedisContext: @unchecked Sendable {
     /// Connects, applies timeouts and keepalive, then AUTH, SELECT and CLIENT SETNAME.
     static func connect(_ configuration: RedisConfiguration) throws -> RedisContext {
         let url = configuration.url
+        blockBrokenPipeSignal()
         let tv = timeval(configuration.connectTimeout)
         let endpoint: String
         let pointer: UnsafeMutablePointer<redisContext>?
@@ -136,6 +137,13 @@ final class RedisContext: @unchecked Sendable {
         return RedisContext.convert(reply.assumingMemoryBound(to: redisReply.self))
     }
 
+    /// Whether the server closed the socket (or sent something unasked) while no reply was
+    /// due: the socket is readable although we wait for nothing. Costs one `poll`, no read.
+    var isClosedByPeer: Bool {
+        var fds = pollfd(fd: raw.pointee.fd, events: Int16(POLLIN), revents: 0)
+        return poll(&fds, 1, 0) != 0
+    }
+
     /// Writes the output buffer to the socket without reading.
     func flush() throws {
         var done: Int32 = 0
@@ -159,6 +167,7 @@ final class RedisContext: @unchecked Sendable {
     }
 
     private func failure(_ doing: String) -> RedisError {
+        discardBrokenPipeSignal()
         let code = raw.pointee.err
         let message = String(cString: kale_redis_errstr(raw))
         switch code {
@@ -206,4 +215,32 @@ final class RedisContext: @unchecked Sendable {
 private func timeval(_ d: Duration) -> timeval {
     let c = d.components
     return Glibc.timeval(tv_sec: Int(c.seconds), tv_usec: Int(c.attoseconds / 1_000_000_000_000))
+}
+
+/// Blocks SIGPIPE on the calling thread, the one that will own the new context.
+///
+/// hiredis 0.14 writes with plain `write()`, not `send(MSG_NOSIGNAL)`. Writing to a socket the
+/// server has reset (it died during a large pipeline) raises SIGPIPE, whose default action
+/// kills the whole process (seen: the test process exiting with 141). SIGPIPE from `write()`
+/// goes to the writing thread, so blocking it there turns it into an EPIPE error without
+/// touching the process-wide disposition, which belongs to the application.
+private func blockBrokenPipeSignal() {
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGPIPE)
+    pthread_sigmask(SIG_BLOCK, &set, nil)
+}
+
+/// Consumes a SIGPIPE left pending on this thread by a failed write, so it cannot fire later
+/// should the thread ever unblock SIGPIPE.
+private func discardBrokenPipeSignal() {
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGPIPE)
+    var pending = sigset_t()
+    guard sigpending(&pending) == 0, sigismember(&pending, SIGPIPE) == 1 else { return }
+    var zero = timespec(tv_sec: 0, tv_nsec: 0)
+    let saved = errno
+    _ = sigtimedwait(&set, nil, &zero)
+    errno = saved
 }
