@@ -41,7 +41,7 @@ func redisError(
 
 /// A loopback port that was free a moment ago and on which nobody listens.
 func closedPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw RedisError(.io, detail: "socket failed") }
     defer { close(fd) }
     let port = try bindLoopback(fd, listening: false)
@@ -56,7 +56,7 @@ final class SilentListener: Sendable {
     private let fd: Int32
 
     init() throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw RedisError(.io, detail: "socket failed") }
         port = try bindLoopback(fd, listening: true)
     }
