@@ -48,6 +48,11 @@ final class RedisContext: @unchecked Sendable {
             }
             throw RedisError(.connectionRefused, detail: "cannot connect to \(endpoint): \(message)")
         }
+        // hiredis 0.14 opens its socket without SOCK_CLOEXEC. Left open across exec, every
+        // child process (worker children, a spawned redis-server) would keep a copy of this
+        // connection, so the server would not see it close when we drop it.
+        let flags = fcntl(pointer.pointee.fd, F_GETFD)
+        if flags >= 0 { _ = fcntl(pointer.pointee.fd, F_SETFD, flags | FD_CLOEXEC) }
         guard redisSetTimeout(pointer, timeval(configuration.commandTimeout)) == REDIS_OK else {
             throw context.failure("setting the socket timeout")
         }
