@@ -53,7 +53,10 @@ let package = Package(
         .target(name: "KaleTestSupport", dependencies: ["KaleRedis", "CKaleSystem"]),
         .executableTarget(
             name: "KaleBench",
-            dependencies: ["Kale", "KaleRedis", "KaleWorker", "KaleTestSupport"]
+            dependencies: [
+                "Kale", "KaleRedis", "KaleWorker", "KaleTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .testTarget(name: "KaleRedisTests", dependencies: ["KaleRedis", "KaleTestSupport"]),
         .testTarget(name: "KaleTests", dependencies: ["Kale", "KaleRedis", "KaleTestSupport"]),
