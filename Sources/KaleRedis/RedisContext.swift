@@ -86,9 +86,9 @@ final class RedisContext: @unchecked Sendable {
     func send(_ commands: [RedisCommand]) throws -> [RedisReply] {
         var wait = Duration.zero
         for command in commands {
-            try append(command)
             if let t = command.blockingTimeout, t > wait { wait = t }
         }
+        try append(commands)
         // The socket must outwait the server's own timeout, or a blocking command that
         // legitimately sits for its full timeout would look like a dead connection.
         let needed = wait == .zero ? nil : wait + currentTimeout
@@ -101,35 +101,61 @@ final class RedisContext: @unchecked Sendable {
     }
 
     /// Queues one command in hiredis' output buffer (written by the next read or flush).
-    func append(_ command: RedisCommand) throws {
-        // One contiguous buffer per command keeps every argument's bytes alive for the call.
-        var total = 0
-        for a in command.arguments { total += a.count }
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(total + 1)
-        var lengths: [Int] = []
-        lengths.reserveCapacity(command.arguments.count)
-        for a in command.arguments {
-            buffer.append(contentsOf: a)
-            lengths.append(a.count)
+    func append(_ command: RedisCommand) throws { try append([command]) }
+
+    /// Queues commands in hiredis' output buffer, RESP-encoded here into one buffer.
+    ///
+    /// `redisAppendCommandArgv` needs a pointer array per command and formats each one with
+    /// `sdscatfmt`, so every command cost several allocations and two copies of its
+    /// arguments; pipelines of 16 ran at ~60% of `redis-benchmark -P 16`. Encoding the whole
+    /// batch at once and handing it over with `redisAppendFormattedCommand` costs one
+    /// buffer and one copy into hiredis, whatever the batch size.
+    func append(_ commands: [RedisCommand]) throws {
+        guard !commands.isEmpty else { return }
+        var size = 0
+        for command in commands {
+            size += 3 + decimalLength(command.arguments.count)
+            for a in command.arguments { size += 5 + decimalLength(a.count) + a.count }
         }
-        buffer.append(0)
-        let rc: Int32 = buffer.withUnsafeBufferPointer { bytes in
-            let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
-            var pointers: [UnsafePointer<CChar>?] = []
-            pointers.reserveCapacity(lengths.count)
-            var offset = 0
-            for l in lengths {
-                pointers.append(base + offset)
-                offset += l
+        let rc = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: size) { buffer -> Int32 in
+            var at = 0
+            func put(_ byte: UInt8) {
+                buffer[at] = byte
+                at += 1
             }
-            return lengths.withUnsafeBufferPointer { lens in
-                pointers.withUnsafeMutableBufferPointer { argv in
-                    redisAppendCommandArgv(raw, Int32(lengths.count), argv.baseAddress, lens.baseAddress)
+            func put(_ prefix: UInt8, _ number: Int) {
+                put(prefix)
+                let end = at + decimalLength(number)
+                var n = number
+                at = end
+                repeat {
+                    at -= 1
+                    buffer[at] = UInt8(ascii: "0") + UInt8(n % 10)
+                    n /= 10
+                } while n > 0
+                at = end
+                put(13)
+                put(10)
+            }
+            for command in commands {
+                put(UInt8(ascii: "*"), command.arguments.count)
+                for a in command.arguments {
+                    put(UInt8(ascii: "$"), a.count)
+                    a.withUnsafeBufferPointer { bytes in
+                        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+                        UnsafeMutableRawPointer(buffer.baseAddress! + at).copyMemory(from: base, byteCount: bytes.count)
+                    }
+                    at += a.count
+                    put(13)
+                    put(10)
                 }
             }
+            precondition(at == size, "RESP size miscounted")
+            return UnsafeRawPointer(buffer.baseAddress!).withMemoryRebound(to: CChar.self, capacity: size) {
+                redisAppendFormattedCommand(raw, $0, size)
+            }
         }
-        guard rc == REDIS_OK else { throw failure("queueing \(command.name)") }
+        guard rc == REDIS_OK else { throw failure("queueing \(commands.first?.name ?? "a command")") }
     }
 
     /// Blocks until one reply is read (flushing the output buffer first).
@@ -248,4 +274,15 @@ private func discardBrokenPipeSignal() {
     let saved = errno
     _ = sigtimedwait(&set, nil, &zero)
     errno = saved
+}
+
+/// Digits of a non-negative number in decimal.
+private func decimalLength(_ n: Int) -> Int {
+    var digits = 1
+    var rest = n
+    while rest >= 10 {
+        rest /= 10
+        digits += 1
+    }
+    return digits
 }
