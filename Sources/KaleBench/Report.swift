@@ -16,9 +16,12 @@ struct Figure: Encodable {
 
     var oursMedian: Double { median(ours) }
     var referenceMedian: Double? { referenceRuns.map(median) }
+    /// Median of the per-run ratios ours / reference. Each run pairs ours with the reference
+    /// measured right after it; on a shared 2-core machine the load drifts between runs, and
+    /// pairing cancels most of that drift where a ratio of two medians would not.
     var ratio: Double? {
-        guard let r = referenceMedian, r > 0 else { return nil }
-        return oursMedian / r
+        guard let referenceRuns, referenceRuns.count == ours.count, referenceRuns.allSatisfy({ $0 > 0 }) else { return nil }
+        return median(zip(ours, referenceRuns).map { $0 / $1 })
     }
     var met: Bool? {
         guard let target, let ratio else { return nil }
