@@ -33,9 +33,10 @@ final class ConnectionThread: Sendable {
     /// How long the thread keeps looking for new work before it parks on the semaphore.
     ///
     /// A caller that awaits each reply sends its next command a few microseconds after being
-    /// resumed. Parking in between costs a futex sleep and a wakeup per command, which on this
-    /// 2-core machine made one-at-a-time calls ~25% slower than `redis-benchmark -c 1`. The
-    /// spin yields the core on every turn, so a caller woken on the same core still runs.
+    /// resumed. Parking in between adds a futex sleep and a wakeup of this thread to every
+    /// command, on top of the round trip; on a VM, waking a thread whose vCPU went idle is
+    /// particularly slow. The spin yields the core on every turn, so a caller woken on the
+    /// same core still runs, and it is bounded so an idle client costs nothing.
     private static let spinBeforeParking = Duration.microseconds(50)
 
     init(configuration: RedisConfiguration, name: String, logger: Logger) {
