@@ -63,7 +63,7 @@ struct RedisBench: AsyncParsableCommand {
         if json {
             FileHandle.standardError.write(Data((text + "\n").utf8))
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(figures), as: UTF8.self))
         } else {
             print(text)
