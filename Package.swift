@@ -58,7 +58,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "KaleBench",
-            dependencies: ["Kale", "KaleRedis", "KaleWorker", "KaleTestSupport"]
+            dependencies: [
+                "Kale", "KaleRedis", "KaleWorker", "KaleTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .testTarget(name: "KaleRedisTests", dependencies: ["KaleRedis", "KaleTestSupport"]),
         .testTarget(name: "KaleTests", dependencies: ["Kale", "KaleWorker", "KaleRedis", "KaleTestSupport"]),

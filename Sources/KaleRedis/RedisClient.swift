@@ -9,7 +9,6 @@ import Synchronization
 public final class RedisClient: Sendable {
     public let configuration: RedisConfiguration
     private let connections: [ConnectionThread]
-    private let next = Atomic<Int>(0)
     private let logger: Logger
 
     public init(configuration: RedisConfiguration, logger: Logger = Logger(label: "kale.redis")) {
@@ -67,11 +66,20 @@ public final class RedisClient: Sendable {
 
     private func pick() -> ConnectionThread {
         if connections.count == 1 { return connections[0] }
-        // Least busy of two candidates: spreads load without reading every connection.
-        let i = next.wrappingAdd(1, ordering: .relaxed).newValue & Int.max
-        let a = connections[i % connections.count]
-        let b = connections[(i + 1) % connections.count]
-        return a.load <= b.load ? a : b
+        // The least busy connection, ties going to the lowest index. Callers that await each
+        // reply thus keep using one connection whose thread is still awake (see
+        // ConnectionThread.spinBeforeParking); round-robin sent each call to a thread that had
+        // parked, paying a wakeup per call. Under concurrency queues grow and spread the load.
+        var best = connections[0]
+        var bestLoad = best.load
+        for connection in connections.dropFirst() where bestLoad > 0 {
+            let load = connection.load
+            if load < bestLoad {
+                best = connection
+                bestLoad = load
+            }
+        }
+        return best
     }
 }
 

@@ -55,7 +55,10 @@ public final class RedisConnection {
     /// A connected context, connecting (after the backoff delay, if one is due) when needed.
     func connected() throws -> RedisContext {
         if let context {
-            if !context.peerClosed { return context }
+            if !context.isClosedByPeer { return context }
+            // The server closed this connection while it was idle (restart, failover, CLIENT
+            // KILL, its idle `timeout`). Nothing has been sent on it, so connecting anew is
+            // safe, and spares the caller an EOF error for a server that is up again.
             logger.info("Redis closed an idle connection; reconnecting", metadata: ["redis.url": "\(configuration.url)"])
             self.context = nil
         }

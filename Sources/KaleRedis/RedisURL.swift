@@ -46,6 +46,14 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
         var rest = String(text[schemeEnd.upperBound...])
+        // Credentials end at the last '@', split off before the path and query: a password may
+        // hold '/', '?' or '@' unencoded, and cutting it there would both fail the parse and
+        // echo a piece of the password in the error ("port 'hunter' is not a number").
+        var credentials: Substring?
+        if scheme == "redis", let at = rest.lastIndex(of: "@") {
+            credentials = Substring(rest[..<at])
+            rest = String(rest[rest.index(after: at)...])
+        }
         var query: [String: String] = [:]
         if let q = rest.firstIndex(of: "?") {
             for item in rest[rest.index(after: q)...].split(separator: "&") {
@@ -78,9 +86,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             }
             var user: String?
             var password: String?
-            if let at = hostPart.lastIndex(of: "@") {
-                let credentials = hostPart[..<at]
-                hostPart = String(hostPart[hostPart.index(after: at)...])
+            if let credentials {
                 if let colon = credentials.firstIndex(of: ":") {
                     let u = String(credentials[..<colon])
                     user = u.isEmpty ? nil : RedisURL.percentDecoded(u)

@@ -118,6 +118,10 @@ public final class RedisServer: Sendable {
         let probe = RedisConnection(configuration: RedisConfiguration(url: url, connectTimeout: .milliseconds(200), reconnectBaseDelay: .milliseconds(10), reconnectMaxDelay: .milliseconds(50)))
         var last: (any Error)?
         while ContinuousClock.now < deadline {
+            if let status = exitedStatus() {
+                // Fail at once with the server's own reason instead of polling a dead port.
+                throw RedisError(.io, detail: "redis-server on port \(port) exited (status \(status)): \(lastLogLine())")
+            }
             do {
                 if try probe.send(RedisCommand("PING")).string == "PONG" { return }
             } catch {
@@ -126,6 +130,22 @@ public final class RedisServer: Sendable {
             }
         }
         throw RedisError(.timeout, detail: "redis-server on port \(port) did not answer PING: \(String(describing: last)); see \(directory)/redis.log")
+    }
+
+    /// The wait status of the server process if it has already exited (it is then reaped).
+    private func exitedStatus() -> Int32? {
+        state.withLock { s -> Int32? in
+            guard s.pid > 0 else { return nil }
+            var status: Int32 = 0
+            guard waitpid(s.pid, &status, WNOHANG) == s.pid else { return nil }
+            s.pid = 0
+            return status
+        }
+    }
+
+    private func lastLogLine() -> String {
+        let log = (try? String(contentsOfFile: "\(directory)/redis.log", encoding: .utf8)) ?? ""
+        return log.split(separator: "\n").last { $0.contains("#") }.map(String.init) ?? "see \(directory)/redis.log"
     }
 
     private static func spawn(argv: [String], fd: Int32, pid: inout pid_t) throws -> Int32 {
@@ -140,7 +160,10 @@ public final class RedisServer: Sendable {
     }
 
     private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // Close-on-exec: a server spawned by another thread in the instant this socket is open
+        // would inherit it and hold the port, so the server meant for it fails to bind
+        // ("Address already in use"; seen in about one run in three of the kill tests).
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw RedisError(.io, detail: "socket: \(String(cString: strerror(errno)))") }
         defer { Glibc.close(fd) }
         var address = sockaddr_in()

@@ -1,0 +1,165 @@
+import KaleRedis
+import KaleTestSupport
+import Synchronization
+import Testing
+
+/// Collects what a subscriber delivers, for tests to wait on.
+private final class Inbox: Sendable {
+    private let messages = Mutex<[(channel: String, payload: [UInt8])]>([])
+    private let resubscribes = Atomic<Int>(0)
+
+    func receive(_ channel: String, _ payload: [UInt8]) { messages.withLock { $0.append((channel, payload)) } }
+    func resubscribed() { resubscribes.add(1, ordering: .relaxed) }
+
+    var count: Int { messages.withLock { $0.count } }
+    var resubscribeCount: Int { resubscribes.load(ordering: .relaxed) }
+    func payloads(on channel: String) -> [String] {
+        messages.withLock { $0.filter { $0.channel == channel }.map { String(decoding: $0.payload, as: UTF8.self) } }
+    }
+    var channels: Set<String> { messages.withLock { Set($0.map(\.channel)) } }
+    var all: [(channel: String, payload: [UInt8])] { messages.withLock { $0 } }
+
+    func subscriber(_ configuration: RedisConfiguration) -> RedisSubscriber {
+        RedisSubscriber(configuration: configuration, onResubscribe: { self.resubscribed() }) { self.receive($0, $1) }
+    }
+}
+
+@Suite struct RedisSubscriberTests {
+    let shared = RedisServer.shared
+
+    @Test func subscribeReturnsOnlyOnceServerConfirmed() async throws {
+        let ns = testNamespace()
+        let inbox = Inbox()
+        let subscriber = inbox.subscriber(shared.configuration())
+        defer { subscriber.shutdown() }
+        let client = RedisClient(configuration: shared.configuration(poolSize: 1))
+        defer { client.close() }
+        // PUBLISH answers with the number of receivers: 1 proves the subscription was active
+        // the moment subscribe() returned, with no wait in between.
+        for i in 0..<20 {
+            try await subscriber.subscribe("\(ns):\(i)")
+            #expect(try await client.send("PUBLISH", "\(ns):\(i)", "hello-\(i)").int == 1, "channel \(i)")
+        }
+        #expect(await waitUntil { inbox.count == 20 })
+        #expect(inbox.payloads(on: "\(ns):7") == ["hello-7"])
+    }
+
+    @Test func binaryPayloadArrivesIntact() async throws {
+        let channel = testNamespace()
+        let inbox = Inbox()
+        let subscriber = inbox.subscriber(shared.configuration())
+        defer { subscriber.shutdown() }
+        let client = RedisClient(configuration: shared.configuration(poolSize: 1))
+        defer { client.close() }
+        try await subscriber.subscribe(channel)
+        let payload: [UInt8] = [0, 0xFF, 0, 13, 10, 0]
+        #expect(try await client.send("PUBLISH", channel, payload).int == 1)
+        #expect(await waitUntil { inbox.count == 1 })
+        #expect(inbox.all.first?.payload == payload)
+    }
+
+    @Test func lastUnsubscribeOfSharedChannelUnsubscribes() async throws {
+        let channel = testNamespace()
+        let inbox = Inbox()
+        let subscriber = inbox.subscriber(shared.configuration())
+        defer { subscriber.shutdown() }
+        let client = RedisClient(configuration: shared.configuration(poolSize: 1))
+        defer { client.close() }
+        func receivers() async throws -> Int? {
+            try await client.send("PUBSUB", "NUMSUB", channel).array?.last?.int
+        }
+
+        try await subscriber.subscribe(channel)
+        try await subscriber.subscribe(channel)
+        #expect(try await receivers() == 1, "two listeners share one server subscription")
+
+        subscriber.unsubscribe(channel)
+        // Still one reference: the subscription stays and messages still arrive.
+        #expect(try await client.send("PUBLISH", channel, "after first unsubscribe").int == 1)
+        #expect(await waitUntil { inbox.count == 1 })
+        #expect(try await receivers() == 1)
+
+        subscriber.unsubscribe(channel)
+        #expect(try await waitUntil { try await receivers() == 0 })
+        #expect(try await client.send("PUBLISH", channel, "nobody listens").int == 0)
+
+        // Subscribing again after the last unsubscribe works like the first time.
+        try await subscriber.subscribe(channel)
+        #expect(try await client.send("PUBLISH", channel, "back").int == 1)
+        #expect(await waitUntil { inbox.payloads(on: channel) == ["after first unsubscribe", "back"] })
+    }
+
+    @Test func twoThousandChannelsOnOneSubscriber() async throws {
+        let ns = testNamespace()
+        let channels = (0..<2000).map { "\(ns):\($0)" }
+        let inbox = Inbox()
+        let subscriber = inbox.subscriber(shared.configuration())
+        defer { subscriber.shutdown() }
+        let client = RedisClient(configuration: shared.configuration(poolSize: 1))
+        defer { client.close() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for channel in channels { group.addTask { try await subscriber.subscribe(channel) } }
+            try await group.waitForAll()
+        }
+        let receivers = try await client.pipeline(channels.map { RedisCommand("PUBLISH", $0, "m") })
+        #expect(receivers.allSatisfy { $0 == .integer(1) }, "\(receivers.filter { $0 != .integer(1) }.count) channels not subscribed")
+        #expect(await waitUntil { inbox.count >= 2000 })
+        #expect(inbox.count == 2000)
+        #expect(inbox.channels == Set(channels))
+        // One connection carries them all.
+        let numsub = try await client.send(RedisCommand("PUBSUB", arguments: ["NUMSUB"] + channels.prefix(3))).array
+        #expect(numsub == [.bulk(Array(channels[0].utf8)), .integer(1), .bulk(Array(channels[1].utf8)), .integer(1),
+                           .bulk(Array(channels[2].utf8)), .integer(1)])
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func channelsAreResubscribedAfterServerRestart() async throws {
+        let server = try await privateServer()
+        defer { server.kill() }
+        let ns = testNamespace()
+        let inbox = Inbox()
+        let subscriber = inbox.subscriber(quickConfiguration(server.url))
+        defer { subscriber.shutdown() }
+        let client = RedisClient(configuration: quickConfiguration(server.url))
+        defer { client.close() }
+        for i in 0..<3 { try await subscriber.subscribe("\(ns):\(i)") }
+        #expect(try await client.send("PUBLISH", "\(ns):0", "before").int == 1)
+        #expect(inbox.resubscribeCount == 0)
+
+        server.kill()
+        try await onThread { try server.start() }
+        #expect(await waitUntil { inbox.resubscribeCount == 1 })
+        // onResubscribe promises that the channels are live again: publish at once, no retry.
+        for i in 0..<3 {
+            #expect(try await client.send("PUBLISH", "\(ns):\(i)", "after").int == 1, "channel \(i)")
+        }
+        #expect(await waitUntil { inbox.count == 4 })
+        #expect(inbox.payloads(on: "\(ns):0") == ["before", "after"])
+        #expect(inbox.resubscribeCount == 1)
+    }
+
+    @Test func subscribeWaitsForServerThatIsDown() async throws {
+        let server = try await privateServer()
+        let channel = testNamespace()
+        let inbox = Inbox()
+        let subscriber = inbox.subscriber(quickConfiguration(server.url))
+        defer { subscriber.shutdown() }
+        server.kill()
+        defer { server.kill() }
+        async let subscribed: Void = subscriber.subscribe(channel)
+        try await onThread { try server.start() }
+        try await subscribed
+        let client = RedisClient(configuration: quickConfiguration(server.url))
+        defer { client.close() }
+        #expect(try await client.send("PUBLISH", channel, "late").int == 1)
+    }
+
+    @Test func shutdownFailsPendingAndLaterSubscriptions() async throws {
+        let inbox = Inbox()
+        let subscriber = inbox.subscriber(shared.configuration())
+        try await subscriber.subscribe(testNamespace())
+        subscriber.shutdown()
+        let error = await redisError { try await subscriber.subscribe(testNamespace() + ":late") }
+        #expect(error?.code == .closed)
+    }
+}
