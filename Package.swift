@@ -59,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "KaleBench",
             dependencies: [
-                "Kale", "KaleRedis", "KaleWorker", "KaleTestSupport",
+                "Kale", "KaleRedis", "KaleWorker", "KaleCLI", "KaleTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
