@@ -39,6 +39,12 @@ final class BenchWorker {
         (rss(pid), childPids(of: pid).map(rss))
     }
 
+    /// Proportional set size of the supervisor plus its children, in bytes: shared library
+    /// pages (most of a Swift process's RSS) counted once across the processes sharing them.
+    func proportionalMemory() -> Int {
+        ([pid] + childPids(of: pid)).map(pss).reduce(0, +)
+    }
+
     func stop() {
         kill(pid, SIGTERM)
         process.waitUntilExit()
@@ -57,6 +63,13 @@ func rss(_ pid: Int32) -> Int {
     guard let text = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else { return 0 }
     let fields = text.split(separator: " ")
     return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+}
+
+/// Proportional set size of a process, from /proc/PID/smaps_rollup.
+func pss(_ pid: Int32) -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8),
+          let line = text.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("Pss:") }) else { return 0 }
+    return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
 }
 
 /// Pids whose parent is `pid`, from /proc/*/stat.
@@ -132,7 +145,7 @@ extension QueueScenarios {
 
     func endToEnd() async throws -> [Figure] {
         var processRates: [Double] = [], inlineRates: [Double] = [], commandsPerTask: [Double] = [], scriptsPerTask: [Double] = []
-        var idleMemory: [Double] = [], afterMemory: [Double] = [], growth: [Double] = []
+        var idleMemory: [Double] = [], afterMemory: [Double] = [], growth: [Double] = [], idlePSS: [Double] = [], afterPSS: [Double] = []
         for run in 1...runs {
             for pool in ["process", "inline"] {
                 progress("end to end (\(pool) pool) run \(run)/\(runs)")
@@ -147,8 +160,10 @@ extension QueueScenarios {
                 let before = try await commandCalls(c)
                 try await worker.waitUntilReady(c)
                 let idle = worker.memory()
+                let idleProportional = worker.proportionalMemory()
                 try await waitDrained(c)
                 let after = worker.memory()
+                let afterProportional = worker.proportionalMemory()
                 let calls = try await commandCalls(c)
                 worker.stop()
                 let rate = Double(ids.count) / (try await span(c, ids: ids)).seconds
@@ -163,6 +178,8 @@ extension QueueScenarios {
                     idleMemory.append(idleTotal / 1_048_576)
                     afterMemory.append(afterTotal / 1_048_576)
                     growth.append((afterTotal / idleTotal - 1) * 100)
+                    idlePSS.append(Double(idleProportional) / 1_048_576)
+                    afterPSS.append(Double(afterProportional) / 1_048_576)
                 } else {
                     inlineRates.append(rate)
                 }
@@ -181,6 +198,9 @@ extension QueueScenarios {
             Figure(name: "RSS after \(drain) tasks: supervisor + 2 children", unit: "MiB", ours: afterMemory,
                    reference: nil, referenceRuns: nil, target: nil),
             Figure(name: "RSS growth over \(drain) tasks", unit: "%", ours: growth, reference: nil, referenceRuns: nil, target: nil),
+            Figure(name: "PSS idle: supervisor + 2 children (shared pages once)", unit: "MiB", ours: idlePSS,
+                   reference: nil, referenceRuns: nil, target: nil),
+            Figure(name: "PSS after \(drain) tasks", unit: "MiB", ours: afterPSS, reference: nil, referenceRuns: nil, target: nil),
         ]
     }
 
