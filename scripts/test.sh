@@ -13,6 +13,7 @@ swift build --build-tests
 # The worker tests spawn the debug `kale` binary built above.
 swift test --skip-build --no-parallel 2>&1 | tee .build/test-output.txt
 status=${PIPESTATUS[0]}
-# Leave no server behind, even if a test process died before its exit handler ran.
-pkill -f 'kale-test-redis-' 2>/dev/null || true
+# Leave no server behind, even if a test process died before its exit handler ran: only
+# orphans (parent gone, so re-parented to init) are ours to stop.
+pkill -P 1 -f 'kale-test-redis-' 2>/dev/null || true
 exit "$status"

@@ -33,6 +33,9 @@ int kale_spawn(pid_t *pid, const char *path, char *const argv[], char *const env
     posix_spawn_file_actions_adddup2(&actions, stdin_fd, 0);
     posix_spawn_file_actions_adddup2(&actions, stdout_fd, 1);
     posix_spawn_file_actions_adddup2(&actions, stderr_fd, 2);
+    // Belt and braces beside O_CLOEXEC: a descriptor some library opened without it (a
+    // socket, a log file) must not keep a pipe or a Redis connection open in the child.
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
 
     sigset_t all, none;
     sigfillset(&all);

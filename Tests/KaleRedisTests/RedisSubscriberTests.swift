@@ -125,6 +125,10 @@ private final class Inbox: Sendable {
         for i in 0..<3 { try await subscriber.subscribe("\(ns):\(i)") }
         #expect(try await client.send("PUBLISH", "\(ns):0", "before").int == 1)
         #expect(inbox.resubscribeCount == 0)
+        // Let it arrive first: a message still in flight when the server is SIGKILLed can be
+        // lost (the kernel may answer with a reset that discards unread data). That is
+        // pub/sub's at-most-once, which is why waiters re-read state after a resubscribe.
+        #expect(await waitUntil { inbox.count == 1 })
 
         server.kill()
         try await onThread { try server.start() }
