@@ -1,0 +1,30 @@
+public import ExampleContracts
+public import Kale
+
+/// `reports.pdf`: renders a multi-page A4 report with cairo and pango.
+///
+/// Title, wrapped paragraphs, a bar chart and a table from JSON rows, and with `cpu_ms` a
+/// simulation section that costs that much CPU. Writes
+/// `<output dir>/reports/<title>-<id>.pdf`.
+public struct ReportTask: TaskDefinition {
+    public static let name = TaskNames.report
+
+    public init() {}
+
+    public func run(_ input: ReportInput, context: TaskContext) async throws -> ReportOutput {
+        let data = try ReportData(input)
+        await context.reportProgress(0.05, message: "checked \(data.cells.count) rows")
+        var simulation: Simulation?
+        if data.cpuMilliseconds > 0 {
+            simulation = try await Simulation.run(cpuMilliseconds: data.cpuMilliseconds, context: context, progress: 0.05...0.9)
+        }
+        try context.checkCancellation()
+        await context.reportProgress(0.9, message: "rendering")
+        let dir = try OutputDirectory.prepare(input.outputDir, subdirectory: "reports")
+        let path = "\(dir)/\(OutputDirectory.safeStem(data.title, fallback: "report"))-\(OutputDirectory.shortID(context.id)).pdf"
+        let (pages, bytes) = try OutputDirectory.writeAtomically(path) { temporary in
+            try ReportRenderer.render(data, simulation: simulation, to: temporary)
+        }
+        return ReportOutput(output: path, pages: pages, bytes: bytes)
+    }
+}
