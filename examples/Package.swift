@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(name: "Kale", path: ".."),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
@@ -69,24 +70,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // One test target: the task, worker-process and HTTP tests share the helpers that
+        // start a real worker and draw sample images.
         .testTarget(
             name: "KaleExamplesTests",
             dependencies: [
-                "KaleExamples", "ExampleContracts", "CVips",
-                .product(name: "Kale", package: "Kale"),
-                .product(name: "KaleRedis", package: "Kale"),
-                .product(name: "KaleTestSupport", package: "Kale"),
-            ]
-        ),
-        .testTarget(
-            name: "ReportAPITests",
-            dependencies: [
-                "ReportAPI", "ExampleContracts",
+                "KaleExamples", "ExampleContracts", "ReportAPI", "CVips",
                 .product(name: "Kale", package: "Kale"),
                 .product(name: "KaleRedis", package: "Kale"),
                 .product(name: "KaleTestSupport", package: "Kale"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ]

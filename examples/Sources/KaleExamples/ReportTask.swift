@@ -25,6 +25,7 @@ public struct ReportTask: TaskDefinition {
         let (pages, bytes) = try OutputDirectory.writeAtomically(path) { temporary in
             try ReportRenderer.render(data, simulation: simulation, to: temporary)
         }
+        await context.reportProgress(1, message: "\(pages) pages written")
         return ReportOutput(output: path, pages: pages, bytes: bytes)
     }
 }

@@ -50,7 +50,7 @@ public struct ReportAPI: Sendable {
 
     /// Builds the whole application: the routes behind request logging.
     public static func application(client: KaleClient, configuration: ApplicationConfiguration, logger: Logger) -> some ApplicationProtocol {
-        let router = Router()
+        let router = Router(context: APIRequestContext.self)
         router.middlewares.add(LogRequestsMiddleware(.debug))
         ReportAPI(client: client).addRoutes(to: router)
         return Application(router: router, configuration: configuration, logger: logger)
