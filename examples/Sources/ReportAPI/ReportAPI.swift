@@ -27,12 +27,12 @@ public struct ReportAPI: Sendable {
             var input = try await request.decode(as: ReportInput.self, context: context)
             // Callers do not choose where workers write on their disks.
             input.outputDir = nil
-            return try await self.enqueue(TaskNames.report, input)
+            return try await self.enqueue(TaskNames.report, arguments: input.arguments)
         }
         router.post("thumbnails") { request, context in
             var input = try await request.decode(as: ThumbnailInput.self, context: context)
             input.outputDir = nil
-            return try await self.enqueue(TaskNames.thumbnail, input)
+            return try await self.enqueue(TaskNames.thumbnail, arguments: JSONValue(encoding: input))
         }
         router.get("tasks/:id") { _, context in
             let id = try context.parameters.require("id")
@@ -56,9 +56,9 @@ public struct ReportAPI: Sendable {
         return Application(router: router, configuration: configuration, logger: logger)
     }
 
-    func enqueue(_ name: String, _ input: some Encodable) async throws -> EditedResponse<AcceptedResponse> {
+    func enqueue(_ name: String, arguments: JSONValue) async throws -> EditedResponse<AcceptedResponse> {
         let ref = try await backend {
-            try await client.enqueue(name: name, args: JSONValue(encoding: input))
+            try await client.enqueue(name: name, args: arguments)
         }
         return EditedResponse(
             status: .accepted,

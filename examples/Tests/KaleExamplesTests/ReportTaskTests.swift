@@ -122,3 +122,16 @@ import Testing
         await expectRejected("input file not found") { _ = try await text(of: out + "/missing.pdf") }
     }
 }
+
+@Suite struct ReportInputTests {
+    @Test func argumentsEqualTheEncodedInput() throws {
+        let full = ReportInput(
+            title: "T", subtitle: "S", paragraphs: ["p"], rows: ReportTaskTests.rows(3), columns: ["label", "value"],
+            chart: ChartSpec(label: "label", value: "value", title: "C"), date: "2025-01-01", cpuMs: 5, outputDir: "/tmp/x")
+        #expect(full.arguments == (try JSONValue(encoding: full)))
+        let minimal = ReportInput(title: "only a title")
+        #expect(minimal.arguments == (try JSONValue(encoding: minimal)))
+        let partialChart = ReportInput(title: "x", chart: ChartSpec(value: "v"))
+        #expect(partialChart.arguments == (try JSONValue(encoding: partialChart)))
+    }
+}
