@@ -30,7 +30,7 @@ struct DemoCommand: AsyncParsableCommand {
     var reports = 3
 
     @Option(name: .customLong("cpu-ms"), help: "CPU milliseconds each report's simulation costs (shows progress).")
-    var cpuMs = 400
+    var cpuMs = 1500
 
     @Option(help: "Seconds to wait for all tasks.")
     var timeout = 300
