@@ -19,6 +19,7 @@ public struct ThumbnailInput: Codable, Sendable, Hashable {
     /// Where to write; default the worker's output directory (`KALE_EXAMPLES_OUT`).
     public var outputDir: String?
 
+    /// Creates a thumbnail request; unset fields take the defaults documented on each property.
     public init(input: String, width: Int, height: Int? = nil, crop: Bool? = nil, format: String? = nil, outputDir: String? = nil) {
         self.input = input
         self.width = width
@@ -43,6 +44,7 @@ public struct ConvertInput: Codable, Sendable, Hashable {
     /// Where to write; default the worker's output directory.
     public var outputDir: String?
 
+    /// Creates a conversion request.
     public init(input: String, format: String, outputDir: String? = nil) {
         self.input = input
         self.format = format
@@ -61,10 +63,12 @@ public struct ImageOutput: Codable, Sendable, Hashable {
     public var output: String
     /// Its width and height in pixels.
     public var width: Int
+    /// Height in pixels.
     public var height: Int
     /// Its size in bytes.
     public var bytes: Int
 
+    /// Creates the result of an image task.
     public init(output: String, width: Int, height: Int, bytes: Int) {
         self.output = output
         self.width = width

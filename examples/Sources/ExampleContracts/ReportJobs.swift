@@ -7,7 +7,9 @@ public import Kale
 ///  "rows": [{"label": "North", "value": 120, "region": "EU"}, …]}
 /// ```
 public struct ReportInput: Codable, Sendable, Hashable {
+    /// The report's title, 1…200 characters; also the PDF's title and its file name.
     public var title: String
+    /// A line under the title, before the date.
     public var subtitle: String?
     /// Body text, one entry per paragraph; wrapped to the page width.
     public var paragraphs: [String]?
@@ -29,6 +31,7 @@ public struct ReportInput: Codable, Sendable, Hashable {
     /// Where to write; default the worker's output directory.
     public var outputDir: String?
 
+    /// Creates a report request; unset fields take the defaults documented on each property.
     public init(title: String, subtitle: String? = nil, paragraphs: [String]? = nil, rows: [JSONValue]? = nil,
                 columns: [String]? = nil, chart: ChartSpec? = nil, date: String? = nil, cpuMs: Int? = nil, outputDir: String? = nil) {
         self.title = title
@@ -58,6 +61,7 @@ public struct ChartSpec: Codable, Sendable, Hashable {
     /// The chart's heading. Default "<value> by <label>".
     public var title: String?
 
+    /// Creates a chart specification.
     public init(label: String? = nil, value: String? = nil, title: String? = nil) {
         self.label = label
         self.value = value
@@ -69,9 +73,12 @@ public struct ChartSpec: Codable, Sendable, Hashable {
 public struct ReportOutput: Codable, Sendable, Hashable {
     /// Absolute path of the PDF written.
     public var output: String
+    /// Number of pages.
     public var pages: Int
+    /// Size of the file in bytes.
     public var bytes: Int
 
+    /// Creates the result of `reports.pdf`.
     public init(output: String, pages: Int, bytes: Int) {
         self.output = output
         self.pages = pages
@@ -90,6 +97,7 @@ public struct PreviewInput: Codable, Sendable, Hashable {
     /// Where to write; default the worker's output directory.
     public var outputDir: String?
 
+    /// Creates a preview request.
     public init(input: String, page: Int? = nil, width: Int? = nil, outputDir: String? = nil) {
         self.input = input
         self.page = page
@@ -107,9 +115,12 @@ public struct PreviewInput: Codable, Sendable, Hashable {
 public struct PreviewOutput: Codable, Sendable, Hashable {
     /// Absolute path of the PNG written.
     public var output: String
+    /// Width in pixels.
     public var width: Int
+    /// Height in pixels.
     public var height: Int
 
+    /// Creates the result of `reports.preview`.
     public init(output: String, width: Int, height: Int) {
         self.output = output
         self.width = width
@@ -122,6 +133,7 @@ public struct TextInput: Codable, Sendable, Hashable {
     /// Path of any PDF.
     public var input: String
 
+    /// Creates a text extraction request.
     public init(input: String) { self.input = input }
 }
 
@@ -129,8 +141,10 @@ public struct TextInput: Codable, Sendable, Hashable {
 public struct TextOutput: Codable, Sendable, Hashable {
     /// The text of every page, pages separated by a form feed (U+000C).
     public var text: String
+    /// Number of pages.
     public var pages: Int
 
+    /// Creates the result of `reports.text`.
     public init(text: String, pages: Int) {
         self.text = text
         self.pages = pages

@@ -6,10 +6,16 @@ public import Kale
 ///
 /// Writes `<output dir>/converted/<name>-<id>.<format>`.
 public struct ConvertTask: TaskDefinition {
+    /// The name producers enqueue this task by.
     public static let name = TaskNames.convert
 
+    /// Creates the task; it keeps no state between runs.
     public init() {}
 
+    /// Runs the task.
+    ///
+    /// - Throws: ``TaskFailure/rejected(_:type:)`` for bad input (dead-lettered without
+    ///   retries), a retryable ``TaskFailure`` when the output cannot be written.
     public func run(_ input: ConvertInput, context: TaskContext) async throws -> ImageOutput {
         let format = try ImageFormat(parsing: input.format)
         let source = try InputFile.check(input.input)

@@ -6,10 +6,16 @@ public import Kale
 ///
 /// Writes `<output dir>/previews/<name>-p<page>-<id>.png`.
 public struct PreviewTask: TaskDefinition {
+    /// The name producers enqueue this task by.
     public static let name = TaskNames.preview
 
+    /// Creates the task; it keeps no state between runs.
     public init() {}
 
+    /// Runs the task.
+    ///
+    /// - Throws: ``TaskFailure/rejected(_:type:)`` for bad input (dead-lettered without
+    ///   retries), a retryable ``TaskFailure`` when the output cannot be written.
     public func run(_ input: PreviewInput, context: TaskContext) async throws -> PreviewOutput {
         let page = input.page ?? 1
         let width = input.width ?? 800

@@ -7,10 +7,16 @@ public import Kale
 /// simulation section that costs that much CPU. Writes
 /// `<output dir>/reports/<title>-<id>.pdf`.
 public struct ReportTask: TaskDefinition {
+    /// The name producers enqueue this task by.
     public static let name = TaskNames.report
 
+    /// Creates the task; it keeps no state between runs.
     public init() {}
 
+    /// Runs the task.
+    ///
+    /// - Throws: ``TaskFailure/rejected(_:type:)`` for bad input (dead-lettered without
+    ///   retries), a retryable ``TaskFailure`` when the output cannot be written.
     public func run(_ input: ReportInput, context: TaskContext) async throws -> ReportOutput {
         let data = try ReportData(input)
         await context.reportProgress(0.05, message: "checked \(data.cells.count) rows")

@@ -7,10 +7,16 @@ public import Kale
 /// Writes `<output dir>/thumbnails/<name>-<width>w-<id>.<format>`. Bad input (a missing
 /// or unreadable file, an unknown format, absurd dimensions) is rejected without retries.
 public struct ThumbnailTask: TaskDefinition {
+    /// The name producers enqueue this task by.
     public static let name = TaskNames.thumbnail
 
+    /// Creates the task; it keeps no state between runs.
     public init() {}
 
+    /// Runs the task.
+    ///
+    /// - Throws: ``TaskFailure/rejected(_:type:)`` for bad input (dead-lettered without
+    ///   retries), a retryable ``TaskFailure`` when the output cannot be written.
     public func run(_ input: ThumbnailInput, context: TaskContext) async throws -> ImageOutput {
         try ImageLimits.checkSide(input.width, name: "width")
         if let height = input.height { try ImageLimits.checkSide(height, name: "height") }

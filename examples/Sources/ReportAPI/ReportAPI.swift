@@ -15,8 +15,10 @@ public import Logging
 /// The service never renders anything itself: every request costs one Redis round trip
 /// or two, so it stays fast however busy the workers are.
 public struct ReportAPI: Sendable {
+    /// The producer client the routes enqueue with.
     public let client: KaleClient
 
+    /// Creates the API over `client`.
     public init(client: KaleClient) {
         self.client = client
     }

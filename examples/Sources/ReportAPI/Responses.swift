@@ -12,26 +12,35 @@ public struct AcceptedResponse: ResponseCodable {
 
 /// `GET /health` body.
 public struct HealthResponse: ResponseCodable {
+    /// `ok`.
     public var status: String
 }
 
 /// `GET /tasks/{id}` body. Times are milliseconds since 1970 (UTC).
 public struct TaskStatusResponse: ResponseCodable {
+    /// The task id.
     public var id: String
+    /// The task name, e.g. `reports.pdf`.
     public var name: String
+    /// The queue it was enqueued on.
     public var queue: String
     /// `pending`, `scheduled`, `started`, `retrying`, `succeeded`, `failed`, `dead`, …
     public var state: String
     /// Runs started so far.
     public var attempt: Int
+    /// Reported progress, 0…1.
     public var progress: Double?
+    /// What the task said it was doing at its last progress report.
     public var progressMessage: String?
     /// The task's output, once it succeeded.
     public var result: JSONValue?
     /// The last failure, if a run failed.
     public var error: TaskFailure?
+    /// When it was enqueued.
     public var enqueuedAt: Int64?
+    /// When a worker took it (leased it; with prefetch, possibly before a child started it).
     public var startedAt: Int64?
+    /// When it ended.
     public var finishedAt: Int64?
 
     init(_ info: TaskInfo) {
