@@ -79,8 +79,13 @@ final class DemoTracker {
         var running: [String] = []
         for job in pending.values where job.task == TaskNames.report {
             guard let info = try await client.status(of: job.id, queue: job.queue), info.state == .started else { continue }
-            let percent = Int(((info.progress ?? 0) * 100).rounded())
-            running.append("\(job.label) \(percent)%" + (info.progressMessage.map { " (\($0))" } ?? ""))
+            guard let progress = info.progress else {
+                // `started` means leased: with prefetch, a task waits in the worker for a
+                // free child until it first reports progress.
+                running.append("\(job.label) leased, waiting for a free child")
+                continue
+            }
+            running.append("\(job.label) \(Int((progress * 100).rounded()))%" + (info.progressMessage.map { " (\($0))" } ?? ""))
         }
         let elapsed = String(format: "%5.1fs", (ContinuousClock.now - start).seconds)
         print("  \(elapsed)  … \(finished)/\(total) done" + (running.isEmpty ? "" : "; running: " + running.joined(separator: "; ")))
