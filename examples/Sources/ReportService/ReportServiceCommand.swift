@@ -62,5 +62,6 @@ struct ReportServiceCommand: AsyncParsableCommand {
             logger: logger)
         logger.info("report service starting", metadata: ["redis": "\(url)", "port": "\(port)"])
         try await app.runService()
+        logger.info("report service stopped")
     }
 }
