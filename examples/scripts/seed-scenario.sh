@@ -79,6 +79,18 @@ wait_for 30 test "$(redis-cli -p "$REDIS_PORT" zcard kale:workers)" -ge 1
 "$BIN/ExampleProducer" sample-report --cpu-ms "$CPU_MS" --rows "${SEED_ROWS:-12}" --title "Seed scenario report" >"$WORK/body.json"
 mkdir -p "$WORK/responses"
 echo "sending $REQUESTS concurrent POST /reports ($(wc -c <"$WORK/body.json") bytes, cpu_ms=$CPU_MS each) to one worker with $CHILDREN children …"
+# CPU used on the whole machine during the run, to tell how much other work there was.
+busy_jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+tree_jiffies() {  # utime+stime of these processes and their children
+    local total=0 pid
+    for pid in "$@" $(for p in "$@"; do pgrep -P "$p"; done); do
+        [ -r "/proc/$pid/stat" ] || continue
+        total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+    done
+    echo "$total"
+}
+BUSY_BEFORE=$(busy_jiffies)
+OURS_BEFORE=$(tree_jiffies "${PIDS[@]}")
 START_MS=$(date +%s%3N)
 # One curl, all transfers at once: each line is "<status> <seconds>" for one request.
 curl --silent --parallel --parallel-immediate --parallel-max "$REQUESTS" \
@@ -104,10 +116,13 @@ print(sum(1 for l in open(sys.argv[1]) if l.strip() and json.loads(l).get("state
     sleep 2
 done
 echo
+BUSY=$(( $(busy_jiffies) - BUSY_BEFORE ))
+OURS=$(( $(tree_jiffies "${PIDS[@]}") - OURS_BEFORE ))
 
-python3 - "$WORK" "$START_MS" "$REQUESTS" "$CPU_MS" "$CHILDREN" <<'PY'
+python3 - "$WORK" "$START_MS" "$REQUESTS" "$CPU_MS" "$CHILDREN" "$BUSY" "$OURS" "$(getconf CLK_TCK)" <<'PY'
 import json, os, sys
 work, start_ms, n, cpu_ms, children = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+busy, ours, tick = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
 lat = [l.split() for l in open(f"{work}/latency.txt") if l.strip()]
 codes = [int(c) for c, _ in lat]
 ms = sorted(float(t) * 1000 for _, t in lat)
@@ -126,6 +141,9 @@ checks = [
     (f"total {total:.1f} s vs ideal {ideal:.1f} s: {100 * (total / ideal - 1):+.1f}% (within 10%)", total <= ideal * 1.10),
 ]
 print(f"one report: {sum(runs) / max(len(runs), 1):.2f} s mean run time in the worker (min {min(runs, default=0):.2f}, max {max(runs, default=0):.2f})")
+others = max(busy - ours, 0) / tick
+print(f"CPU during the run: {ours / tick:.1f} s by the scenario's processes, {others:.1f} s by other processes"
+      + (" (the machine was shared: the total time is not representative)" if others > 0.05 * total * os.cpu_count() else ""))
 for text, passed in checks: print(("PASS  " if passed else "FAIL  ") + text)
 sys.exit(0 if all(p for _, p in checks) else 1)
 PY
