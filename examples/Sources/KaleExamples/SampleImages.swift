@@ -58,7 +58,9 @@ public enum SampleImages {
         pango_layout_set_font_description(layout, font)
         pango_font_description_free(font)
         pango_layout_set_text(layout, "Kale \(width)×\(height)", -1)
-        cairo_set_source_rgb(cr, 1, 1, 1)
+        // White on the photo-like gradient; dark on the transparent sample, which viewers
+        // usually show on white.
+        if alpha { cairo_set_source_rgb(cr, 0.1, 0.1, 0.2) } else { cairo_set_source_rgb(cr, 1, 1, 1) }
         cairo_move_to(cr, w * 0.06, h * 0.06)
         pango_cairo_show_layout(cr, layout)
         g_object_unref(UnsafeMutableRawPointer(layout))
