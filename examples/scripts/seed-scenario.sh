@@ -144,6 +144,8 @@ print(f"one report: {sum(runs) / max(len(runs), 1):.2f} s mean run time in the w
 others = max(busy - ours, 0) / tick
 print(f"CPU during the run: {ours / tick:.1f} s by the scenario's processes, {others:.1f} s by other processes"
       + (" (the machine was shared: the total time is not representative)" if others > 0.05 * total * os.cpu_count() else ""))
+if others > 0.05 * total * os.cpu_count():
+    print(f"  without the other processes' CPU the run would have taken about {total - others / os.cpu_count():.1f} s")
 for text, passed in checks: print(("PASS  " if passed else "FAIL  ") + text)
 sys.exit(0 if all(p for _, p in checks) else 1)
 PY
