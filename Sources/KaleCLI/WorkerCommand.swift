@@ -112,7 +112,7 @@ struct WorkerCommand: AsyncParsableCommand {
         var config = WorkerConfiguration(
             queues: queueList, strictOrder: strict,
             pool: WorkerConfiguration.Pool(rawValue: pool)!,
-            childExecutable: ProcessInfo.processInfo.arguments.first.map { _ in "/proc/self/exe" } ?? "/proc/self/exe",
+            childExecutable: "/proc/self/exe",
             childArguments: Array(CommandLine.arguments.dropFirst()))
         if let concurrency { config.concurrency = concurrency }
         config.prefetch = prefetch ?? config.concurrency
