@@ -11,13 +11,18 @@ final class JobQueue<Element: Sendable>: Sendable {
 
     private let state = Mutex(State())
 
-    func push(_ item: Element) {
-        let waiter = state.withLock { s -> CheckedContinuation<Element?, Never>? in
-            if !s.waiters.isEmpty { return s.waiters.removeFirst() }
+    /// Queues `item`; false (and not queued) once the queue is closed, so the caller can give
+    /// the item back instead of leaving it where no consumer will ever look.
+    @discardableResult
+    func push(_ item: Element) -> Bool {
+        let (accepted, waiter) = state.withLock { s -> (Bool, CheckedContinuation<Element?, Never>?) in
+            if s.closed { return (false, nil) }
+            if !s.waiters.isEmpty { return (true, s.waiters.removeFirst()) }
             s.items.append(item)
-            return nil
+            return (true, nil)
         }
         waiter?.resume(returning: item)
+        return accepted
     }
 
     /// The next item, or nil once closed and drained.

@@ -41,10 +41,13 @@ extension Worker {
             let command = broker.fetch(queue: queue, worker: id, count: free - got,
                                        leaseDeadline: now + configuration.lease.milliseconds, now: now)
             let leased = Broker.leased(from: try await redis.send(command), queue: queue)
+            var late: [LeasedTask] = []
             for task in leased {
                 held.add(task)
-                jobs.push(task)
+                // A shutdown that began during the fetch closed the queue: hand these back.
+                if !jobs.push(task) { late.append(task) }
             }
+            if !late.isEmpty { await requeue(late) }
             got += leased.count
             // Strict order: a later queue is looked at only when the earlier ones are empty.
             if configuration.strictOrder, got > 0 { break }

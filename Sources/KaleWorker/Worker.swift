@@ -180,6 +180,7 @@ public final class Worker: Sendable {
         let running = held.abandonRunning()
         logger.warning("cold shutdown: killing running tasks and requeueing them", metadata: ["running": "\(running.count)"])
         await executor.terminate()
+        await requeue(jobs.drain())
         while held.count > 0 { try? await Task.sleep(for: .milliseconds(20)) }
     }
 

@@ -5,7 +5,7 @@ import KaleTestSupport
 import KaleWorker
 import Testing
 
-@Suite struct BadInputTests {
+@Suite(.timeLimit(.minutes(3))) struct BadInputTests {
     /// Writes a task record and its pending entry straight into Redis, bypassing the client.
     private func inject(_ f: KaleFixture, id: String, message: String?) -> [RedisCommand] {
         var commands: [RedisCommand] = []

@@ -5,7 +5,7 @@ import KaleTestSupport
 import KaleWorker
 import Testing
 
-@Suite struct ClientTests {
+@Suite(.timeLimit(.minutes(3))) struct ClientTests {
     @Test func typedEnqueueAwaitsTypedResult() async throws {
         let f = KaleFixture()
         let registry = TaskRegistry()

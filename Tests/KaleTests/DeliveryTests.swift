@@ -5,7 +5,7 @@ import KaleTestSupport
 import KaleWorker
 import Testing
 
-@Suite struct DeliveryTests {
+@Suite(.timeLimit(.minutes(3))) struct DeliveryTests {
     @Test func tenThousandTasksOnEightConsumersRunExactlyOnce() async throws {
         let f = KaleFixture(poolSize: 8)
         let counter = f.keys.prefix + ":runs"

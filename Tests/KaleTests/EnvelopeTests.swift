@@ -2,7 +2,7 @@ import Foundation
 import Kale
 import Testing
 
-@Suite struct EnvelopeTests {
+@Suite(.timeLimit(.minutes(3))) struct EnvelopeTests {
     /// The documented example of docs/wire-format.md; changing the format breaks this test.
     static let golden = #"{"args":{"height":128,"input":"in.jpg","width":256},"backoff":{"base_ms":1000,"jitter":true,"kind":"exponential","max_ms":600000},"enqueued_at":1764072000000,"eta":1764072060000,"expires_at":1764075600000,"headers":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},"id":"6f1c2d4e-0000-4000-8000-000000000001","max_retries":3,"name":"images.thumbnail","priority":"high","queue":"images","result_ttl_ms":3600000,"soft_time_limit_ms":20000,"time_limit_ms":30000,"unique_key":"thumb:in.jpg","v":1}"#
 

@@ -5,7 +5,7 @@ import KaleTestSupport
 import KaleWorker
 import Testing
 
-@Suite struct ResultWaiterTests {
+@Suite(.timeLimit(.minutes(3))) struct ResultWaiterTests {
     @Test func twoThousandConcurrentAwaitsShareABoundedNumberOfConnections() async throws {
         let f = KaleFixture(poolSize: 4)
         let counter = f.keys.prefix + ":runs"

@@ -5,7 +5,7 @@ import KaleRedis
 import KaleTestSupport
 import Testing
 
-@Suite(.serialized) struct ProcessPoolTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ProcessPoolTests {
     @Test func childProcessesRunTasksAndAreRecycled() async throws {
         let f = KaleFixture()
         let daemon = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: ["--max-tasks-per-child", "3"])

@@ -5,7 +5,7 @@ import KaleRedis
 import KaleTestSupport
 import Testing
 
-@Suite(.serialized) struct RecoveryTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct RecoveryTests {
     @Test func killingASupervisorLosesNoTask() async throws {
         let f = KaleFixture()
         let a = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: ["--lease", "2s"])
@@ -116,7 +116,7 @@ import Testing
     }
 }
 
-@Suite struct LeaseRenewalTests {
+@Suite(.timeLimit(.minutes(3))) struct LeaseRenewalTests {
     @Test func aTaskLongerThanItsLeaseIsNeverRedeliveredWhileItsWorkerLives() async throws {
         let f = KaleFixture()
         let a = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: ["--lease", "2s"], concurrency: 1)

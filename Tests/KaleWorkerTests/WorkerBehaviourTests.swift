@@ -6,7 +6,7 @@ import KaleWorker
 import Testing
 
 /// Worker behaviour that needs no child processes: an inline worker in this process.
-@Suite struct WorkerBehaviourTests {
+@Suite(.timeLimit(.minutes(3))) struct WorkerBehaviourTests {
     private func inlineWorker(_ f: KaleFixture, queues: [(String, Int)], strict: Bool, concurrency: Int = 1,
                               prefetch: Int = 0, registry: TaskRegistry) -> (Worker, Task<Void, any Error>) {
         let config = WorkerConfiguration(queues: queues, strictOrder: strict, concurrency: concurrency, pool: .inline,
@@ -101,6 +101,25 @@ import Testing
             #expect(try await f.client.status(of: ref.id)?.state == .dead)
             #expect(try await f.redis.send("PTTL", f.keys.task("default", ref.id)).int == -1, "dead records do not expire")
         }
+    }
+
+    @Test func shutdownsThatRaceAFetchStillEndAndLoseNothing() async throws {
+        let f = KaleFixture()
+        let registry = TaskRegistry()
+        DiagnosticTasks.register(in: registry)
+        let refs = try await f.client.enqueueBatch(name: "kale.noop", args: Array(repeating: .null, count: 3000))
+        // Stop again and again at random moments; a fetch that lands after the stop began
+        // must hand its tasks back rather than leave the worker waiting for them forever.
+        for round in 0..<60 {
+            let (worker, task) = inlineWorker(f, queues: [("default", 1)], strict: true, concurrency: 1, prefetch: round % 3, registry: registry)
+            try await Task.sleep(for: .milliseconds(Int.random(in: 2...20)))
+            let start = ContinuousClock.now
+            worker.shutdown(.warm)
+            try await task.value
+            #expect(ContinuousClock.now - start < .seconds(5), "round \(round) stopped promptly")
+        }
+        #expect(try await f.redis.send("ZCARD", f.keys.active("default")).int == 0)
+        #expect(try await f.auditQueue("default", ids: refs.map(\.id)).isEmpty)
     }
 
     @Test func heartbeatDescribesTheWorkerAndItsRunningTasks() async throws {
