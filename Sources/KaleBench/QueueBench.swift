@@ -48,16 +48,7 @@ struct QueueBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let server: RedisServer?
-        let url: RedisURL
-        if let redis {
-            url = try RedisURL(parsing: redis)
-            server = nil
-        } else {
-            let started = try await onThread { try RedisServer() }
-            server = started
-            url = started.url
-        }
+        let (url, server) = try await benchServer(redis)
         defer { server?.kill() }
         let tool = try RedisBenchmarkTool(path: nil, url: url)
         let scenarios = QueueScenarios(url: url, tool: tool, runs: runs, enqueues: enqueues, drain: drain,
@@ -70,14 +61,6 @@ struct QueueBench: AsyncParsableCommand {
         if groups.contains(.scaling) { figures += try await scenarios.scaling() }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let title = "kale-bench queue: \(url), \(cores) cores, median of \(runs) runs; ratio = median of per-run ours / reference"
-        let text = table(figures, title: title)
-        if json {
-            FileHandle.standardError.write(Data((text + "\n").utf8))
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(figures), as: UTF8.self))
-        } else {
-            print(text)
-        }
+        try emit(figures, title: title, json: json)
     }
 }

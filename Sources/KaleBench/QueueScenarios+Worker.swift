@@ -83,19 +83,6 @@ func childPids(of pid: Int32) -> [Int32] {
     }
 }
 
-extension RedisURL {
-    /// The URL including its password, for a child process's arguments (never printed).
-    var connectionString: String {
-        switch endpoint {
-        case .tcp(let host, let port):
-            let auth = password.map { "\(user ?? ""):\($0)@" } ?? ""
-            return "redis://\(auth)\(host):\(port)/\(database)"
-        case .unix(let path):
-            return "unix://\(path)?db=\(database)" + (password.map { "&password=\($0)" } ?? "")
-        }
-    }
-}
-
 extension QueueScenarios {
     /// Total calls of every command so far (INFO commandstats).
     func commandCalls(_ client: KaleClient) async throws -> [String: Int] {

@@ -43,31 +43,14 @@ struct RedisBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let server: RedisServer?
-        let url: RedisURL
-        if let redis {
-            url = try RedisURL(parsing: redis)
-            server = nil
-        } else {
-            let started = try await onThread { try RedisServer() }
-            server = started
-            url = started.url
-        }
+        let (url, server) = try await benchServer(redis)
         defer { server?.kill() }
         let tool = try RedisBenchmarkTool(path: redisBenchmark, url: url)
         let figures = try await measure(url: url, tool: tool)
         let title = "kale-bench redis: \(url), payload \(payload) B, median of \(runs) runs, "
             + "\(requests) LPUSH per one-at-a-time run, \(4 * requests) otherwise; "
             + "ratio = median of per-run ours / reference"
-        let text = table(figures, title: title)
-        if json {
-            FileHandle.standardError.write(Data((text + "\n").utf8))
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(figures), as: UTF8.self))
-        } else {
-            print(text)
-        }
+        try emit(figures, title: title, json: json)
     }
 
     /// The groups of figures, to run a part alone (e.g. under a profiler).

@@ -1,4 +1,6 @@
 import Foundation
+import KaleRedis
+import KaleTestSupport
 
 /// One reported figure: our runs beside the reference's runs, compared by their medians.
 struct Figure: Encodable {
@@ -90,4 +92,25 @@ func table(_ figures: [Figure], title: String) -> String {
         if i == 0 { lines.append(String(repeating: "-", count: widths.reduce(0, +) + 2 * (widths.count - 1))) }
     }
     return lines.joined(separator: "\n")
+}
+
+/// The server to measure: `--redis` when given, else a private redis-server on a free
+/// loopback port (the caller kills it when done).
+func benchServer(_ redis: String?) async throws -> (url: RedisURL, owned: RedisServer?) {
+    if let redis { return (try RedisURL(parsing: redis), nil) }
+    let started = try await onThread { try RedisServer() }
+    return (started.url, started)
+}
+
+/// Prints the table, or with `json` the figures as JSON on stdout and the table on stderr.
+func emit(_ figures: [Figure], title: String, json: Bool) throws {
+    let text = table(figures, title: title)
+    guard json else {
+        print(text)
+        return
+    }
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(figures), as: UTF8.self))
 }

@@ -157,6 +157,34 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The URL as text *with* its password, to hand to a child process or a tool.
+    ///
+    /// Never log it or print it: that is what ``description`` is for.
+    public var connectionString: String {
+        switch endpoint {
+        case .tcp(let host, let port):
+            let h = host.contains(":") ? "[\(host)]" : host
+            let auth = password.map { "\(RedisURL.percentEncoded(user ?? "")):\(RedisURL.percentEncoded($0))@" }
+                ?? user.map { "\(RedisURL.percentEncoded($0))@" } ?? ""
+            return "redis://\(auth)\(h):\(port)/\(database)"
+        case .unix(let path):
+            var items = ["db=\(database)"]
+            if let user { items.append("user=\(RedisURL.percentEncoded(user))") }
+            if let password { items.append("password=\(RedisURL.percentEncoded(password))") }
+            return "unix://\(path)?" + items.joined(separator: "&")
+        }
+    }
+
+    private static func percentEncoded(_ s: String) -> String {
+        var out = ""
+        for byte in s.utf8 {
+            let c = Character(Unicode.Scalar(byte))
+            if byte < 0x80, c.isLetter || c.isNumber || "-._~".contains(c) { out.append(c) }
+            else { out += String(format: "%%%02X", byte) }
+        }
+        return out
+    }
+
     /// Hides the password of a URL string that may not even parse, for error messages.
     public static func redact(_ text: String) -> String {
         var out = text

@@ -165,3 +165,14 @@ import Testing
         }
     }
 }
+
+@Suite struct RedisURLConnectionStringTests {
+    @Test func connectionStringRoundTripsCredentialsWithSpecialCharacters() throws {
+        let url = RedisURL(endpoint: .tcp(host: "127.0.0.1", port: 7000), user: "app", password: "p@ss/w:rd?&", database: 2)
+        let again = try RedisURL(parsing: url.connectionString)
+        #expect(again == url)
+        #expect(!url.description.contains("p@ss"))
+        let unix = RedisURL(endpoint: .unix(path: "/tmp/r.sock"), user: nil, password: "s&cret", database: 1)
+        #expect(try RedisURL(parsing: unix.connectionString) == unix)
+    }
+}

@@ -21,7 +21,7 @@ final class WorkerDaemon {
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = FileHandle(forWritingAtPath: logPath)!
         process.executableURL = URL(fileURLWithPath: WorkerDaemon.executable)
-        process.arguments = ["worker", "--redis", url.unredactedString, "--prefix", prefix,
+        process.arguments = ["worker", "--redis", url.connectionString, "--prefix", prefix,
                              "--concurrency", String(concurrency), "--log-level", "info"] + arguments
         process.standardOutput = log
         process.standardError = log
@@ -70,15 +70,6 @@ final class WorkerDaemon {
 
     deinit {
         if process.isRunning { kill(pid, SIGKILL) }
-    }
-}
-
-extension RedisURL {
-    /// The URL with its password, to hand to a child process (never logged).
-    var unredactedString: String {
-        guard case .tcp(let host, let port) = endpoint else { return description }
-        let auth = password.map { "\(user ?? ""):\($0)@" } ?? ""
-        return "redis://\(auth)\(host):\(port)/\(database)"
     }
 }
 
