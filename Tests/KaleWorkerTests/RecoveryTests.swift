@@ -63,6 +63,12 @@ import Testing
         try await daemon.waitUntilReady(f)
         let refs = try await f.client.enqueueBatch(name: "kale.sleep", args: (0..<6).map { _ in .object(["ms": .number(1500)]) })
         #expect(try await waitUntil { try await f.redis.send("ZCARD", f.keys.active("default")).int == 4 })
+        // Leased is not running: wait until two tasks report progress from their children.
+        #expect(try await waitUntil {
+            var running = 0
+            for ref in refs where (try await f.client.status(of: ref.id, queue: "default")?.progress ?? 0) > 0 { running += 1 }
+            return running == 2
+        })
         let start = ContinuousClock.now
         daemon.signal(SIGTERM)
         let status = await daemon.waitForExit(timeout: .seconds(15))
@@ -80,9 +86,13 @@ import Testing
         let f = KaleFixture()
         let daemon = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix)
         try await daemon.waitUntilReady(f)
-        let refs = try await f.client.enqueueBatch(name: "kale.sleep", args: (0..<2).map { _ in .object(["ms": .number(30_000)]) })
-        #expect(try await waitUntil { try await f.redis.send("ZCARD", f.keys.active("default")).int == 2 })
-        try await Task.sleep(for: .milliseconds(300))
+        let refs = try await f.client.enqueueBatch(name: "kale.sleep", args: (0..<2).map { _ in .object(["ms": .number(5000)]) })
+        // Both running in children (they report progress every half second), not just leased.
+        #expect(try await waitUntil {
+            var running = 0
+            for ref in refs where (try await f.client.status(of: ref.id, queue: "default")?.progress ?? 0) > 0 { running += 1 }
+            return running == 2
+        })
         daemon.signal(SIGINT)
         #expect(await daemon.waitForExit(timeout: .seconds(10)) == 0)
         for ref in refs {
