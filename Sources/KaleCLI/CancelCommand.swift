@@ -18,15 +18,9 @@ struct CancelCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
 
-    @Argument(help: "The task id.")
-    var id: String
-
-    @Option(help: "The task's queue (default: search every queue).")
-    var queue: String?
-
-    func validate() throws {
-        if let queue, !Keys.isValidQueueName(queue) { throw ValidationError("'\(queue)' is not a valid queue name") }
-    }
+    @OptionGroup var task: TaskReference
+    var id: String { task.id }
+    var queue: String? { task.queue }
 
     func run() async throws {
         let client = try await global.client()

@@ -19,15 +19,9 @@ struct InspectTask: AsyncParsableCommand {
 
     @OptionGroup var options: InspectOptions
 
-    @Argument(help: "The task id.")
-    var id: String
-
-    @Option(help: "The task's queue (default: search every queue).")
-    var queue: String?
-
-    func validate() throws {
-        if let queue, !Keys.isValidQueueName(queue) { throw ValidationError("'\(queue)' is not a valid queue name") }
-    }
+    @OptionGroup var task: TaskReference
+    var id: String { task.id }
+    var queue: String? { task.queue }
 
     func run() async throws {
         let (id, queue, json) = (self.id, self.queue, options.output.json)

@@ -18,11 +18,9 @@ struct ResultCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
 
-    @Argument(help: "The task id.")
-    var id: String
-
-    @Option(help: "The task's queue (default: search every queue).")
-    var queue: String?
+    @OptionGroup var task: TaskReference
+    var id: String { task.id }
+    var queue: String? { task.queue }
 
     @Flag(help: "Wait until the task ends.")
     var wait = false
@@ -32,7 +30,6 @@ struct ResultCommand: AsyncParsableCommand {
 
     func validate() throws {
         if timeout != nil && !wait { throw ValidationError("--timeout needs --wait") }
-        if let queue, !Keys.isValidQueueName(queue) { throw ValidationError("'\(queue)' is not a valid queue name") }
     }
 
     func run() async throws {

@@ -81,14 +81,16 @@ extension Worker {
             await requeue([task])
             return
         }
-        let ms = String(format: "%.1f", duration.seconds * 1000)
+        // Formatted only if a line is logged: swift-log takes metadata as an autoclosure, and at
+        // thousands of tasks a second String(format:) on every task is not free.
+        let ms = { String(format: "%.1f", duration.seconds * 1000) }
         switch outcome {
         case .succeeded(let bytes):
             let reply = await acknowledge(broker.succeedCommand(task, worker: id, result: bytes, now: Broker.now()), task: task, what: "result")
             if reply?.int == 0 {
-                log.warning("lease was lost before the result was recorded; another run counts", metadata: ["duration.ms": "\(ms)"])
+                log.warning("lease was lost before the result was recorded; another run counts", metadata: ["duration.ms": "\(ms())"])
             } else {
-                log.info("task succeeded", metadata: ["duration.ms": "\(ms)", "outcome": "succeeded"])
+                log.info("task succeeded", metadata: ["duration.ms": "\(ms())", "outcome": "succeeded"])
             }
             metrics.finished(queue: task.queue, outcome: "succeeded", duration: duration)
         case .failed(var failure):
@@ -108,7 +110,7 @@ extension Worker {
             }
             let level: Logger.Level = result == "dead" ? .error : .warning
             log.log(level: level, "task failed", metadata: [
-                "duration.ms": "\(ms)", "outcome": "\(result)", "error.kind": "\(failure.kind)", "error": "\(failure.type): \(failure.message)"])
+                "duration.ms": "\(ms())", "outcome": "\(result)", "error.kind": "\(failure.kind)", "error": "\(failure.type): \(failure.message)"])
             metrics.finished(queue: task.queue, outcome: result, duration: duration)
         }
     }
