@@ -63,3 +63,25 @@ public enum Backoff: Sendable, Hashable, Codable {
         }
     }
 }
+
+extension Backoff {
+    /// As `encode(to:)` with sorted keys, for ``JSONWriter``.
+    func write(to w: inout JSONWriter) {
+        switch self {
+        case .exponential(let base, let max, let jitter):
+            w.raw("{")
+            w.key("base_ms", first: true); w.integer(base.milliseconds)
+            w.key("jitter"); w.bool(jitter)
+            w.key("kind"); w.string("exponential")
+            w.key("max_ms"); w.integer(max.milliseconds)
+            w.raw("}")
+        case .fixed(let d):
+            w.raw("{")
+            w.key("base_ms", first: true); w.integer(d.milliseconds)
+            w.key("kind"); w.string("fixed")
+            w.raw("}")
+        case .none:
+            w.raw(#"{"kind":"none"}"#)
+        }
+    }
+}

@@ -36,6 +36,22 @@ public struct Broker: Sendable {
             ])
     }
 
+    /// The EVALSHA that creates tasks which share everything but their id and message (one
+    /// batch chunk: same queue, priority, options). Keep chunks to a few hundred tasks: the
+    /// script holds Redis for its whole run.
+    public func enqueueManyCommand(_ first: Envelope, _ items: some Sequence<(id: String, message: [UInt8])>, now: Int64) -> RedisCommand {
+        let q = first.queue
+        var arguments: [any RedisArgument] = [
+            keys.taskPrefix(q), now, first.eta ?? 0, first.priority.rank, first.maxRetries, first.expiresAt ?? 0,
+            first.resultTTLMs ?? ttlMs, first.name,
+        ]
+        for item in items {
+            arguments.append(item.id)
+            arguments.append(item.message)
+        }
+        return Scripts.enqueueMany.command(keys: [keys.pending(q, first.priority), keys.scheduled(q), keys.notify(q)], arguments: arguments)
+    }
+
     /// Cancels a task that has not started, or asks the worker running it to stop.
     public func cancel(id: String, queue: String) async throws -> String {
         let reply = try await redis.run(

@@ -55,9 +55,16 @@ public enum JSONValue: Sendable, Hashable, Codable {
 
     /// The value as compact JSON with sorted keys.
     public func data() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self)
+        Data(try bytes())
+    }
+
+    /// The value as compact JSON with sorted keys, as bytes.
+    ///
+    /// - Throws: `EncodingError` for a number that is NaN or infinite.
+    public func bytes() throws -> [UInt8] {
+        var w = JSONWriter()
+        try w.value(self)
+        return w.bytes
     }
 
     /// The value as compact JSON text.

@@ -61,7 +61,7 @@ public final class KaleClient: Sendable {
     public func enqueue(name: String, args: JSONValue, options: EnqueueOptions = EnqueueOptions()) async throws -> TaskRef {
         let prepared = try prepare(name: name, args: args, options: options, now: Broker.now())
         var commands = registration(for: [prepared.envelope.queue])
-        commands.append(prepared.command)
+        commands.append(broker.enqueueCommand(prepared.envelope, message: prepared.message, uniqueTTL: options.uniqueTTL, now: prepared.now))
         let replies = try await redis.pipeline(commands)
         return try outcome(of: replies.last!, prepared.envelope)
     }
@@ -76,7 +76,8 @@ public final class KaleClient: Sendable {
 
     struct Prepared {
         var envelope: Envelope
-        var command: RedisCommand
+        var message: [UInt8]
+        var now: Int64
     }
 
     func prepare(name: String, args: JSONValue, options: EnqueueOptions, now: Int64) throws -> Prepared {
@@ -91,7 +92,7 @@ public final class KaleClient: Sendable {
         if let at = options.eta { eta = Int64((at * 1000).rounded()) }
         else if let delay = options.delay, delay > .zero { eta = now + delay.milliseconds }
         let envelope = Envelope(
-            id: options.id ?? UUID().uuidString.lowercased(), name: name, queue: queue, args: args, enqueuedAt: now, eta: eta,
+            id: options.id ?? TaskID.random(), name: name, queue: queue, args: args, enqueuedAt: now, eta: eta,
             expiresAt: options.expiresIn.map { now + $0.milliseconds }, maxRetries: maxRetries,
             backoff: options.backoff ?? .default, softTimeLimitMs: options.softTimeLimit?.milliseconds,
             timeLimitMs: options.timeLimit?.milliseconds, priority: options.priority ?? .normal,
@@ -102,7 +103,7 @@ public final class KaleClient: Sendable {
         guard message.count <= configuration.maxMessageSize else {
             throw KaleError(.payloadTooLarge, detail: "message of \(message.count) bytes exceeds the limit of \(configuration.maxMessageSize) bytes; pass large data by reference (a path or URL)", queue: queue)
         }
-        return Prepared(envelope: envelope, command: broker.enqueueCommand(envelope, message: message, uniqueTTL: options.uniqueTTL, now: now))
+        return Prepared(envelope: envelope, message: message, now: now)
     }
 
     /// SADD commands for queues this client has not announced yet (for `kale inspect`).

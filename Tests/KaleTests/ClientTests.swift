@@ -33,6 +33,47 @@ import Testing
         #expect(try await f.auditQueue("bulk", ids: handles.map(\.id)).isEmpty)
     }
 
+    /// The batch script writes records itself; they must be the ones the single-task script
+    /// writes, or the worker and `kale inspect` would read batch tasks differently.
+    @Test func batchRecordsMatchSingleEnqueueAndKeepOrder() async throws {
+        let f = KaleFixture()
+        let options = EnqueueOptions(queue: "b", priority: .high, expiresIn: .seconds(600), maxRetries: 7, resultTTL: .seconds(90))
+        let single = try await f.client.enqueue(name: "x.y", args: .number(-1), options: options)
+        let refs = try await f.client.enqueueBatch(name: "x.y", args: (0..<600).map { .number(Double($0)) }, options: options)
+        #expect(refs.count == 600 && refs.allSatisfy(\.created))
+        func record(_ id: String) async throws -> [String: String] {
+            var fields = try await f.redis.send("HGETALL", f.keys.task("b", id)).hash ?? [:]
+            #expect(fields.removeValue(forKey: "msg") != nil)
+            #expect(fields.removeValue(forKey: "enqueued_at") != nil)
+            fields["expires_at"] = fields["expires_at"].map { String($0.prefix(6)) }
+            return fields
+        }
+        let reference = try await record(single.id)
+        #expect(reference["prio"] == "0" && reference["max_retries"] == "7" && reference["ttl"] == "90000")
+        for ref in [refs[0], refs[255], refs[256], refs[599]] { #expect(try await record(ref.id) == reference) }
+        let pending = try await f.redis.send("LRANGE", f.keys.pending("b", .high), 0, -1).strings ?? []
+        #expect(Array(pending.reversed()) == [single.id] + refs.map(\.id), "first enqueued is first fetched")
+        #expect(try await f.auditQueue("b", ids: [single.id] + refs.map(\.id)).isEmpty)
+    }
+
+    @Test func batchHonoursDelayUniqueKeyAndFixedID() async throws {
+        let f = KaleFixture()
+        let delayed = try await f.client.enqueueBatch(name: "x.y", args: [.null, .null, .null], options: .init(delay: .seconds(30)))
+        let scheduled = try await f.redis.send("ZRANGE", f.keys.scheduled("default"), 0, -1).strings ?? []
+        #expect(Set(scheduled) == Set(delayed.map(\.id)))
+        #expect(try await f.client.status(of: delayed[1].id)?.state == .scheduled)
+        #expect(try await f.redis.send("LLEN", f.keys.pending("default", .normal)).int == 0)
+
+        let unique = try await f.client.enqueueBatch(name: "x.y", args: [.null, .null, .null], options: .init(uniqueKey: "u"))
+        #expect(unique.map(\.created) == [true, false, false])
+        #expect(Set(unique.map(\.id)).count == 1)
+
+        _ = try await f.client.enqueueBatch(name: "x.y", args: [.null], options: .init(id: "fixed-1"))
+        await #expect(throws: KaleError.self) {
+            try await f.client.enqueueBatch(name: "x.y", args: [.null], options: .init(id: "fixed-1"))
+        }
+    }
+
     @Test func untypedEnqueueByNameRunsRegisteredTask() async throws {
         let f = KaleFixture()
         let registry = TaskRegistry()

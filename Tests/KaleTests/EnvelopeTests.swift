@@ -1,5 +1,5 @@
 import Foundation
-import Kale
+@testable import Kale
 import Testing
 
 @Suite(.timeLimit(.minutes(3))) struct EnvelopeTests {
@@ -44,5 +44,47 @@ import Testing
     @Test func jsonValueKeepsIntegersIntegral() throws {
         let v = try JSONValue(parsing: Data(#"{"ms":100,"f":1.5,"s":"x","a":[true,null]}"#.utf8))
         #expect(v.jsonString == #"{"a":[true,null],"f":1.5,"ms":100,"s":"x"}"#)
+    }
+
+    /// The hand-written writer must give exactly JSONEncoder's bytes, or messages written by
+    /// this build would differ from those the wire-format document and older builds show.
+    @Test(arguments: [
+        JSONValue.null, .bool(false), .number(-0.25), .number(1e-7), .number(123_456_789), .number(-42), .number(3e20),
+        .string("quote \" back \\ slash / nl \n tab \t cr \r bell \u{07} nul \u{00} ü 漢 🥬"),
+        .array([.number(1), .string(""), .array([]), .object([:])]),
+        .object(["b": .number(2), "a": .object(["z": .null, "Z": .bool(true), "é": .string("x"), "aa": .number(0.5)]), "": .string("empty key")]),
+    ])
+    func writerMatchesJSONEncoder(_ value: JSONValue) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        #expect(try value.bytes() == Array(encoder.encode(value)))
+        let envelope = Envelope(id: "id-1", name: "t\u{01}", queue: "q", args: value, enqueuedAt: -5, maxRetries: 0,
+                                backoff: .fixed(.milliseconds(250)), priority: .low, headers: ["b": "2", "a": "\"1\""])
+        #expect(try KaleJSONFormat().encode(envelope) == Array(encoder.encode(envelope)))
+        #expect(try KaleJSONFormat().decode(KaleJSONFormat().encode(envelope)) == envelope)
+        var none = envelope
+        none.backoff = .none
+        #expect(try KaleJSONFormat().encode(none) == Array(encoder.encode(none)))
+    }
+
+    @Test func writerRefusesNonFiniteNumbers() {
+        #expect(throws: EncodingError.self) { try JSONValue.number(.nan).bytes() }
+        #expect(throws: EncodingError.self) { try JSONValue.array([.number(.infinity)]).bytes() }
+    }
+}
+
+@Suite struct TaskIDTests {
+    @Test func idsAreVersion4UUIDsInLowercaseAndDistinct() throws {
+        var seen = Set<String>()
+        for _ in 0..<10_000 {
+            let id = TaskID.random()
+            let parsed = try #require(UUID(uuidString: id), "\(id) is not a UUID")
+            #expect(parsed.uuidString.lowercased() == id)
+            let chars = Array(id)
+            #expect(chars[14] == "4", "version nibble of \(id)")
+            #expect("89ab".contains(chars[19]), "variant nibble of \(id)")
+            seen.insert(id)
+        }
+        #expect(seen.count == 10_000)
     }
 }
