@@ -24,8 +24,11 @@ extension Scripts {
     end
     local state = 'pending'
     if due > now then state = 'scheduled' end
-    redis.call('HSET', key, 'msg', ARGV[2], 'state', state, 'prio', ARGV[5], 'attempt', 0,
-      'max_retries', ARGV[6], 'expires_at', ARGV[7], 'enqueued_at', ARGV[3], 'ttl', ARGV[8], 'name', ARGV[10])
+    -- 'attempt' (0) and 'expires_at' (never) are left out until they mean something: each
+    -- field costs Redis time on every enqueue, and every reader takes absent as the default.
+    redis.call('HSET', key, 'msg', ARGV[2], 'state', state, 'prio', ARGV[5],
+      'max_retries', ARGV[6], 'enqueued_at', ARGV[3], 'ttl', ARGV[8], 'name', ARGV[10])
+    if tonumber(ARGV[7]) > 0 then redis.call('HSET', key, 'expires_at', ARGV[7]) end
     if unique then redis.call('HSET', key, 'unique', KEYS[5]) end
     if state == 'scheduled' then
       redis.call('ZADD', KEYS[3], due, id)
