@@ -178,7 +178,10 @@ public final class KaleClient: Sendable {
         }
         let broker = self.broker
         let sawRecord = Mutex(false)
-        let info = try await waiter().wait(channel: keys.doneChannel(id), timeout: timeout) { () async throws -> TaskInfo? in
+        let info = try await waiter().wait(channel: keys.doneChannel(id), timeout: timeout) { payload async throws -> TaskInfo? in
+            // The message of a task that ended is its record: no read needed. Anything else
+            // (an older worker's bare state, a reconnect) means read the record.
+            if let payload, let info = TaskInfo(id: id, queue: q, published: payload), info.state.isTerminal { return info }
             guard let info = try await broker.info(id: id, queue: q) else {
                 if sawRecord.withLock({ $0 }) { return nil }
                 throw KaleError(.notFound, detail: "no task with this id (never enqueued, or its result expired)", taskID: id, queue: q)

@@ -10,6 +10,8 @@ import Synchronization
 final class ResultWaiter: Sendable {
     private struct Slot {
         var fired = false
+        /// The last message on the channel (the task's record when it ended).
+        var payload: [UInt8]?
         var continuation: CheckedContinuation<Bool, Never>?
     }
 
@@ -35,18 +37,19 @@ final class ResultWaiter: Sendable {
         subscriber = RedisSubscriber(
             configuration: configuration,
             onResubscribe: { ResultWaiter.fireAll(box) },
-            onMessage: { channel, _ in ResultWaiter.fire(box, channel: channel) })
+            onMessage: { channel, payload in ResultWaiter.fire(box, channel: channel, payload: payload) })
     }
 
     deinit { subscriber.shutdown() }
 
     func shutdown() { subscriber.shutdown() }
 
-    /// Waits until `isDone` holds, re-checking it whenever the channel fires.
+    /// Waits until `check` returns a value, calling it once subscribed (with nil) and again
+    /// whenever the channel fires (with the message, or nil after a reconnect).
     ///
     /// - Returns: the final value of `check`, or nil on timeout.
     func wait<T: Sendable>(
-        channel: String, timeout: Duration, check: @Sendable () async throws -> T?
+        channel: String, timeout: Duration, check: @Sendable ([UInt8]?) async throws -> T?
     ) async throws -> T? {
         let token = register(channel)
         defer {
@@ -55,11 +58,16 @@ final class ResultWaiter: Sendable {
         }
         try await subscriber.subscribe(channel)
         let deadline = ContinuousClock.now + timeout
+        var payload: [UInt8]?
         while true {
-            if let done = try await check() { return done }
+            if let done = try await check(payload) { return done }
             let remaining = deadline - .now
             if remaining <= .zero { return nil }
             _ = await signal(token, within: remaining)
+            payload = box.state.withLock { s in
+                defer { s.slots[token]?.payload = nil }
+                return s.slots[token]?.payload
+            }
         }
     }
 
@@ -120,10 +128,11 @@ final class ResultWaiter: Sendable {
         c?.resume(returning: value)
     }
 
-    private static func fire(_ box: Box, channel: String) {
+    private static func fire(_ box: Box, channel: String, payload: [UInt8]?) {
         let continuations = box.state.withLock { s -> [CheckedContinuation<Bool, Never>] in
             var out: [CheckedContinuation<Bool, Never>] = []
             for t in s.byChannel[channel] ?? [] {
+                s.slots[t]?.payload = payload
                 if let c = s.slots[t]?.continuation {
                     out.append(c)
                     s.slots[t]?.continuation = nil
@@ -138,6 +147,6 @@ final class ResultWaiter: Sendable {
 
     private static func fireAll(_ box: Box) {
         let channels = box.state.withLock { Array($0.byChannel.keys) }
-        for c in channels { fire(box, channel: c) }
+        for c in channels { fire(box, channel: c, payload: nil) }
     }
 }

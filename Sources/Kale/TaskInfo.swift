@@ -49,6 +49,17 @@ public struct TaskInfo: Sendable, Hashable {
         message = fields["msg"]
     }
 
+    /// Builds the info from a done message: the record as a JSON array of field, value, ….
+    /// Nil when the payload is anything else.
+    init?(id: String, queue: String, published payload: [UInt8]) {
+        guard payload.first == UInt8(ascii: "["),
+              let flat = try? JSONDecoder().decode([String].self, from: Data(payload)), flat.count % 2 == 0
+        else { return nil }
+        var fields: [String: String] = [:]
+        for i in stride(from: 0, to: flat.count, by: 2) { fields[flat[i]] = flat[i + 1] }
+        self.init(id: id, queue: queue, fields: fields)
+    }
+
     /// The output decoded as `T`.
     ///
     /// - Throws: ``KaleError`` `.taskFailed` unless succeeded, `.encoding` when it does not decode.

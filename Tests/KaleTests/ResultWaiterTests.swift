@@ -3,6 +3,7 @@ import Kale
 import KaleRedis
 import KaleTestSupport
 import KaleWorker
+import Synchronization
 import Testing
 
 @Suite(.timeLimit(.minutes(3))) struct ResultWaiterTests {
@@ -41,6 +42,43 @@ import Testing
         let start = ContinuousClock.now
         #expect(try await f.client.wait(for: ref.id, timeout: .seconds(5)).state == .succeeded)
         #expect(ContinuousClock.now - start < .milliseconds(200))
+    }
+
+    /// A finished task's done message carries its whole record, so an awaiting producer gets
+    /// the result without reading it; with nobody subscribed nothing is published at all.
+    @Test func doneMessageCarriesTheRecordWhileSubscribed() async throws {
+        let f = KaleFixture()
+        let messages = Mutex<[[UInt8]]>([])
+        let listener = RedisSubscriber(configuration: f.configuration.redis) { _, payload in messages.withLock { $0.append(payload) } }
+        defer { listener.shutdown() }
+        let registry = TaskRegistry()
+        DiagnosticTasks.register(in: registry)
+        let worker = f.startWorker(registry: registry)
+        let unwatched = try await f.client.enqueue(name: "kale.echo", args: .string("nobody waits"))
+        _ = try await waitUntil { try await f.client.status(of: unwatched.id)?.state == .succeeded }
+        let before = try await pubsubMessages(f)
+
+        let ref = try await f.client.enqueue(name: "kale.echo", args: .object(["x": .string("é/\"\n")]), options: .init(delay: .milliseconds(300)))
+        try await listener.subscribe(f.keys.doneChannel(ref.id))
+        let info = try await f.client.wait(for: ref.id, timeout: .seconds(10))
+        #expect(info.result == .object(["x": .string("é/\"\n")]))
+        try await worker.stop()
+
+        await waitUntil { messages.withLock { !$0.isEmpty } }
+        let payload = try #require(messages.withLock { $0.first })
+        let flat = try JSONDecoder().decode([String].self, from: Data(payload))
+        let fields = Dictionary(uniqueKeysWithValues: stride(from: 0, to: flat.count, by: 2).map { (flat[$0], flat[$0 + 1]) })
+        #expect(fields["state"] == "succeeded")
+        #expect(try JSONValue(parsing: Data(try #require(fields["result"]).utf8)) == info.result)
+        #expect(fields["finished_at"].flatMap { Int64($0) } != nil)
+        #expect(try await pubsubMessages(f) - before == 1, "only the watched task published")
+    }
+
+    private func pubsubMessages(_ f: KaleFixture) async throws -> Int {
+        let stats = try await f.redis.send("INFO", "commandstats").string ?? ""
+        guard let line = stats.split(separator: "\r\n").first(where: { $0.hasPrefix("cmdstat_publish:") }),
+              let calls = line.split(separator: ",").first?.split(separator: "=").last else { return 0 }
+        return Int(calls) ?? 0
     }
 
     private func connections(named name: String, _ f: KaleFixture) async throws -> Int {

@@ -20,6 +20,15 @@ enum LuaLibrary {
       return tonumber(redis.call('HGET', key, 'ttl') or '') or C.ttl
     end
 
+    -- Wakes whoever awaits the task. With a subscriber, the message is the whole record (a
+    -- JSON array of field, value, ...) so the waiter needs no read of its own afterwards; with
+    -- none, nothing is sent and no record is encoded.
+    local function kale_publish(C, key, id)
+      local channel = C.chan .. id
+      if redis.call('PUBSUB', 'NUMSUB', channel)[2] == 0 then return end
+      redis.call('PUBLISH', channel, cjson.encode(redis.call('HGETALL', key)))
+    end
+
     -- Ends a task for good (succeeded, cancelled, expired, failed): keep the record for its
     -- result TTL, free its unique key, count it and wake whoever awaits it.
     local function kale_finish(C, key, id, state)
@@ -29,7 +38,7 @@ enum LuaLibrary {
       if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
       if f[2] and redis.call('GET', f[2]) == id then redis.call('DEL', f[2]) end
       kale_stat(C, state)
-      redis.call('PUBLISH', C.chan .. id, state)
+      kale_publish(C, key, id)
     end
 
     -- Moves a task to the dead set with its error, then keeps the set within its caps: the
@@ -40,7 +49,7 @@ enum LuaLibrary {
       redis.call('ZADD', C.dead, C.now, id)
       kale_release_unique(key, id)
       kale_stat(C, 'dead')
-      redis.call('PUBLISH', C.chan .. id, 'dead')
+      kale_publish(C, key, id)
       local trimmed = redis.call('ZRANGEBYSCORE', C.dead, '-inf', '(' .. (C.now - C.deadAge), 'LIMIT', 0, 100)
       local n = redis.call('ZCARD', C.dead) - #trimmed
       if n > C.deadMax then
