@@ -85,3 +85,27 @@ extension Backoff {
         }
     }
 }
+
+extension Backoff {
+    /// As `init(from:)`, from a parsed message.
+    init(json: JSONValue) throws {
+        func fail(_ why: String) -> DecodingError { .dataCorrupted(.init(codingPath: [], debugDescription: "backoff: \(why)")) }
+        func ms(_ key: String) throws -> Int64 {
+            guard case .number(let n)? = json[key], n.rounded() == n, abs(n) < 9.2e18 else { throw fail("'\(key)' must be an integer") }
+            return Int64(n)
+        }
+        guard case .string(let kind)? = json["kind"] else { throw fail("'kind' is missing") }
+        switch kind {
+        case "exponential":
+            var jitter = true
+            if let j = json["jitter"], j != .null {
+                guard case .bool(let b) = j else { throw fail("'jitter' must be true or false") }
+                jitter = b
+            }
+            self = .exponential(base: .milliseconds(try ms("base_ms")), max: .milliseconds(try ms("max_ms")), jitter: jitter)
+        case "fixed": self = .fixed(.milliseconds(try ms("base_ms")))
+        case "none": self = .none
+        default: throw fail("unknown backoff kind '\(kind)'")
+        }
+    }
+}

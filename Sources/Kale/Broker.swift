@@ -69,7 +69,9 @@ public struct Broker: Sendable {
 
     // MARK: Worker side
 
-    /// Leases up to `count` tasks of `queue` to `worker` until `leaseDeadline` (ms).
+    /// Leases up to `count` tasks of `queue` to `worker` until `leaseDeadline` (ms). With `now`
+    /// 0 the script takes Redis' clock and `leaseDeadline` is the lease's length (a fetch sent
+    /// ahead of time, behind a blocking command).
     public func fetch(queue: String, worker: String, count: Int, leaseDeadline: Int64, now: Int64) -> RedisCommand {
         Scripts.fetch.command(
             keys: keys.pendingLists(queue) + [keys.active(queue), keys.notify(queue), keys.dead(queue)],

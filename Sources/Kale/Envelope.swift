@@ -105,7 +105,7 @@ public struct KaleJSONFormat: MessageFormat {
     public var name: String { "kale/1" }
 
     public func decode(_ bytes: [UInt8]) throws -> Envelope {
-        try JSONDecoder().decode(Envelope.self, from: Data(bytes))
+        try Envelope(json: JSONReader.parse(bytes))
     }
 
     public func encode(_ envelope: Envelope) throws -> [UInt8] {
@@ -138,5 +138,70 @@ extension Envelope {
         if let uniqueKey { w.key("unique_key"); w.string(uniqueKey) }
         w.key("v"); w.integer(Int64(version))
         w.raw("}")
+    }
+}
+
+extension Envelope {
+    /// Reads a parsed message with the same rules, defaults and errors as `init(from:)`.
+    init(json: JSONValue) throws {
+        guard case .object(let o) = json else {
+            throw DecodingError.typeMismatch([String: JSONValue].self, .init(codingPath: [], debugDescription: "a message must be a JSON object"))
+        }
+        func present(_ key: CodingKeys) -> JSONValue? {
+            guard let v = o[key.stringValue], v != .null else { return nil }
+            return v
+        }
+        func mismatch(_ key: CodingKeys, _ type: Any.Type) -> DecodingError {
+            .typeMismatch(type, .init(codingPath: [key], debugDescription: "expected \(type) for '\(key.stringValue)'"))
+        }
+        func required<T>(_ key: CodingKeys, _ read: (CodingKeys) throws -> T?) throws -> T {
+            guard let v = try read(key) else {
+                throw DecodingError.keyNotFound(key, .init(codingPath: [], debugDescription: "missing field '\(key.stringValue)'"))
+            }
+            return v
+        }
+        func string(_ key: CodingKeys) throws -> String? {
+            guard let v = present(key) else { return nil }
+            guard case .string(let s) = v else { throw mismatch(key, String.self) }
+            return s
+        }
+        func integer(_ key: CodingKeys) throws -> Int64? {
+            guard let v = present(key) else { return nil }
+            guard case .number(let n) = v, n.rounded() == n, abs(n) < 9.2e18 else { throw mismatch(key, Int64.self) }
+            return Int64(n)
+        }
+        version = Int(try required(.version, integer))
+        guard version == Envelope.currentVersion else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.version], debugDescription: "unsupported wire format version \(version) (this worker reads 1)"))
+        }
+        id = try required(.id, string)
+        name = try required(.name, string)
+        queue = try required(.queue, string)
+        args = o[CodingKeys.args.stringValue] ?? .null
+        enqueuedAt = try required(.enqueuedAt, integer)
+        eta = try integer(.eta)
+        expiresAt = try integer(.expiresAt)
+        maxRetries = Int(try integer(.maxRetries) ?? 3)
+        backoff = try present(.backoff).map { try Backoff(json: $0) } ?? .default
+        softTimeLimitMs = try integer(.softTimeLimitMs)
+        timeLimitMs = try integer(.timeLimitMs)
+        if let p = try string(.priority) {
+            guard let priority = Priority(rawValue: p) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.priority], debugDescription: "unknown priority '\(p)'"))
+            }
+            self.priority = priority
+        } else {
+            priority = .normal
+        }
+        uniqueKey = try string(.uniqueKey)
+        resultTTLMs = try integer(.resultTTLMs)
+        headers = [:]
+        if let h = present(.headers) {
+            guard case .object(let members) = h else { throw mismatch(.headers, [String: String].self) }
+            for (k, v) in members {
+                guard case .string(let s) = v else { throw mismatch(.headers, [String: String].self) }
+                headers[k] = s
+            }
+        }
     }
 }

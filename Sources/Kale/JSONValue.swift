@@ -40,7 +40,14 @@ public enum JSONValue: Sendable, Hashable, Codable {
     ///
     /// - Throws: `DecodingError` when `data` is not JSON.
     public init(parsing data: Data) throws {
-        self = try JSONDecoder().decode(JSONValue.self, from: data)
+        self = try JSONReader.parse(Array(data))
+    }
+
+    /// Parses JSON bytes.
+    ///
+    /// - Throws: `DecodingError` when `bytes` are not JSON.
+    public init(parsing bytes: [UInt8]) throws {
+        self = try JSONReader.parse(bytes)
     }
 
     /// Converts any `Encodable` value.

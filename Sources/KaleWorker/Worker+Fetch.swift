@@ -42,15 +42,14 @@ extension Worker {
     ///
     /// Redis runs the fetch the moment the BLPOP returns, so an idle worker gets its task in
     /// the same round trip as the wake-up instead of one more round trip (and two thread
-    /// hops) later. The fetch's clock is the one at sending: its lease is up to one block
-    /// shorter than configured, so the block is kept to a quarter of the lease, well inside
-    /// the heartbeat's renewal (a third of it); shutdown is noticed within a block, 1 s at most.
+    /// hops) later. The fetch is written before the block ends, so it takes Redis' clock
+    /// (now 0) for its lease and timestamps rather than a clock read up to a block ago.
+    /// Shutdown is noticed within a block (1 s).
     /// Returns how many tasks the pipelined fetch leased.
     private func awaitWork(on blocking: DedicatedConnection, notifyKeys: [String], free: Int) async throws -> Int {
-        let block = min(Duration.seconds(1), configuration.lease / 4)
+        let block = Duration.seconds(1)
         guard let queue = configuration.fetchOrder().first else { return 0 }
-        let now = Broker.now()
-        let fetch = broker.fetch(queue: queue, worker: id, count: free, leaseDeadline: now + configuration.lease.milliseconds, now: now)
+        let fetch = broker.fetch(queue: queue, worker: id, count: free, leaseDeadline: configuration.lease.milliseconds, now: 0)
         let replies = try await blocking.pipeline([.blocking(block, "BLPOP", arguments: notifyKeys + [block.seconds]), fetch])
         if case .error(let message)? = replies.last { throw RedisError(.server, detail: message) }
         let leased = Broker.leased(from: replies[1], queue: queue)

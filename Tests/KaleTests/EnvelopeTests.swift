@@ -88,3 +88,46 @@ import Testing
         #expect(seen.count == 10_000)
     }
 }
+
+/// The hand-written reader must accept what JSONDecoder accepts, with the same values, and
+/// refuse what it refuses: a message that one worker reads and another does not would be a
+/// task that runs or dies depending on where it lands.
+@Suite struct JSONReaderTests {
+    static let accepted = [
+        #"{"a":[1,-2.5,3e2,-0,0.125E-2,true,false,null],"b":{"c":"\u00e9\ud83e\udd6c\n\t\"\\\/"},"":""}"#,
+        " [ 1 , \"x\" ]\n", "\"only a string\"", "12345678901234", "[]", "{}", #"{"k":{"k":{"k":[[[]]]}}}"#,
+        "\"é 漢 🥬 raw UTF-8\"", #"{"dup":1,"dup":2}"#,
+    ]
+    static let refused = [
+        "", " ", "{", "[1,]", "{\"a\":1,}", "{'a':1}", "[01]", "[1.]", "[.5]", "[1e]", "[+1]", "tru", "nul",
+        "\"unterminated", "\"bad \\x escape\"", "\"\\ud800 unpaired\"", "\"tab\tinside\"", "[1] 2", "{\"a\" 1}",
+        "NaN", "[1e400]", String(repeating: "[", count: 300) + String(repeating: "]", count: 300),
+    ]
+
+    @Test(arguments: accepted) func acceptsWhatJSONDecoderAccepts(_ text: String) throws {
+        let ours = try JSONValue(parsing: Array(text.utf8))
+        let theirs = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        #expect(ours == theirs)
+    }
+
+    @Test(arguments: refused) func refusesMalformedJSON(_ text: String) {
+        #expect(throws: DecodingError.self) { try JSONValue(parsing: Array(text.utf8)) }
+    }
+
+    @Test func refusesInvalidUTF8() {
+        #expect(throws: DecodingError.self) { try JSONValue(parsing: [0x22, 0xFF, 0xFE, 0x22]) }
+    }
+
+    @Test func envelopeFieldsOfTheWrongTypeAreRefused() {
+        for bad in [#"{"v":"1","id":"a","name":"n","queue":"q","enqueued_at":5}"#,
+                    #"{"v":1,"id":7,"name":"n","queue":"q","enqueued_at":5}"#,
+                    #"{"v":1,"id":"a","name":"n","queue":"q","enqueued_at":5.5}"#,
+                    #"{"v":1,"id":"a","name":"n","queue":"q","enqueued_at":5,"priority":"urgent"}"#,
+                    #"{"v":1,"id":"a","name":"n","queue":"q","enqueued_at":5,"backoff":{"kind":"sometimes"}}"#,
+                    #"{"v":1,"id":"a","name":"n","queue":"q","enqueued_at":5,"headers":{"h":1}}"#,
+                    #"[1]"#] {
+            #expect(throws: DecodingError.self, "\(bad)") { try KaleJSONFormat().decode(Array(bad.utf8)) }
+            #expect(throws: DecodingError.self, "\(bad)") { try JSONDecoder().decode(Envelope.self, from: Data(bad.utf8)) }
+        }
+    }
+}

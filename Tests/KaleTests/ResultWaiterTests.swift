@@ -47,7 +47,10 @@ import Testing
     /// A finished task's done message carries its whole record, so an awaiting producer gets
     /// the result without reading it; with nobody subscribed nothing is published at all.
     @Test func doneMessageCarriesTheRecordWhileSubscribed() async throws {
-        let f = KaleFixture()
+        // A server of its own: the test counts every PUBLISH the server saw.
+        let server = try RedisServer()
+        defer { server.stop() }
+        let f = KaleFixture(server: server)
         let messages = Mutex<[[UInt8]]>([])
         let listener = RedisSubscriber(configuration: f.configuration.redis) { _, payload in messages.withLock { $0.append(payload) } }
         defer { listener.shutdown() }

@@ -85,6 +85,9 @@ import Testing
             let ref = try await f.client.enqueue(name: "kale.fail", args: .object(["message": .string("boom \(i)")]), options: .init(maxRetries: 0))
             _ = try await f.client.wait(for: ref.id, timeout: .seconds(5))
             refs.append(ref)
+            // The dead set is ordered by the millisecond of death (ties by id); a round trip
+            // can now take under a millisecond, so keep the deaths in distinct milliseconds.
+            try await Task.sleep(for: .milliseconds(3))
         }
         worker.shutdown(.warm)
         try await task.value

@@ -7,13 +7,21 @@ extension Scripts {
     /// dealt with here (dead or expired) and not returned. When every pending list is empty
     /// the notify list is deleted, so stale wake-up tokens never pile up.
     /// KEYS: 1-3 pending lists (high, normal, low), 4 active set, 5 notify list, 6 dead set
-    /// ARGV: 1 now ms, 2 lease deadline ms, 3 worker id, 4 max tasks, 5 max message bytes,
+    /// ARGV: 1 now ms (0: use Redis' clock), 2 lease deadline ms (with now 0: lease length ms), 3 worker id, 4 max tasks, 5 max message bytes,
     ///       6 task-key prefix, 7 done-channel prefix, 8 stats prefix, 9 dead max size,
     ///       10 dead max age ms, 11 default result TTL ms
     /// Returns: a flat array {id, message, attempt, id, message, attempt, …}
     static let fetch = RedisScript(name: "fetch", source: LuaLibrary.source + #"""
     local C = {now = tonumber(ARGV[1]), tp = ARGV[6], chan = ARGV[7], stats = ARGV[8], dead = KEYS[6],
       deadMax = tonumber(ARGV[9]), deadAge = tonumber(ARGV[10]), ttl = tonumber(ARGV[11])}
+    local deadline = tonumber(ARGV[2])
+    if C.now == 0 then
+      -- Sent ahead of time (pipelined behind a BLPOP): the caller's clock would be stale by
+      -- the time this runs, so take Redis' clock and read ARGV[2] as the lease's length.
+      local t = redis.call('TIME')
+      C.now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      deadline = C.now + deadline
+    end
     local want, maxSize = tonumber(ARGV[4]), tonumber(ARGV[5])
     local out = {}
     local budget = want + 100
@@ -48,7 +56,7 @@ extension Scripts {
             local attempt = (tonumber(f[3] or '0') or 0) + 1
             redis.call('HSET', key, 'state', 'started', 'worker', ARGV[3], 'started_at', C.now, 'attempt', attempt)
             redis.call('HDEL', key, 'cancel', 'progress')
-            redis.call('ZADD', KEYS[4], ARGV[2], id)
+            redis.call('ZADD', KEYS[4], deadline, id)
             out[#out + 1] = id
             out[#out + 1] = redis.call('HGET', key, 'msg')
             out[#out + 1] = attempt
