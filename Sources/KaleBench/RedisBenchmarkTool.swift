@@ -34,11 +34,13 @@ struct RedisBenchmarkTool {
     ///
     /// - Throws: when the tool fails or prints no CSV result (its output is in the error;
     ///   its arguments are not, since they may hold the password).
-    func run(clients: Int, requests: Int, pipeline: Int, command: [String]) throws -> ReferenceResult {
+    /// `randomRange` (`-r`) replaces `__rand_int__` in the command with random numbers below it.
+    func run(clients: Int, requests: Int, pipeline: Int, command: [String], randomRange: Int? = nil) throws -> ReferenceResult {
         let process = Foundation.Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = connectionArguments
-            + ["-c", "\(clients)", "-n", "\(requests)", "-P", "\(pipeline)", "-q", "--csv"] + command
+            + ["-c", "\(clients)", "-n", "\(requests)", "-P", "\(pipeline)", "-q", "--csv"]
+            + (randomRange.map { ["-r", "\($0)"] } ?? []) + command
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
