@@ -14,7 +14,43 @@ import Synchronization
 final class ConnectionThread: Sendable {
     private struct Request {
         let commands: [RedisCommand]
-        let continuation: CheckedContinuation<[RedisReply], any Error>
+        let completion: Completion
+    }
+
+    /// Where a request's replies meet its caller: either the caller is still spinning and
+    /// finds the result, or it has parked a continuation that the thread resumes.
+    private final class Completion: Sendable {
+        private struct Slot {
+            var result: Swift.Result<[RedisReply], any Error>?
+            var continuation: CheckedContinuation<[RedisReply], any Error>?
+        }
+        private let slot = Mutex(Slot())
+        let done = Atomic(false)
+
+        func complete(_ result: Swift.Result<[RedisReply], any Error>) {
+            let waiting = slot.withLock { s -> CheckedContinuation<[RedisReply], any Error>? in
+                guard let c = s.continuation else {
+                    s.result = result
+                    return nil
+                }
+                s.continuation = nil
+                return c
+            }
+            done.store(true, ordering: .releasing)
+            waiting?.resume(with: result)
+        }
+
+        /// The result if it is already here, else parks `continuation` for `complete`.
+        func park(_ continuation: CheckedContinuation<[RedisReply], any Error>) {
+            let ready = slot.withLock { s -> Swift.Result<[RedisReply], any Error>? in
+                if let r = s.result { return r }
+                s.continuation = continuation
+                return nil
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+
+        var result: Swift.Result<[RedisReply], any Error>? { slot.withLock { $0.result } }
     }
 
     private struct State {
@@ -51,22 +87,41 @@ final class ConnectionThread: Sendable {
     /// Requests queued or being sent, to pick the least busy connection.
     var load: Int { state.withLock { $0.queue.count + $0.inFlight } }
 
-    func execute(_ commands: [RedisCommand]) async throws -> [RedisReply] {
-        try await withCheckedThrowingContinuation { continuation in
-            let (accepted, wake) = state.withLock { s -> (Bool, Bool) in
-                if s.closed { return (false, false) }
-                s.queue.append(Request(commands: commands, continuation: continuation))
-                hasWork.store(true, ordering: .releasing)
-                let wake = s.sleeping
-                s.sleeping = false
-                return (true, wake)
-            }
-            if !accepted {
-                continuation.resume(throwing: RedisError(.closed, detail: "\(name) is closed"))
-            } else if wake {
-                wakeup.signal()
-            }
+    /// How long a lone caller waits for its reply on its own thread before it suspends.
+    ///
+    /// Resuming a suspended caller means waking one of Swift's pool threads, which went to
+    /// sleep when the caller suspended, and on a VM an idle vCPU wakes slowly: one at a time,
+    /// enqueues ran at half of `redis-benchmark`'s LPUSH. A caller that is its client's only
+    /// request in flight (one at a time, an awaited result) spins instead, yielding its core on
+    /// every turn. Callers with company suspend at once, as their replies come together
+    /// anyway; and only one caller in the process spins at a time, so the cooperative pool
+    /// always has a thread for other work.
+    private static let spinForReply = Duration.microseconds(150)
+    private static let someoneSpins = Atomic(false)
+
+    /// - Parameter spin: the caller is its client's only request in flight, and may wait for
+    ///   the reply in place (see ``spinForReply``).
+    func execute(_ commands: [RedisCommand], spin: Bool = false) async throws -> [RedisReply] {
+        let completion = Completion()
+        let (accepted, wake, alone) = state.withLock { s -> (Bool, Bool, Bool) in
+            if s.closed { return (false, false, false) }
+            let alone = s.queue.isEmpty && s.inFlight == 0
+            s.queue.append(Request(commands: commands, completion: completion))
+            hasWork.store(true, ordering: .releasing)
+            let wake = s.sleeping
+            s.sleeping = false
+            return (true, wake, alone)
         }
+        guard accepted else { throw RedisError(.closed, detail: "\(name) is closed") }
+        if wake { wakeup.signal() }
+        if spin, alone, ConnectionThread.someoneSpins.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+            let clock = ContinuousClock()
+            let deadline = clock.now + ConnectionThread.spinForReply
+            while !completion.done.load(ordering: .acquiring), clock.now < deadline { sched_yield() }
+            ConnectionThread.someoneSpins.store(false, ordering: .releasing)
+            if completion.done.load(ordering: .acquiring), let result = completion.result { return try result.get() }
+        }
+        return try await withCheckedThrowingContinuation { completion.park($0) }
     }
 
     /// Stops the thread after the requests already queued have been answered.
@@ -131,16 +186,16 @@ final class ConnectionThread: Sendable {
         state.withLock { $0.inFlight = 0 }
         switch outcome {
         case .success(let replies) where batch.count == 1:
-            batch[0].continuation.resume(returning: replies)
+            batch[0].completion.complete(.success(replies))
         case .success(let replies):
             var offset = 0
             for request in batch {
                 let n = request.commands.count
-                request.continuation.resume(returning: Array(replies[offset..<offset + n]))
+                request.completion.complete(.success(Array(replies[offset..<offset + n])))
                 offset += n
             }
         case .failure(let error):
-            for request in batch { request.continuation.resume(throwing: error) }
+            for request in batch { request.completion.complete(.failure(error)) }
         }
     }
 }

@@ -10,6 +10,8 @@ public final class RedisClient: Sendable {
     public let configuration: RedisConfiguration
     private let connections: [ConnectionThread]
     private let logger: Logger
+    /// Requests in flight from this client, so a lone one may wait for its reply in place.
+    private let inFlight = Atomic(0)
 
     public init(configuration: RedisConfiguration, logger: Logger = Logger(label: "kale.redis")) {
         self.configuration = configuration
@@ -31,7 +33,13 @@ public final class RedisClient: Sendable {
     /// - Throws: ``RedisError``; a server error reply is thrown with code `.server`.
     @discardableResult
     public func send(_ command: RedisCommand) async throws -> RedisReply {
-        try await pick().execute([command])[0].throwingServerError()
+        try await execute([command])[0].throwingServerError()
+    }
+
+    private func execute(_ commands: [RedisCommand]) async throws -> [RedisReply] {
+        let lone = inFlight.add(1, ordering: .relaxed).newValue == 1
+        defer { inFlight.subtract(1, ordering: .relaxed) }
+        return try await pick().execute(commands, spin: lone)
     }
 
     /// Sends one command built from its name and arguments.
@@ -45,7 +53,7 @@ public final class RedisClient: Sendable {
     ///
     /// - Throws: ``RedisError`` when the connection fails.
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisReply] {
-        try await pick().execute(commands)
+        try await execute(commands)
     }
 
     /// Runs a script by SHA, loading it on NOSCRIPT.
