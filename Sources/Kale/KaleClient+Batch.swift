@@ -1,8 +1,8 @@
 import KaleRedis
 
 extension KaleClient {
-    /// Tasks per script call in a batch: large enough that the script call's own cost
-    /// vanishes, small enough that one call holds Redis for well under a millisecond.
+    /// Tasks per transaction in a batch: large enough that the transaction's own cost
+    /// vanishes, small enough that one EXEC holds Redis for well under a millisecond.
     static let batchChunk = 256
 
     /// Enqueues many typed tasks in one round trip.
@@ -39,16 +39,21 @@ extension KaleClient {
             return try prepared.enumerated().map { i, p in try outcome(of: replies[offset + i], p.envelope) }
         }
         let chunks = stride(from: 0, to: prepared.count, by: Self.batchChunk).map { $0..<min($0 + Self.batchChunk, prepared.count) }
+        var execs: [Int] = []
         for chunk in chunks {
-            commands.append(broker.enqueueManyCommand(prepared[chunk.lowerBound].envelope,
-                                                      prepared[chunk].lazy.map { ($0.envelope.id, $0.message) }, now: now))
+            commands += broker.enqueueManyCommands(prepared[chunk.lowerBound].envelope,
+                                                   prepared[chunk].map { ($0.envelope.id, $0.message) }, now: now)
+            execs.append(commands.count - 1)
         }
         let replies = try await redis.pipeline(commands)
-        for (n, chunk) in chunks.enumerated() {
-            let reply = replies[offset + n]
-            if case .error(let message) = reply { throw RedisError(.server, detail: message) }
-            guard reply.int == chunk.count else {
-                throw RedisError(.unexpectedReply, detail: "enqueueMany returned \(reply) for \(chunk.count) tasks")
+        for (exec, chunk) in zip(execs, chunks) {
+            // A refused transaction answers EXECABORT (or nil): nothing of the chunk was written.
+            if case .error(let message) = replies[exec] { throw RedisError(.server, detail: message) }
+            guard let results = replies[exec].array, results.count >= chunk.count else {
+                throw RedisError(.unexpectedReply, detail: "batch transaction returned \(replies[exec]) for \(chunk.count) tasks")
+            }
+            if let failed = results.first(where: { if case .error = $0 { return true } else { return false } }) {
+                throw RedisError(.server, detail: "batch transaction: \(failed)")
             }
         }
         return prepared.map { TaskRef(id: $0.envelope.id, queue: $0.envelope.queue, created: true) }

@@ -13,9 +13,12 @@ struct Measurements {
     /// The command line redis-benchmark repeats: the same LPUSH of the same payload.
     let reference: [String]
 
-    private func configuration(_ poolSize: Int) -> RedisConfiguration {
-        RedisConfiguration(url: url, poolSize: poolSize)
+    private func configuration(_ poolSize: Int, replySpin: Duration = .zero) -> RedisConfiguration {
+        RedisConfiguration(url: url, poolSize: poolSize, replySpin: replySpin)
     }
+
+    /// The reply spin measured beside the default (none); see RedisConfiguration.replySpin.
+    static let replySpin = Duration.microseconds(150)
 
     private func progress(_ text: String) {
         FileHandle.standardError.write(Data("… \(text)\n".utf8))
@@ -30,20 +33,26 @@ struct Measurements {
     func oneAtATime() async throws -> [Figure] {
         let pool4 = RedisClient(configuration: configuration(4))
         let pool1 = RedisClient(configuration: configuration(1))
+        let spinning = RedisClient(configuration: configuration(4, replySpin: Self.replySpin))
         defer {
             pool4.close()
             pool1.close()
+            spinning.close()
         }
         var async4: [RedisLoad.Outcome] = [], async1: [RedisLoad.Outcome] = [], sync: [RedisLoad.Outcome] = []
+        var spun: [RedisLoad.Outcome] = []
         var single: [ReferenceResult] = []
         for run in 1...runs {
             progress("run \(run)/\(runs): one at a time")
             _ = try await load.oneAtATime(pool4, count: min(2000, requests))
             _ = try await load.oneAtATime(pool1, count: min(2000, requests))
+            _ = try await load.oneAtATime(spinning, count: min(2000, requests))
             try await load.clean(pool1)
             async4.append(try await load.oneAtATime(pool4, count: requests))
             try await load.clean(pool1)
             async1.append(try await load.oneAtATime(pool1, count: requests))
+            try await load.clean(pool1)
+            spun.append(try await load.oneAtATime(spinning, count: requests))
             try await load.clean(pool1)
             sync.append(try await load.oneAtATime(configuration(1), count: requests))
             try await load.clean(pool1)
@@ -59,12 +68,17 @@ struct Measurements {
                    reference: c1, referenceRuns: rps, target: 0.9),
             Figure(name: "one at a time, RedisConnection on a thread", unit: "ops/s", ours: sync.map(\.opsPerSecond),
                    reference: c1, referenceRuns: rps, target: 0.9),
+            Figure(name: "one at a time, RedisClient pool 4, replySpin 150 µs", unit: "ops/s", ours: spun.map(\.opsPerSecond),
+                   reference: c1, referenceRuns: rps, target: 0.9),
         ]
         // redis-benchmark reports latency in milliseconds.
         for (label, fraction, pick) in [("p50", 0.50, \ReferenceResult.p50), ("p95", 0.95, \.p95), ("p99", 0.99, \.p99)] {
             let referenceRuns = single.map { $0[keyPath: pick] * 1000 }
             figures.append(Figure(name: "one at a time \(label) latency, RedisClient pool 4", unit: "µs",
                                   ours: async4.map { percentile($0.latencies, fraction) },
+                                  reference: c1, referenceRuns: referenceRuns, target: nil))
+            figures.append(Figure(name: "one at a time \(label) latency, pool 4, replySpin 150 µs", unit: "µs",
+                                  ours: spun.map { percentile($0.latencies, fraction) },
                                   reference: c1, referenceRuns: referenceRuns, target: nil))
             figures.append(Figure(name: "one at a time \(label) latency, RedisConnection", unit: "µs",
                                   ours: sync.map { percentile($0.latencies, fraction) },

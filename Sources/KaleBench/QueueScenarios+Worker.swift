@@ -195,32 +195,40 @@ extension QueueScenarios {
 
     func latency() async throws -> [Figure] {
         var p50: [Double] = [], p95: [Double] = [], p99: [Double] = []
+        var spun50: [Double] = [], spun99: [Double] = []
         var ref50: [Double] = [], ref95: [Double] = [], ref99: [Double] = []
         for run in 1...runs {
             progress("latency run \(run)/\(runs)")
             let prefix = freshPrefix()
             let c = client(prefix)
+            let spinning = client(prefix, replySpin: Measurements.replySpin)
             let worker = try BenchWorker(url: url, prefix: prefix, concurrency: 2, prefetch: nil, pool: "process")
             try await worker.waitUntilReady(c)
             let options = EnqueueOptions(queue: "bench")
-            for _ in 0..<50 {  // warm up: scripts loaded, connections open, children hot
-                let ref = try await c.enqueue(name: "kale.noop", args: .null, options: options)
-                _ = try await c.wait(for: ref.id, queue: "bench", timeout: .seconds(10))
+            func roundTrips(_ c: KaleClient, _ count: Int) async throws -> [Double] {
+                var samples: [Double] = []
+                samples.reserveCapacity(count)
+                for _ in 0..<count {
+                    let start = ContinuousClock.now
+                    let ref = try await c.enqueue(name: "kale.noop", args: .null, options: options)
+                    _ = try await c.wait(for: ref.id, queue: "bench", timeout: .seconds(10))
+                    samples.append((ContinuousClock.now - start).seconds * 1e6)
+                }
+                return samples.sorted()
             }
-            var samples: [Double] = []
-            samples.reserveCapacity(roundTrips)
-            for _ in 0..<roundTrips {
-                let start = ContinuousClock.now
-                let ref = try await c.enqueue(name: "kale.noop", args: .null, options: options)
-                _ = try await c.wait(for: ref.id, queue: "bench", timeout: .seconds(10))
-                samples.append((ContinuousClock.now - start).seconds * 1e6)
-            }
+            // Warm up: scripts loaded, connections open, children hot.
+            _ = try await roundTrips(c, 50)
+            _ = try await roundTrips(spinning, 50)
+            let samples = try await roundTrips(c, self.roundTrips)
+            let spun = try await roundTrips(spinning, self.roundTrips)
             worker.stop()
-            samples.sort()
+            spinning.close()
             p50.append(percentile(samples, 0.50))
             p95.append(percentile(samples, 0.95))
             p99.append(percentile(samples, 0.99))
-            let reference = try await onThread { [tool, roundTrips] in
+            spun50.append(percentile(spun, 0.50))
+            spun99.append(percentile(spun, 0.99))
+            let reference = try await onThread { [tool, roundTrips = self.roundTrips] in
                 try tool.run(clients: 1, requests: roundTrips * 10, pipeline: 1, command: ["LPUSH", prefix + ":ref", "x"]) }
             ref50.append(reference.p50 * 1000)
             ref95.append(reference.p95 * 1000)
@@ -233,6 +241,10 @@ extension QueueScenarios {
                    reference: "redis-benchmark -c 1 LPUSH p50", referenceRuns: ref50, target: nil),
             Figure(name: "enqueue → awaited result, p95", unit: "µs", ours: p95, reference: "LPUSH p95", referenceRuns: ref95, target: nil),
             Figure(name: "enqueue → awaited result, p99", unit: "µs", ours: p99, reference: "LPUSH p99", referenceRuns: ref99, target: nil),
+            Figure(name: "same, producer with replySpin 150 µs, p50", unit: "µs", ours: spun50,
+                   reference: "LPUSH p50", referenceRuns: ref50, target: nil),
+            Figure(name: "same, producer with replySpin 150 µs, p99", unit: "µs", ours: spun99,
+                   reference: "LPUSH p99", referenceRuns: ref99, target: nil),
         ]
     }
 

@@ -19,8 +19,8 @@ struct QueueScenarios {
 
     func progress(_ text: String) { FileHandle.standardError.write(Data("… \(text)\n".utf8)) }
 
-    func client(_ prefix: String, poolSize: Int = 4) -> KaleClient {
-        var redis = RedisConfiguration(url: url, poolSize: poolSize)
+    func client(_ prefix: String, poolSize: Int = 4, replySpin: Duration = .zero) -> KaleClient {
+        var redis = RedisConfiguration(url: url, poolSize: poolSize, replySpin: replySpin)
         redis.clientName = "kale-bench"
         return KaleClient(configuration: KaleConfiguration(redis: redis, keys: Keys(prefix: prefix)))
     }
@@ -45,7 +45,7 @@ struct QueueScenarios {
     func enqueue() async throws -> [Figure] {
         let size = try messageSize()
         let payload = String(repeating: "x", count: size)
-        var single: [Double] = [], singleRef: [Double] = [], scriptRef: [Double] = []
+        var single: [Double] = [], singleRef: [Double] = [], scriptRef: [Double] = [], spun: [Double] = []
         var concurrent: [Double] = [], concurrentRef: [Double] = []
         var batch: [Double] = [], batchRef: [Double] = []
         for run in 1...runs {
@@ -57,6 +57,12 @@ struct QueueScenarios {
             var start = ContinuousClock.now
             for _ in 0..<enqueues { _ = try await c.enqueue(name: "kale.noop", args: Self.args, options: options) }
             single.append(Double(enqueues) / (ContinuousClock.now - start).seconds)
+            let spinning = client(prefix, replySpin: Measurements.replySpin)
+            _ = try await spinning.enqueue(name: "kale.noop", args: Self.args, options: options)
+            start = .now
+            for _ in 0..<enqueues { _ = try await spinning.enqueue(name: "kale.noop", args: Self.args, options: options) }
+            spun.append(Double(enqueues) / (ContinuousClock.now - start).seconds)
+            spinning.close()
             let listKey = prefix + ":ref"
             singleRef.append(try await onThread { [tool, enqueues] in
                 try tool.run(clients: 1, requests: enqueues, pipeline: 1, command: ["LPUSH", listKey, payload]).rps })
@@ -93,6 +99,8 @@ struct QueueScenarios {
                    reference: "redis-benchmark -c 1 LPUSH \(size) B", referenceRuns: singleRef, target: 0.9),
             Figure(name: "enqueue one at a time, beside the same script", unit: "ops/s", ours: single,
                    reference: "redis-benchmark -c 1 EVALSHA enqueue", referenceRuns: scriptRef, target: nil),
+            Figure(name: "enqueue one at a time, replySpin 150 µs", unit: "ops/s", ours: spun,
+                   reference: "redis-benchmark -c 1 LPUSH \(size) B", referenceRuns: singleRef, target: 0.9),
             Figure(name: "enqueue, 100 concurrent callers", unit: "ops/s", ours: concurrent,
                    reference: "redis-benchmark -c 50 LPUSH", referenceRuns: concurrentRef, target: 0.6),
             Figure(name: "enqueueBatch, 1000 per call", unit: "ops/s", ours: batch,

@@ -77,6 +77,7 @@ final class ConnectionThread: Sendable {
 
     init(configuration: RedisConfiguration, name: String, logger: Logger) {
         self.name = name
+        replySpin = configuration.replySpin
         let thread = Thread { [self] in
             self.run(RedisConnection(configuration: configuration, logger: logger))
         }
@@ -87,20 +88,21 @@ final class ConnectionThread: Sendable {
     /// Requests queued or being sent, to pick the least busy connection.
     var load: Int { state.withLock { $0.queue.count + $0.inFlight } }
 
-    /// How long a lone caller waits for its reply on its own thread before it suspends.
+    /// See ``RedisConfiguration/replySpin``. Only one caller in the process spins at a time,
+    /// so the cooperative pool always keeps a thread for other work; callers with company
+    /// suspend at once, as their replies come together anyway.
     ///
-    /// Resuming a suspended caller means waking one of Swift's pool threads, which went to
-    /// sleep when the caller suspended, and on a VM an idle vCPU wakes slowly: one at a time,
-    /// enqueues ran at half of `redis-benchmark`'s LPUSH. A caller that is its client's only
-    /// request in flight (one at a time, an awaited result) spins instead, yielding its core on
-    /// every turn. Callers with company suspend at once, as their replies come together
-    /// anyway; and only one caller in the process spins at a time, so the cooperative pool
-    /// always has a thread for other work.
-    private static let spinForReply = Duration.microseconds(150)
+    /// A spin that runs out means replies are slow (a loaded machine, a distant server):
+    /// spinning then only takes CPU from the work that is late, so nobody spins for the next
+    /// ``spinPauseAfterMiss``.
+    private let replySpin: Duration
+    private static let spinPauseAfterMiss: UInt64 = 5_000_000  // ns
     private static let someoneSpins = Atomic(false)
+    /// `DispatchTime` uptime (ns) before which nobody spins.
+    private static let spinPausedUntil = Atomic<UInt64>(0)
 
     /// - Parameter spin: the caller is its client's only request in flight, and may wait for
-    ///   the reply in place (see ``spinForReply``).
+    ///   the reply in place (see ``RedisConfiguration/replySpin``).
     func execute(_ commands: [RedisCommand], spin: Bool = false) async throws -> [RedisReply] {
         let completion = Completion()
         let (accepted, wake, alone) = state.withLock { s -> (Bool, Bool, Bool) in
@@ -114,12 +116,14 @@ final class ConnectionThread: Sendable {
         }
         guard accepted else { throw RedisError(.closed, detail: "\(name) is closed") }
         if wake { wakeup.signal() }
-        if spin, alone, ConnectionThread.someoneSpins.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+        if spin, alone, replySpin > .zero, DispatchTime.now().uptimeNanoseconds >= ConnectionThread.spinPausedUntil.load(ordering: .relaxed),
+           ConnectionThread.someoneSpins.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
             let clock = ContinuousClock()
-            let deadline = clock.now + ConnectionThread.spinForReply
+            let deadline = clock.now + replySpin
             while !completion.done.load(ordering: .acquiring), clock.now < deadline { sched_yield() }
             ConnectionThread.someoneSpins.store(false, ordering: .releasing)
             if completion.done.load(ordering: .acquiring), let result = completion.result { return try result.get() }
+            ConnectionThread.spinPausedUntil.store(DispatchTime.now().uptimeNanoseconds + ConnectionThread.spinPauseAfterMiss, ordering: .relaxed)
         }
         return try await withCheckedThrowingContinuation { completion.park($0) }
     }

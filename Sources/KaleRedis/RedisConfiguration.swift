@@ -17,6 +17,17 @@ public struct RedisConfiguration: Sendable {
     public var reconnectBaseDelay: Duration
     /// Upper bound of the reconnect delay. Default 2 s.
     public var reconnectMaxDelay: Duration
+    /// How long a caller that is its client's only request in flight waits for the reply on
+    /// its own thread (yielding the core) before it suspends. Default zero: never.
+    ///
+    /// Resuming a suspended caller wakes a sleeping pool thread, which on a VM is slow: with
+    /// 150 µs, one-at-a-time enqueues ran about twice as fast on the project's 2-vCPU machine
+    /// (docs/performance.md). The cost is CPU, and a pool thread that does nothing else
+    /// meanwhile: on a loaded 2-core machine it delayed other async work (scheduled tasks
+    /// started up to 130 ms late under the parallel test suite). Turn it on for producers
+    /// that enqueue one at a time on an otherwise quiet process; the worker leaves it off, as
+    /// its children need the cores.
+    public var replySpin: Duration
 
     public init(
         url: RedisURL,
@@ -26,7 +37,8 @@ public struct RedisConfiguration: Sendable {
         clientName: String? = "kale",
         poolSize: Int = 4,
         reconnectBaseDelay: Duration = .milliseconds(50),
-        reconnectMaxDelay: Duration = .seconds(2)
+        reconnectMaxDelay: Duration = .seconds(2),
+        replySpin: Duration = .zero
     ) {
         precondition(poolSize > 0, "a Redis pool needs at least one connection")
         self.url = url
@@ -37,6 +49,7 @@ public struct RedisConfiguration: Sendable {
         self.poolSize = poolSize
         self.reconnectBaseDelay = reconnectBaseDelay
         self.reconnectMaxDelay = reconnectMaxDelay
+        self.replySpin = replySpin
     }
 }
 

@@ -57,9 +57,14 @@ import Testing
         #expect(wrong.isEmpty, "\(wrong.count) wrong replies, first at \(wrong.prefix(5))")
     }
 
-    @Test func twoHundredConcurrentCallersEachGetTheirOwnReply() async throws {
+    /// With and without waiting for replies in place: a spinning caller must get its own
+    /// reply, never a neighbour's, however the replies and suspensions interleave.
+    @Test(arguments: [Duration.zero, .microseconds(100)])
+    func twoHundredConcurrentCallersEachGetTheirOwnReply(replySpin: Duration) async throws {
         let ns = testNamespace()
-        let client = RedisClient(configuration: shared.configuration(poolSize: 4))
+        var configuration = shared.configuration(poolSize: 4)
+        configuration.replySpin = replySpin
+        let client = RedisClient(configuration: configuration)
         defer { client.close() }
         let mismatches = try await withThrowingTaskGroup(of: [String].self) { group in
             for i in 0..<200 {
@@ -80,9 +85,29 @@ import Testing
         #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
     }
 
-    @Test func serverErrorsThrowFromSendAndStayValuesInPipeline() async throws {
+    @Test func oneAtATimeCallersWaitingInPlaceGetEveryReplyInOrder() async throws {
         let key = testNamespace()
-        let client = RedisClient(configuration: shared.configuration())
+        var configuration = shared.configuration(poolSize: 2)
+        configuration.replySpin = .microseconds(100)
+        let client = RedisClient(configuration: configuration)
+        defer { client.close() }
+        var wrong: [String] = []
+        for i in 1...5000 {
+            let n = try await client.send("INCR", key).int
+            if n != i { wrong.append("\(i): \(String(describing: n))") }
+        }
+        let error = await redisError { try await client.send("HSET", key, "f", "v") }
+        #expect(error?.code == .server, "a server error still throws from a spinning caller")
+        try await client.send("DEL", key)
+        #expect(wrong.isEmpty, "\(wrong.prefix(5))")
+    }
+
+    @Test(arguments: [Duration.zero, .microseconds(100)])
+    func serverErrorsThrowFromSendAndStayValuesInPipeline(replySpin: Duration) async throws {
+        let key = testNamespace()
+        var configuration = shared.configuration()
+        configuration.replySpin = replySpin
+        let client = RedisClient(configuration: configuration)
         defer { client.close() }
         try await client.send("SET", key, "text")
         let error = await redisError { try await client.send("INCR", key) }
