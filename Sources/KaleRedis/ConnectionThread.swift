@@ -116,16 +116,24 @@ final class ConnectionThread: Sendable {
         }
         guard accepted else { throw RedisError(.closed, detail: "\(name) is closed") }
         if wake { wakeup.signal() }
-        if spin, alone, replySpin > .zero, DispatchTime.now().uptimeNanoseconds >= ConnectionThread.spinPausedUntil.load(ordering: .relaxed),
-           ConnectionThread.someoneSpins.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
-            let clock = ContinuousClock()
-            let deadline = clock.now + replySpin
-            while !completion.done.load(ordering: .acquiring), clock.now < deadline { sched_yield() }
-            ConnectionThread.someoneSpins.store(false, ordering: .releasing)
-            if completion.done.load(ordering: .acquiring), let result = completion.result { return try result.get() }
-            ConnectionThread.spinPausedUntil.store(DispatchTime.now().uptimeNanoseconds + ConnectionThread.spinPauseAfterMiss, ordering: .relaxed)
-        }
+        if spin, alone, let result = waitInPlace(for: completion) { return try result.get() }
         return try await withCheckedThrowingContinuation { completion.park($0) }
+    }
+
+    /// Spins up to ``replySpin`` for the reply; nil when spinning is off, paused, taken by
+    /// another caller, or ran out.
+    private func waitInPlace(for completion: Completion) -> Swift.Result<[RedisReply], any Error>? {
+        guard replySpin > .zero,
+              DispatchTime.now().uptimeNanoseconds >= Self.spinPausedUntil.load(ordering: .relaxed),
+              Self.someoneSpins.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+        else { return nil }
+        let clock = ContinuousClock()
+        let deadline = clock.now + replySpin
+        while !completion.done.load(ordering: .acquiring), clock.now < deadline { sched_yield() }
+        Self.someoneSpins.store(false, ordering: .releasing)
+        if completion.done.load(ordering: .acquiring), let result = completion.result { return result }
+        Self.spinPausedUntil.store(DispatchTime.now().uptimeNanoseconds + Self.spinPauseAfterMiss, ordering: .relaxed)
+        return nil
     }
 
     /// Stops the thread after the requests already queued have been answered.
