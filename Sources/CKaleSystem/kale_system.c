@@ -20,7 +20,7 @@ int kale_wifsignaled(int status) { return WIFSIGNALED(status); }
 int kale_wtermsig(int status) { return WTERMSIG(status); }
 
 int kale_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-               int stdin_fd, int stdout_fd, int stderr_fd) {
+               int stdin_fd, int stdout_fd, int stderr_fd, int control_fd) {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     int rc;
@@ -29,13 +29,14 @@ int kale_spawn(pid_t *pid, const char *path, char *const argv[], char *const env
         posix_spawn_file_actions_destroy(&actions);
         return rc;
     }
-    // dup2 clears close-on-exec on the target descriptor, so the child keeps exactly 0, 1, 2.
+    // dup2 clears close-on-exec on the target descriptor, so the child keeps exactly 0-3.
     posix_spawn_file_actions_adddup2(&actions, stdin_fd, 0);
     posix_spawn_file_actions_adddup2(&actions, stdout_fd, 1);
     posix_spawn_file_actions_adddup2(&actions, stderr_fd, 2);
+    if (control_fd >= 0) posix_spawn_file_actions_adddup2(&actions, control_fd, 3);
     // Belt and braces beside O_CLOEXEC: a descriptor some library opened without it (a
     // socket, a log file) must not keep a pipe or a Redis connection open in the child.
-    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    posix_spawn_file_actions_addclosefrom_np(&actions, control_fd >= 0 ? 4 : 3);
 
     sigset_t all, none;
     sigfillset(&all);

@@ -156,7 +156,7 @@ public final class RedisServer: Sendable {
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for p in cArgs { free(p) } }
         var env: [UnsafeMutablePointer<CChar>?] = [nil]
-        return kale_spawn(&pid, path, &cArgs, &env, fd, fd, fd)
+        return kale_spawn(&pid, path, &cArgs, &env, fd, fd, fd, -1)
     }
 
     private static func freePort() throws -> Int {

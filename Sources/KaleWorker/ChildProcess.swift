@@ -21,10 +21,16 @@ final class ChildProcess: Sendable {
         var isReady = false
         var stderrTail: [UInt8] = []
         var currentTask: String?
+        /// Run frames sent so far: the child counts them too, and a stop request names the
+        /// run it is for (see ``StopRequest``).
+        var runs: UInt32 = 0
     }
 
     let pid: pid_t
     private let input: Int32
+    /// Stop requests: the child reads them on a thread of its own, since the thread that reads
+    /// `input` is the one running the task.
+    private let control: Int32
     private let output: Int32
     private let errors: Int32
     private let state = Mutex(State())
@@ -32,9 +38,10 @@ final class ChildProcess: Sendable {
     /// descriptor number that was closed and reused.
     private let inputOpen = Mutex(true)
 
-    private init(pid: pid_t, input: Int32, output: Int32, errors: Int32) {
+    private init(pid: pid_t, input: Int32, control: Int32, output: Int32, errors: Int32) {
         self.pid = pid
         self.input = input
+        self.control = control
         self.output = output
         self.errors = errors
     }
@@ -43,8 +50,9 @@ final class ChildProcess: Sendable {
     ///
     /// - Throws: ``KaleError`` when the executable cannot be started.
     static func spawn(executable: String, arguments: [String]) throws -> ChildProcess {
-        var toChild: [Int32] = [0, 0], fromChild: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
-        guard kale_pipe_cloexec(&toChild) == 0, kale_pipe_cloexec(&fromChild) == 0, kale_pipe_cloexec(&errPipe) == 0 else {
+        var toChild: [Int32] = [0, 0], fromChild: [Int32] = [0, 0], errPipe: [Int32] = [0, 0], controlPipe: [Int32] = [0, 0]
+        guard kale_pipe_cloexec(&toChild) == 0, kale_pipe_cloexec(&fromChild) == 0, kale_pipe_cloexec(&errPipe) == 0,
+              kale_pipe_cloexec(&controlPipe) == 0 else {
             throw KaleError(.invalidOptions, detail: "pipe2 failed: \(String(cString: strerror(errno)))")
         }
         var environment = ProcessInfo.processInfo.environment
@@ -59,13 +67,13 @@ final class ChildProcess: Sendable {
             for p in envp { free(p) }
         }
         var pid: pid_t = 0
-        let rc = kale_spawn(&pid, executable, &argv, &envp, toChild[0], fromChild[1], errPipe[1])
-        close(toChild[0]); close(fromChild[1]); close(errPipe[1])
+        let rc = kale_spawn(&pid, executable, &argv, &envp, toChild[0], fromChild[1], errPipe[1], controlPipe[0])
+        close(toChild[0]); close(fromChild[1]); close(errPipe[1]); close(controlPipe[0])
         guard rc == 0 else {
-            close(toChild[1]); close(fromChild[0]); close(errPipe[0])
+            close(toChild[1]); close(fromChild[0]); close(errPipe[0]); close(controlPipe[1])
             throw KaleError(.invalidOptions, detail: "cannot start child '\(executable)': \(String(cString: strerror(rc)))")
         }
-        let child = ChildProcess(pid: pid, input: toChild[1], output: fromChild[0], errors: errPipe[0])
+        let child = ChildProcess(pid: pid, input: toChild[1], control: controlPipe[1], output: fromChild[0], errors: errPipe[0])
         let reader = Thread { child.readFrames() }
         reader.name = "kale-child-\(pid)"
         reader.start()
@@ -77,13 +85,16 @@ final class ChildProcess: Sendable {
 
     deinit { closeInput() }
 
-    private func send(_ frame: Frame) -> Bool {
-        inputOpen.withLock { open in open && frame.write(to: input) }
+    private func send(_ frame: Frame, control: Bool = false) -> Bool {
+        inputOpen.withLock { open in open && frame.write(to: control ? self.control : input) }
     }
 
     private func closeInput() {
         inputOpen.withLock { open in
-            if open { close(input) }
+            if open {
+                close(input)
+                close(control)
+            }
             open = false
         }
     }
@@ -124,6 +135,7 @@ final class ChildProcess: Sendable {
                 s.progress = progress
                 s.killCause = nil
                 s.currentTask = taskID
+                s.runs &+= 1
                 return nil
             }
             if let death {
@@ -137,7 +149,8 @@ final class ChildProcess: Sendable {
 
     /// Asks the running task to stop (cooperative).
     func requestStop(_ reason: TaskContext.StopReason) {
-        _ = send(Frame(.stop, Array(reason.rawValue.utf8)))
+        let run = state.withLock { $0.runs }
+        _ = send(Frame(.stop, StopRequest(run: run, reason: reason).payload), control: true)
     }
 
     /// The id of the task running now, if any.

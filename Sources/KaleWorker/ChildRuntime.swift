@@ -14,35 +14,61 @@ public enum ChildRuntime {
     public static var isChild: Bool { ProcessInfo.processInfo.environment["KALE_CHILD"] == "1" }
 
     /// Serves tasks until stdin closes, then exits the process.
+    ///
+    /// The thread that reads the task pipe also runs the task (``ChildExecutor``): handing
+    /// each task to Swift's pool cost a thread wake-up per task, 30–50 µs on a VM whose other
+    /// vCPU had gone idle. Stop requests therefore come on a second pipe, read on a control
+    /// thread that also notices the supervisor's end while a task keeps the loop busy.
     public static func run(registry: TaskRegistry) -> Never {
         // Frames own the real stdout. Anything a task prints goes to stderr instead, so a
         // stray print() can never corrupt the frame stream.
         let frames = dup(1)
         dup2(2, 1)
         let writer = FrameWriter(fd: frames)
-        writer.send(Frame(.hello, Frame.int64(Int64(getpid()))))
         let current = CurrentRun()
+        startControlThread(current)
+        writer.send(Frame(.hello, Frame.int64(Int64(getpid()))))
+        let executor = ChildExecutor()
         var reader = FrameReader(fd: 0)
-        while let frame = reader.next() {
-            switch frame.kind {
-            case .run:
-                let attempt = Int(Frame.int64(frame.payload[0..<8]))
-                let softMs = Frame.int64(frame.payload[8..<16])
-                let message = Array(frame.payload[16...])
-                start(message: message, attempt: attempt, softMs: softMs, registry: registry, writer: writer, current: current)
-            case .stop:
-                let reason = TaskContext.StopReason(rawValue: String(decoding: frame.payload, as: UTF8.self)) ?? .cancelled
-                current.value.withLock { $0 }?.stop(reason)
-            default:
-                break
-            }
+        var runs: UInt32 = 0
+        while true {
+            executor.runPending()
+            guard executor.waitForInput(on: 0) else { continue }
+            // stdin closed: the supervisor is retiring us, or it died. Either way, leave.
+            guard let frame = reader.next() else { leave() }
+            guard frame.kind == .run else { continue }
+            runs &+= 1
+            let attempt = Int(Frame.int64(frame.payload[0..<8]))
+            let softMs = Frame.int64(frame.payload[8..<16])
+            let message = Array(frame.payload[16...])
+            start(message: message, attempt: attempt, softMs: softMs, run: runs, registry: registry,
+                  writer: writer, current: current, executor: executor)
         }
-        // stdin closed: the supervisor is retiring us, or it died. Either way, leave.
-        exit(0)
     }
 
-    private static func start(message: [UInt8], attempt: Int, softMs: Int64, registry: TaskRegistry,
-                              writer: FrameWriter, current: CurrentRun) {
+    /// Ends the child without running exit handlers twice when two threads see the end.
+    static func leave() -> Never {
+        fflush(nil)
+        _exit(0)
+    }
+
+    /// Reads stop requests from the control pipe (descriptor 3), and leaves when it closes:
+    /// the supervisor retired this child, or died. A CPU-bound task holds the main thread, and
+    /// must not outlive the supervisor that would never read its result.
+    private static func startControlThread(_ current: CurrentRun) {
+        let thread = Thread {
+            var control = FrameReader(fd: 3)
+            while let frame = control.next() {
+                if frame.kind == .stop, let request = StopRequest(payload: frame.payload) { current.stop(request) }
+            }
+            leave()
+        }
+        thread.name = "kale-child-control"
+        thread.start()
+    }
+
+    private static func start(message: [UInt8], attempt: Int, softMs: Int64, run number: UInt32, registry: TaskRegistry,
+                              writer: FrameWriter, current: CurrentRun, executor: ChildExecutor) {
         let envelope: Envelope
         do { envelope = try KaleJSONFormat().decode(message) }
         catch {
@@ -55,15 +81,14 @@ public enum ChildRuntime {
         }
         let run = HandlerRun(
             handler: handler, envelope: envelope, attempt: attempt,
-            softTimeLimit: softMs >= 0 ? .milliseconds(softMs) : nil,
+            softTimeLimit: softMs >= 0 ? .milliseconds(softMs) : nil, executor: executor,
             progress: { fraction, text in
                 writer.send(Frame(.progress, Frame.int64(Int64(bitPattern: fraction.bitPattern)) + Array((text ?? "").utf8)))
             })
-        current.value.withLock { $0 = run }
-        // Unstructured: the main thread must keep reading stdin for stop frames meanwhile.
-        Task {
+        current.begin(number, run)
+        Task(executorPreference: executor) {
             let outcome = await run.outcome()
-            current.value.withLock { $0 = nil }
+            current.end()
             switch outcome {
             case .succeeded(let bytes):
                 writer.send(Frame(.success, bytes))
@@ -92,7 +117,74 @@ private final class FrameWriter: Sendable {
     }
 }
 
-/// The run in progress, shared by the stdin loop (stop frames) and the task.
+/// The run in progress, shared by the main loop and the control thread (stop requests).
 private final class CurrentRun: Sendable {
-    let value = Mutex<HandlerRun?>(nil)
+    private struct State {
+        var number: UInt32 = 0
+        var run: HandlerRun?
+        /// A request for a run not read yet (the signal overtook the run frame).
+        var early: StopRequest?
+    }
+
+    private let state = Mutex(State())
+
+    func begin(_ number: UInt32, _ run: HandlerRun) {
+        let early = state.withLock { s -> StopRequest? in
+            s.number = number
+            s.run = run
+            defer { s.early = nil }
+            return s.early?.run == number ? s.early : nil
+        }
+        if let early { run.stop(early.reason) }
+    }
+
+    func end() { state.withLock { $0.run = nil } }
+
+    func stop(_ request: StopRequest) {
+        let run = state.withLock { s -> HandlerRun? in
+            if request.run == s.number { return s.run }
+            s.early = request
+            return nil
+        }
+        run?.stop(request.reason)
+    }
+}
+
+/// Runs the child's tasks on the thread that reads the task pipe.
+///
+/// Jobs enqueued from other threads (a task resumed after an await) wake that thread through
+/// an eventfd it polls beside the pipe.
+private final class ChildExecutor: TaskExecutor {
+    private let jobs = Mutex<[UnownedJob]>([])
+    private let wake = kale_eventfd()
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        jobs.withLock { $0.append(job) }
+        var one: UInt64 = 1
+        _ = write(wake, &one, 8)
+    }
+
+    /// Runs every queued job, including those the jobs enqueue.
+    func runPending() {
+        while true {
+            let batch = jobs.withLock { j -> [UnownedJob] in
+                defer { j.removeAll(keepingCapacity: true) }
+                return j
+            }
+            if batch.isEmpty { return }
+            for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
+        }
+    }
+
+    /// Sleeps until `fd` is readable (or closed) or a job arrives; true when `fd` is.
+    func waitForInput(on fd: Int32) -> Bool {
+        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+        guard poll(&fds, 2, -1) > 0 else { return false }
+        if fds[1].revents != 0 {
+            var count: UInt64 = 0
+            _ = read(wake, &count, 8)
+        }
+        return fds[0].revents != 0
+    }
 }

@@ -10,6 +10,7 @@ import Glibc
 /// (TaskFailure JSON).
 struct Frame: Sendable, Equatable {
     enum Kind: UInt8, Sendable {
+        /// `stop` travels on the control pipe (descriptor 3 in the child), the rest on stdin/stdout.
         case run = 0x52, stop = 0x43, hello = 0x48, progress = 0x50, success = 0x53, failure = 0x46
     }
 

@@ -8,8 +8,11 @@ final class HandlerRun: Sendable {
     private let work: Task<JSONValue, any Error>
     private let softTimer: Task<Void, Never>?
 
+    /// - Parameter executor: where the handler runs (a child's main thread); nil for Swift's
+    ///   pool. The soft-limit timer always runs on the pool, so it fires while a CPU-bound
+    ///   handler holds the executor.
     init(handler: TaskHandler, envelope: Envelope, attempt: Int, softTimeLimit: Duration?,
-         progress: @escaping @Sendable (Double, String?) async -> Void) {
+         executor: (any TaskExecutor)? = nil, progress: @escaping @Sendable (Double, String?) async -> Void) {
         let context = TaskContext(
             id: envelope.id, name: envelope.name, queue: envelope.queue, attempt: attempt,
             maxRetries: envelope.maxRetries, headers: envelope.headers,
@@ -17,7 +20,7 @@ final class HandlerRun: Sendable {
         self.context = context
         // Unstructured because the runner must be able to abandon it at the hard limit in
         // inline mode (a Swift task cannot be killed, only cancelled).
-        let work = Task { try await handler.run(envelope.args, context) }
+        let work = Task(executorPreference: executor) { try await handler.run(envelope.args, context) }
         self.work = work
         softTimer = softTimeLimit.map { limit in
             Task {

@@ -8,7 +8,7 @@ import Synchronization
 /// A supervised pool of persistent child processes, one task at a time each.
 ///
 /// The pool enforces the limits from outside the child, where a runaway task cannot
-/// interfere: the soft limit (a stop frame, then SIGKILL after the stop grace), the hard
+/// interfere: the soft limit (a stop request, then SIGKILL after the stop grace), the hard
 /// limit (SIGKILL), the memory ceiling (RSS sampled while running and checked after each
 /// task) and max tasks per child (recycle). A dead child is replaced at once.
 final class ProcessPool: Executor {

@@ -3,6 +3,7 @@ import Glibc
 import Kale
 import KaleRedis
 import KaleTestSupport
+@testable import KaleWorker
 import Testing
 
 @Suite(.serialized, .timeLimit(.minutes(3))) struct ProcessPoolTests {
@@ -107,5 +108,19 @@ import Testing
         #expect(b.state == .cancelled, "killed after the stop grace, still cancelled and not retried")
         #expect(b.attempt == 1)
         #expect(await daemon.stop() == 0)
+    }
+}
+
+@Suite struct StopRequestTests {
+    @Test(arguments: [(UInt32(0), TaskContext.StopReason.cancelled), (1, .softTimeLimit), (.max, .shutdown), (70_000, .cancelled)])
+    func stopRequestsRoundTripThroughTheirFrame(run: UInt32, reason: TaskContext.StopReason) {
+        let request = StopRequest(run: run, reason: reason)
+        #expect(StopRequest(payload: request.payload) == request)
+    }
+
+    @Test func malformedStopPayloadsAreIgnored() {
+        #expect(StopRequest(payload: []) == nil)
+        #expect(StopRequest(payload: [0, 0, 1]) == nil)
+        #expect(StopRequest(payload: [0, 0, 0, 1] + Array("nonsense".utf8)) == nil)
     }
 }

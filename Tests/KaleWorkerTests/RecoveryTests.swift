@@ -36,6 +36,34 @@ import Testing
         #expect(await b.stop() == 0)
     }
 
+    /// A child runs its task on the thread that reads its pipe, so it learns of its
+    /// supervisor's death from the control pipe: a task that never yields (and ignores stop
+    /// requests) must not keep an orphan spinning, and the task must run again elsewhere.
+    @Test func childrenOfAKilledSupervisorLeaveMidTask() async throws {
+        let f = KaleFixture()
+        let a = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: ["--lease", "2s"])
+        try await a.waitUntilReady(f)
+        let aID = try #require(try await a.workerID(f))
+        let refs = try await f.client.enqueueBatch(
+            name: "kale.spin", args: [.object(["ms": .number(4000), "ignore_cancel": .bool(true)]),
+                                      .object(["ms": .number(4000), "ignore_cancel": .bool(true)])])
+        var busy: [Int32] = []
+        #expect(try await waitUntil {
+            busy = try await children(of: aID, f).filter { $0.value != nil }.map(\.key)
+            return busy.count == 2
+        })
+        a.signal(SIGKILL)
+        let gone = await waitUntil(timeout: .seconds(2)) { busy.allSatisfy { kill($0, 0) != 0 && errno == ESRCH } }
+        #expect(gone, "children \(busy) outlived their supervisor")
+        let b = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: ["--lease", "2s"])
+        for ref in refs {
+            let info = try await f.client.wait(for: ref.id, timeout: .seconds(30))
+            #expect(info.state == .succeeded && info.attempt == 2, "\(ref.id) ended \(info.state) on attempt \(info.attempt)")
+        }
+        #expect(try await f.auditQueue("default", ids: refs.map(\.id)).isEmpty)
+        #expect(await b.stop() == 0)
+    }
+
     @Test func redisOutageIsRiddenOutWithoutLoss() async throws {
         let server = try RedisServer(options: ["--appendonly", "yes", "--appendfsync", "always"])
         defer { server.kill() }

@@ -16,11 +16,12 @@ int kale_wexitstatus(int status);
 int kale_wifsignaled(int status);
 int kale_wtermsig(int status);
 
-/// posix_spawn of `path` with `argv`/`envp`, stdin/stdout/stderr bound to the given fds,
-/// default signal dispositions restored (SIGPIPE is ignored in the parent) and the child
-/// placed in its own process group. Returns 0 or an errno value.
+/// posix_spawn of `path` with `argv`/`envp`, stdin/stdout/stderr and descriptor 3 (the
+/// control pipe; -1 for none) bound to the given fds, default signal dispositions restored (SIGPIPE is
+/// ignored in the parent) and the child placed in its own process group. Returns 0 or an
+/// errno value.
 int kale_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-               int stdin_fd, int stdout_fd, int stderr_fd);
+               int stdin_fd, int stdout_fd, int stderr_fd, int control_fd);
 
 /// Whole-buffer read/write that retry on EINTR and short transfers. Return 0 on success,
 /// -1 on error (errno set) and 1 on EOF (read only).
