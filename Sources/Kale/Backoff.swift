@@ -31,20 +31,7 @@ public enum Backoff: Sendable, Hashable, Codable {
     }
 
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        switch try c.decode(String.self, forKey: .kind) {
-        case "exponential":
-            self = .exponential(
-                base: .milliseconds(try c.decode(Int64.self, forKey: .baseMs)),
-                max: .milliseconds(try c.decode(Int64.self, forKey: .maxMs)),
-                jitter: try c.decodeIfPresent(Bool.self, forKey: .jitter) ?? true)
-        case "fixed":
-            self = .fixed(.milliseconds(try c.decode(Int64.self, forKey: .baseMs)))
-        case "none":
-            self = .none
-        case let other:
-            throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown backoff kind '\(other)'")
-        }
+        try self.init(json: JSONValue(from: decoder))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -87,7 +74,8 @@ extension Backoff {
 }
 
 extension Backoff {
-    /// As `init(from:)`, from a parsed message.
+    /// Reads `{"kind": …, "base_ms": …, "max_ms": …, "jitter": …}` from a parsed message;
+    /// `init(from:)` goes through here too.
     init(json: JSONValue) throws {
         func fail(_ why: String) -> DecodingError { .dataCorrupted(.init(codingPath: [], debugDescription: "backoff: \(why)")) }
         func ms(_ key: String) throws -> Int64 {

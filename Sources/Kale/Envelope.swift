@@ -62,28 +62,10 @@ public struct Envelope: Sendable, Hashable, Codable {
         case priority, uniqueKey = "unique_key", resultTTLMs = "result_ttl_ms", headers
     }
 
+    /// Reads the envelope by the rules of ``init(json:)``, the one place they are written down
+    /// (the message reader and any other `Decoder` must agree on defaults and refusals).
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        version = try c.decode(Int.self, forKey: .version)
-        guard version == Envelope.currentVersion else {
-            throw DecodingError.dataCorruptedError(
-                forKey: .version, in: c, debugDescription: "unsupported wire format version \(version) (this worker reads 1)")
-        }
-        id = try c.decode(String.self, forKey: .id)
-        name = try c.decode(String.self, forKey: .name)
-        queue = try c.decode(String.self, forKey: .queue)
-        args = try c.decodeIfPresent(JSONValue.self, forKey: .args) ?? .null
-        enqueuedAt = try c.decode(Int64.self, forKey: .enqueuedAt)
-        eta = try c.decodeIfPresent(Int64.self, forKey: .eta)
-        expiresAt = try c.decodeIfPresent(Int64.self, forKey: .expiresAt)
-        maxRetries = try c.decodeIfPresent(Int.self, forKey: .maxRetries) ?? 3
-        backoff = try c.decodeIfPresent(Backoff.self, forKey: .backoff) ?? .default
-        softTimeLimitMs = try c.decodeIfPresent(Int64.self, forKey: .softTimeLimitMs)
-        timeLimitMs = try c.decodeIfPresent(Int64.self, forKey: .timeLimitMs)
-        priority = try c.decodeIfPresent(Priority.self, forKey: .priority) ?? .normal
-        uniqueKey = try c.decodeIfPresent(String.self, forKey: .uniqueKey)
-        resultTTLMs = try c.decodeIfPresent(Int64.self, forKey: .resultTTLMs)
-        headers = try c.decodeIfPresent([String: String].self, forKey: .headers) ?? [:]
+        try self.init(json: JSONValue(from: decoder))
     }
 }
 
@@ -142,7 +124,8 @@ extension Envelope {
 }
 
 extension Envelope {
-    /// Reads a parsed message with the same rules, defaults and errors as `init(from:)`.
+    /// Reads a parsed message: required fields, defaults for the optional ones, and
+    /// `DecodingError`s for wrong types and an unsupported ``version``.
     init(json: JSONValue) throws {
         guard case .object(let o) = json else {
             throw DecodingError.typeMismatch([String: JSONValue].self, .init(codingPath: [], debugDescription: "a message must be a JSON object"))

@@ -47,14 +47,13 @@ struct JSONWriter {
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     mutating func integer(_ n: Int64) {
-        if n == 0 { bytes.append(UInt8(ascii: "0")); return }
-        var digits: (UInt64, Bool) = (n.magnitude, n < 0)
-        if digits.1 { bytes.append(UInt8(ascii: "-")) }
+        if n < 0 { bytes.append(UInt8(ascii: "-")) }
+        var rest = n.magnitude
         let start = bytes.count
-        while digits.0 > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(digits.0 % 10))
-            digits.0 /= 10
-        }
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        } while rest > 0
         bytes[start...].reverse()
     }
 

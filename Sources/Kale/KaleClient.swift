@@ -61,7 +61,8 @@ public final class KaleClient: Sendable {
     public func enqueue(name: String, args: JSONValue, options: EnqueueOptions = EnqueueOptions()) async throws -> TaskRef {
         let prepared = try prepare(name: name, args: args, options: options, now: Broker.now())
         var commands = registration(for: [prepared.envelope.queue])
-        commands.append(broker.enqueueCommand(prepared.envelope, message: prepared.message, uniqueTTL: options.uniqueTTL, now: prepared.now))
+        commands.append(broker.enqueueCommand(prepared.envelope, message: prepared.message, uniqueTTL: options.uniqueTTL,
+                                              now: prepared.envelope.enqueuedAt))
         let replies = try await redis.pipeline(commands)
         return try outcome(of: replies.last!, prepared.envelope)
     }
@@ -77,7 +78,6 @@ public final class KaleClient: Sendable {
     struct Prepared {
         var envelope: Envelope
         var message: [UInt8]
-        var now: Int64
     }
 
     func prepare(name: String, args: JSONValue, options: EnqueueOptions, now: Int64) throws -> Prepared {
@@ -103,7 +103,7 @@ public final class KaleClient: Sendable {
         guard message.count <= configuration.maxMessageSize else {
             throw KaleError(.payloadTooLarge, detail: "message of \(message.count) bytes exceeds the limit of \(configuration.maxMessageSize) bytes; pass large data by reference (a path or URL)", queue: queue)
         }
-        return Prepared(envelope: envelope, message: message, now: now)
+        return Prepared(envelope: envelope, message: message)
     }
 
     /// SADD commands for queues this client has not announced yet (for `kale inspect`).

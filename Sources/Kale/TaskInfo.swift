@@ -52,11 +52,13 @@ public struct TaskInfo: Sendable, Hashable {
     /// Builds the info from a done message: the record as a JSON array of field, value, ….
     /// Nil when the payload is anything else.
     init?(id: String, queue: String, published payload: [UInt8]) {
-        guard payload.first == UInt8(ascii: "["),
-              let flat = try? JSONDecoder().decode([String].self, from: Data(payload)), flat.count % 2 == 0
+        guard payload.first == UInt8(ascii: "["), case .array(let flat)? = try? JSONReader.parse(payload), flat.count % 2 == 0
         else { return nil }
         var fields: [String: String] = [:]
-        for i in stride(from: 0, to: flat.count, by: 2) { fields[flat[i]] = flat[i + 1] }
+        for i in stride(from: 0, to: flat.count, by: 2) {
+            guard case .string(let name) = flat[i], case .string(let value) = flat[i + 1] else { return nil }
+            fields[name] = value
+        }
         self.init(id: id, queue: queue, fields: fields)
     }
 

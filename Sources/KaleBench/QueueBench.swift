@@ -12,11 +12,7 @@ struct QueueBench: AsyncParsableCommand {
         abstract: "Enqueue, end-to-end, latency, CPU scaling and memory of Kale beside redis-benchmark."
     )
 
-    @Option(help: "Redis URL to measure against. Default: start a private redis-server on a free loopback port.")
-    var redis: String?
-
-    @Option(help: "Runs per figure (the median is reported).")
-    var runs = 3
+    @OptionGroup var common: BenchOptions
 
     @Option(help: "Tasks per run for the enqueue figures (concurrent and batch send 4 times as many).")
     var enqueues = 20_000
@@ -33,24 +29,20 @@ struct QueueBench: AsyncParsableCommand {
     @Option(help: "Run only these groups (\(Group.allCases.map(\.rawValue).joined(separator: ", "))); default: all.")
     var only: [Group] = []
 
-    @Flag(help: "Print the figures as JSON on stdout; the table then goes to stderr.")
-    var json = false
-
     enum Group: String, CaseIterable, ExpressibleByArgument {
         case enqueue, e2e, latency, scaling
     }
 
     func validate() throws {
-        guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
         guard enqueues >= 1000, drain >= 1000, roundTrips >= 100 else {
             throw ValidationError("--enqueues and --drain need at least 1000, --round-trips at least 100")
         }
     }
 
     func run() async throws {
-        let (url, server) = try await benchServer(redis)
+        let (url, server, tool) = try await common.start()
         defer { server?.kill() }
-        let tool = try RedisBenchmarkTool(path: nil, url: url)
+        let runs = common.runs
         let scenarios = QueueScenarios(url: url, tool: tool, runs: runs, enqueues: enqueues, drain: drain,
                                        roundTrips: roundTrips, prefetch: prefetch)
         let groups = only.isEmpty ? Group.allCases : only
@@ -61,6 +53,6 @@ struct QueueBench: AsyncParsableCommand {
         if groups.contains(.scaling) { figures += try await scenarios.scaling() }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let title = "kale-bench queue: \(url), \(cores) cores, median of \(runs) runs; ratio = median of per-run ours / reference"
-        try emit(figures, title: title, json: json)
+        try emit(figures, title: title, json: common.json)
     }
 }

@@ -14,14 +14,10 @@ struct RedisBench: AsyncParsableCommand {
         abstract: "LPUSH throughput and latency of KaleRedis beside redis-benchmark."
     )
 
-    @Option(help: "Redis URL to measure against. Default: start a private redis-server on a free loopback port.")
-    var redis: String?
+    @OptionGroup var common: BenchOptions
 
     @Option(help: "LPUSH per run for the one-at-a-time figures; pipelined and concurrent figures send 4 times as many.")
     var requests = 50_000
-
-    @Option(help: "Runs per figure (the median is reported).")
-    var runs = 3
 
     @Option(help: "Payload bytes per LPUSH.")
     var payload = 300
@@ -29,28 +25,20 @@ struct RedisBench: AsyncParsableCommand {
     @Option(help: "Concurrent async callers.")
     var callers = 100
 
-    @Flag(help: "Print the figures as JSON on stdout; the table then goes to stderr.")
-    var json = false
-
-    @Option(name: .customLong("redis-benchmark"), help: "Path of redis-benchmark. Default: found on PATH.")
-    var redisBenchmark: String?
-
     func validate() throws {
-        guard runs >= 1 else { throw ValidationError("--runs must be at least 1 (3 or more for a median worth reading)") }
         guard requests >= 1000 else { throw ValidationError("--requests must be at least 1000") }
         guard payload >= 1 else { throw ValidationError("--payload must be at least 1 byte") }
         guard callers >= 1 else { throw ValidationError("--callers must be at least 1") }
     }
 
     func run() async throws {
-        let (url, server) = try await benchServer(redis)
+        let (url, server, tool) = try await common.start()
         defer { server?.kill() }
-        let tool = try RedisBenchmarkTool(path: redisBenchmark, url: url)
         let figures = try await measure(url: url, tool: tool)
-        let title = "kale-bench redis: \(url), payload \(payload) B, median of \(runs) runs, "
+        let title = "kale-bench redis: \(url), payload \(payload) B, median of \(common.runs) runs, "
             + "\(requests) LPUSH per one-at-a-time run, \(4 * requests) otherwise; "
             + "ratio = median of per-run ours / reference"
-        try emit(figures, title: title, json: json)
+        try emit(figures, title: title, json: common.json)
     }
 
     /// The groups of figures, to run a part alone (e.g. under a profiler).
@@ -64,7 +52,7 @@ struct RedisBench: AsyncParsableCommand {
     private func measure(url: RedisURL, tool: RedisBenchmarkTool) async throws -> [Figure] {
         let load = RedisLoad(key: "kale-bench:\(UUID().uuidString.prefix(8)):list", payload: Array(repeating: UInt8(ascii: "x"), count: payload))
         let bench = Measurements(
-            load: load, tool: tool, url: url, runs: runs, requests: requests, callers: callers,
+            load: load, tool: tool, url: url, runs: common.runs, requests: requests, callers: callers,
             reference: ["LPUSH", load.key, String(repeating: "x", count: payload)])
         let groups = only.isEmpty ? Group.allCases : only
         var figures: [Figure] = []

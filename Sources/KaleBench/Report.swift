@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import KaleRedis
 import KaleTestSupport
@@ -94,12 +95,38 @@ func table(_ figures: [Figure], title: String) -> String {
     return lines.joined(separator: "\n")
 }
 
-/// The server to measure: `--redis` when given, else a private redis-server on a free
-/// loopback port (the caller kills it when done).
-func benchServer(_ redis: String?) async throws -> (url: RedisURL, owned: RedisServer?) {
-    if let redis { return (try RedisURL(parsing: redis), nil) }
-    let started = try await onThread { try RedisServer() }
-    return (started.url, started)
+/// The options both subcommands take: where to measure, how often, how to print.
+struct BenchOptions: ParsableArguments {
+    @Option(help: "Redis URL to measure against. Default: start a private redis-server on a free loopback port.")
+    var redis: String?
+
+    @Option(help: "Runs per figure (the median is reported).")
+    var runs = 3
+
+    @Flag(help: "Print the figures as JSON on stdout; the table then goes to stderr.")
+    var json = false
+
+    @Option(name: .customLong("redis-benchmark"), help: "Path of redis-benchmark. Default: found on PATH.")
+    var redisBenchmark: String?
+
+    func validate() throws {
+        guard runs >= 1 else { throw ValidationError("--runs must be at least 1 (3 or more for a median worth reading)") }
+    }
+
+    /// The server to measure (a private one started unless `--redis` names one; the caller
+    /// kills it) and the reference tool pointed at it.
+    func start() async throws -> (url: RedisURL, owned: RedisServer?, tool: RedisBenchmarkTool) {
+        if let redis {
+            let url = try RedisURL(parsing: redis)
+            return (url, nil, try RedisBenchmarkTool(path: redisBenchmark, url: url))
+        }
+        let server = try await onThread { try RedisServer() }
+        do { return (server.url, server, try RedisBenchmarkTool(path: redisBenchmark, url: server.url)) }
+        catch {
+            server.kill()
+            throw error
+        }
+    }
 }
 
 /// Prints the table, or with `json` the figures as JSON on stdout and the table on stderr.

@@ -127,11 +127,9 @@ final class ConnectionThread: Sendable {
               DispatchTime.now().uptimeNanoseconds >= Self.spinPausedUntil.load(ordering: .relaxed),
               Self.someoneSpins.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
         else { return nil }
-        let clock = ContinuousClock()
-        let deadline = clock.now + replySpin
-        while !completion.done.load(ordering: .acquiring), clock.now < deadline { sched_yield() }
+        let done = Self.spin(for: replySpin) { completion.done.load(ordering: .acquiring) }
         Self.someoneSpins.store(false, ordering: .releasing)
-        if completion.done.load(ordering: .acquiring), let result = completion.result { return result }
+        if done, let result = completion.result { return result }
         Self.spinPausedUntil.store(DispatchTime.now().uptimeNanoseconds + Self.spinPauseAfterMiss, ordering: .relaxed)
         return nil
     }
@@ -174,13 +172,20 @@ final class ConnectionThread: Sendable {
         connection.close()
     }
 
-    /// Waits up to ``spinBeforeParking`` for a request, giving the core away on each turn.
+    /// Waits up to ``spinBeforeParking`` for a request.
     private func spinForWork() {
+        _ = Self.spin(for: Self.spinBeforeParking) { hasWork.load(ordering: .acquiring) }
+    }
+
+    /// Polls `condition` for up to `limit`, giving the core away on each turn; its last value.
+    private static func spin(for limit: Duration, until condition: () -> Bool) -> Bool {
         let clock = ContinuousClock()
-        let deadline = clock.now + ConnectionThread.spinBeforeParking
-        while !hasWork.load(ordering: .acquiring), clock.now < deadline {
+        let deadline = clock.now + limit
+        while !condition() {
+            guard clock.now < deadline else { return false }
             sched_yield()
         }
+        return true
     }
 
     private func process(_ batch: [Request], _ connection: RedisConnection) {

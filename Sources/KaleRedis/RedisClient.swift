@@ -37,6 +37,9 @@ public final class RedisClient: Sendable {
     }
 
     private func execute(_ commands: [RedisCommand]) async throws -> [RedisReply] {
+        // Counted only when it can matter: with the default (no spin) every caller would
+        // otherwise contend on one shared atomic for nothing.
+        guard configuration.replySpin > .zero else { return try await pick().execute(commands) }
         let lone = inFlight.add(1, ordering: .relaxed).newValue == 1
         defer { inFlight.subtract(1, ordering: .relaxed) }
         return try await pick().execute(commands, spin: lone)

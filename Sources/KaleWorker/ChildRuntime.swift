@@ -53,8 +53,8 @@ public enum ChildRuntime {
     }
 
     /// Reads stop requests from the control pipe (descriptor 3), and leaves when it closes:
-    /// the supervisor retired this child, or died. A CPU-bound task holds the main thread, and
-    /// must not outlive the supervisor that would never read its result.
+    /// the supervisor retired this child, or died. A CPU-bound task holds the loop's thread,
+    /// and must not outlive the supervisor that would never read its result.
     private static func startControlThread(_ current: CurrentRun) {
         let thread = Thread {
             var control = FrameReader(fd: 3)
@@ -152,15 +152,27 @@ private final class CurrentRun: Sendable {
 
 /// Runs the child's tasks on the thread that reads the task pipe.
 ///
-/// Jobs enqueued from other threads (a task resumed after an await) wake that thread through
-/// an eventfd it polls beside the pipe.
+/// Most jobs are enqueued by that thread itself while it drains (a task starting, an await
+/// that completes at once) and need no wake-up. Only a job enqueued while the thread sleeps
+/// in `poll` writes the eventfd: a write per job would have cost a syscall on every step of
+/// every task.
 private final class ChildExecutor: TaskExecutor {
-    private let jobs = Mutex<[UnownedJob]>([])
+    private struct State {
+        var jobs: [UnownedJob] = []
+        var sleeping = false
+    }
+
+    private let state = Mutex(State())
     private let wake = kale_eventfd()
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        jobs.withLock { $0.append(job) }
+        let wakeUp = state.withLock { s -> Bool in
+            s.jobs.append(job)
+            defer { s.sleeping = false }
+            return s.sleeping
+        }
+        guard wakeUp else { return }
         var one: UInt64 = 1
         _ = write(wake, &one, 8)
     }
@@ -168,9 +180,9 @@ private final class ChildExecutor: TaskExecutor {
     /// Runs every queued job, including those the jobs enqueue.
     func runPending() {
         while true {
-            let batch = jobs.withLock { j -> [UnownedJob] in
-                defer { j.removeAll(keepingCapacity: true) }
-                return j
+            let batch = state.withLock { s -> [UnownedJob] in
+                defer { s.jobs.removeAll(keepingCapacity: true) }
+                return s.jobs
             }
             if batch.isEmpty { return }
             for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
@@ -179,12 +191,18 @@ private final class ChildExecutor: TaskExecutor {
 
     /// Sleeps until `fd` is readable (or closed) or a job arrives; true when `fd` is.
     func waitForInput(on fd: Int32) -> Bool {
+        let idle = state.withLock { s -> Bool in
+            s.sleeping = s.jobs.isEmpty
+            return s.sleeping
+        }
+        guard idle else { return false }
         var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
-        guard poll(&fds, 2, -1) > 0 else { return false }
-        if fds[1].revents != 0 {
+        let ready = poll(&fds, 2, -1) > 0
+        state.withLock { $0.sleeping = false }
+        if ready, fds[1].revents != 0 {
             var count: UInt64 = 0
             _ = read(wake, &count, 8)
         }
-        return fds[0].revents != 0
+        return ready && fds[0].revents != 0
     }
 }

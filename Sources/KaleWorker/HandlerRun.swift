@@ -8,7 +8,7 @@ final class HandlerRun: Sendable {
     private let work: Task<JSONValue, any Error>
     private let softTimer: Task<Void, Never>?
 
-    /// - Parameter executor: where the handler runs (a child's main thread); nil for Swift's
+    /// - Parameter executor: where the handler runs (a child's task loop); nil for Swift's
     ///   pool. The soft-limit timer always runs on the pool, so it fires while a CPU-bound
     ///   handler holds the executor.
     init(handler: TaskHandler, envelope: Envelope, attempt: Int, softTimeLimit: Duration?,
