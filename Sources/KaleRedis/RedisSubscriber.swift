@@ -40,6 +40,7 @@ public final class RedisSubscriber: Sendable {
     private let onMessage: MessageHandler
     private let onResubscribe: @Sendable () -> Void
     private let logger: Logger
+    private static let lazyUnsubscribeLimit = 256
 
     public init(
         configuration: RedisConfiguration,
@@ -88,6 +89,13 @@ public final class RedisSubscriber: Sendable {
     }
 
     /// Drops one reference to `channel`; the last one unsubscribes.
+    ///
+    /// The UNSUBSCRIBE goes out with the next subscription, within a second (the thread's
+    /// poll timeout), or at once when ``lazyUnsubscribeLimit`` are pending. A waiter
+    /// unsubscribes the moment its task ended, which is when its caller enqueues the next
+    /// one: an immediate UNSUBSCRIBE woke this thread twice (to send, to read the
+    /// confirmation) and Redis once, all competing with that next task for the cores. A
+    /// channel that lingers a little costs nothing: its task has ended and publishes no more.
     public func unsubscribe(_ channel: String) {
         let send = state.withLock { s -> Bool in
             guard var c = s.channels[channel] else { return false }
@@ -99,7 +107,7 @@ public final class RedisSubscriber: Sendable {
             s.channels[channel] = nil
             for w in c.waiters { w.resume(throwing: CancellationError()) }
             s.outbox.append(.unsubscribe(channel))
-            return true
+            return s.outbox.count >= Self.lazyUnsubscribeLimit
         }
         if send { wake() }
     }
