@@ -63,8 +63,9 @@ extension KaleClient {
     /// Encodes a batch on every core: encoding was a third of a large batch's time, and the
     /// batch must be fully encoded (every input checked) before any of it is sent.
     private func prepareAll(name: String, args: [JSONValue], options: EnqueueOptions, now: Int64) async throws -> [Prepared] {
-        let slices = ProcessInfo.processInfo.activeProcessorCount
-        guard slices > 1, args.count >= 2 * Self.batchChunk else { return try args.map { try prepare(name: name, args: $0, options: options, now: now) } }
+        // Asked only for a big batch: Foundation reads the cgroup's CPU quota files to answer.
+        let slices = args.count >= 2 * Self.batchChunk ? ProcessInfo.processInfo.activeProcessorCount : 1
+        guard slices > 1 else { return try args.map { try prepare(name: name, args: $0, options: options, now: now) } }
         let size = (args.count + slices - 1) / slices
         return try await withThrowingTaskGroup(of: (Int, [Prepared]).self) { group in
             for start in stride(from: 0, to: args.count, by: size) {

@@ -33,11 +33,15 @@ import Testing
         #expect(try await f.auditQueue("bulk", ids: handles.map(\.id)).isEmpty)
     }
 
-    /// The batch script writes records itself; they must be the ones the single-task script
-    /// writes, or the worker and `kale inspect` would read batch tasks differently.
-    @Test func batchRecordsMatchSingleEnqueueAndKeepOrder() async throws {
+    /// Tasks with random ids (single or batch) are written as plain commands in a
+    /// transaction, those with a caller-chosen id by the enqueue script: the records must be
+    /// the same, or the worker and `kale inspect` would read them differently.
+    @Test func transactionRecordsMatchTheScriptsAndKeepOrder() async throws {
         let f = KaleFixture()
         let options = EnqueueOptions(queue: "b", priority: .high, expiresIn: .seconds(600), maxRetries: 7, resultTTL: .seconds(90))
+        var chosen = options
+        chosen.id = "chosen-\(UUID().uuidString)"
+        let scripted = try await f.client.enqueue(name: "x.y", args: .number(-2), options: chosen)
         let single = try await f.client.enqueue(name: "x.y", args: .number(-1), options: options)
         let refs = try await f.client.enqueueBatch(name: "x.y", args: (0..<600).map { .number(Double($0)) }, options: options)
         #expect(refs.count == 600 && refs.allSatisfy(\.created))
@@ -48,12 +52,13 @@ import Testing
             fields["expires_at"] = fields["expires_at"].map { String($0.prefix(6)) }
             return fields
         }
-        let reference = try await record(single.id)
+        let reference = try await record(scripted.id)
         #expect(reference["prio"] == "0" && reference["max_retries"] == "7" && reference["ttl"] == "90000")
-        for ref in [refs[0], refs[255], refs[256], refs[599]] { #expect(try await record(ref.id) == reference) }
+        for ref in [single, refs[0], refs[255], refs[256], refs[599]] { #expect(try await record(ref.id) == reference) }
         let pending = try await f.redis.send("LRANGE", f.keys.pending("b", .high), 0, -1).strings ?? []
-        #expect(Array(pending.reversed()) == [single.id] + refs.map(\.id), "first enqueued is first fetched")
-        #expect(try await f.auditQueue("b", ids: [single.id] + refs.map(\.id)).isEmpty)
+        let all = [scripted.id, single.id] + refs.map(\.id)
+        #expect(Array(pending.reversed()) == all, "first enqueued is first fetched")
+        #expect(try await f.auditQueue("b", ids: all).isEmpty)
     }
 
     @Test func batchHonoursDelayUniqueKeyAndFixedID() async throws {
