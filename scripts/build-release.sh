@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --package-path) package="$(cd "$2" && pwd)"; shift 2 ;;
         --scratch-path) scratch="$2"; shift 2 ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         -*) echo "build-release.sh: unknown option '$1'" >&2; echo "hint: scripts/build-release.sh --help" >&2; exit 2 ;;
         *) products+=("$1"); shift ;;
     esac
@@ -32,7 +32,7 @@ scratch="$(cd "$scratch" && pwd)"
 # swiftc's static-stdlib link line asks for -lstdc++; a search folder holding only the archive
 # makes lld take the archive instead of libstdc++.so, so its functions can be ordered too.
 archive="$(clang -print-file-name=libstdc++.a 2>/dev/null || true)"
-if [ ! -f "$archive" ]; then archive="$(ls /usr/lib/gcc/*/*/libstdc++.a 2>/dev/null | sort -V | tail -1)"; fi
+if [ ! -f "$archive" ]; then archive="$( (ls /usr/lib/gcc/*/*/libstdc++.a 2>/dev/null || true) | sort -V | tail -1)"; fi
 [ -f "$archive" ] || { echo "build-release.sh: libstdc++.a not found (install libstdc++-12-dev)" >&2; exit 1; }
 mkdir -p "$scratch/static-libstdcxx"
 ln -sf "$archive" "$scratch/static-libstdcxx/libstdc++.a"

@@ -8,10 +8,17 @@ import json, os, struct, subprocess, sys, time, uuid
 
 def main():
     control_read, control_write = os.pipe()
+    # The child reads stop requests from descriptor 3. Put the pipe there in this process:
+    # Popen closes every other descriptor after a preexec_fn would have run.
+    if control_write == 3:
+        control_write = os.dup(3)
+        os.close(3)
+    if control_read != 3:
+        os.dup2(control_read, 3)
+        os.close(control_read)
     env = dict(os.environ, KALE_CHILD="1", SWIFT_BACKTRACE="enable=no")
-    child = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-                             pass_fds=(control_read,), preexec_fn=lambda: os.dup2(control_read, 3))
-    os.close(control_read)
+    child = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, pass_fds=(3,))
+    os.close(3)
 
     def read_frame():
         head = child.stdout.read(5)
