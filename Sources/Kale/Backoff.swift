@@ -79,8 +79,8 @@ extension Backoff {
     init(json: JSONValue) throws {
         func fail(_ why: String) -> DecodingError { .dataCorrupted(.init(codingPath: [], debugDescription: "backoff: \(why)")) }
         func ms(_ key: String) throws -> Int64 {
-            guard case .number(let n)? = json[key], n.rounded() == n, abs(n) < 9.2e18 else { throw fail("'\(key)' must be an integer") }
-            return Int64(n)
+            guard let n = json[key]?.int64 else { throw fail("'\(key)' must be an integer") }
+            return n
         }
         guard case .string(let kind)? = json["kind"] else { throw fail("'kind' is missing") }
         switch kind {

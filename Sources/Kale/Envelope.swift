@@ -150,8 +150,8 @@ extension Envelope {
         }
         func integer(_ key: CodingKeys) throws -> Int64? {
             guard let v = present(key) else { return nil }
-            guard case .number(let n) = v, n.rounded() == n, abs(n) < 9.2e18 else { throw mismatch(key, Int64.self) }
-            return Int64(n)
+            guard let n = v.int64 else { throw mismatch(key, Int64.self) }
+            return n
         }
         version = Int(try required(.version, integer))
         guard version == Envelope.currentVersion else {

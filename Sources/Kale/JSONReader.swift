@@ -53,11 +53,9 @@ struct JSONReader {
     }
 
     private mutating func object(depth: Int) throws -> JSONValue {
-        i += 1
         var members: [String: JSONValue] = [:]
-        skipSpace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
-        while true {
+        guard opens(closedBy: "}") else { return .object(members) }
+        repeat {
             skipSpace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw error("expected a member name") }
             let key = try string()
@@ -68,30 +66,41 @@ struct JSONReader {
             let v = try value(depth: depth + 1)
             // A repeated name keeps its first value, as JSONDecoder does.
             if members[key] == nil { members[key] = v }
-            skipSpace()
-            guard i < bytes.count else { throw error("unterminated object") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            guard bytes[i] == UInt8(ascii: "}") else { throw error("expected ',' or '}'") }
-            i += 1
-            return .object(members)
-        }
+        } while try another(closedBy: "}", in: "object")
+        return .object(members)
     }
 
     private mutating func array(depth: Int) throws -> JSONValue {
-        i += 1
         var elements: [JSONValue] = []
-        skipSpace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(elements) }
-        while true {
+        guard opens(closedBy: "]") else { return .array(elements) }
+        repeat {
             skipSpace()
             elements.append(try value(depth: depth + 1))
-            skipSpace()
-            guard i < bytes.count else { throw error("unterminated array") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            guard bytes[i] == UInt8(ascii: "]") else { throw error("expected ',' or ']'") }
+        } while try another(closedBy: "]", in: "array")
+        return .array(elements)
+    }
+
+    /// Steps over a container's opening bracket; false (having stepped over `close` too) when
+    /// the container is empty.
+    private mutating func opens(closedBy close: Unicode.Scalar) -> Bool {
+        i += 1
+        skipSpace()
+        guard i < bytes.count, bytes[i] == UInt8(ascii: close) else { return true }
+        i += 1
+        return false
+    }
+
+    /// After an element: true at a ',' (another element follows), false at `close`.
+    private mutating func another(closedBy close: Unicode.Scalar, in container: String) throws -> Bool {
+        skipSpace()
+        guard i < bytes.count else { throw error("unterminated \(container)") }
+        if bytes[i] == UInt8(ascii: ",") {
             i += 1
-            return .array(elements)
+            return true
         }
+        guard bytes[i] == UInt8(ascii: close) else { throw error("expected ',' or '\(close)'") }
+        i += 1
+        return false
     }
 
     private mutating func number() throws -> Double {

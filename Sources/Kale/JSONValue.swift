@@ -84,4 +84,11 @@ public enum JSONValue: Sendable, Hashable, Codable {
         if case .object(let o) = self { return o[key] }
         return nil
     }
+
+    /// A number that is whole and fits an `Int64`, as one (what a message's integer fields
+    /// must hold); nil for anything else.
+    var int64: Int64? {
+        guard case .number(let n) = self, n.rounded() == n, abs(n) < 9.2e18 else { return nil }
+        return Int64(n)
+    }
 }

@@ -28,12 +28,18 @@ extension KaleClient {
         guard !args.isEmpty else { return [] }
         precondition(options.id == nil || args.count == 1, "a fixed task id cannot be shared by a batch")
         let now = Broker.now()
-        let prepared = try await prepareAll(name: name, args: args, options: options, now: now)
+        return try await submit(try await prepareAll(name: name, args: args, options: options, now: now), options: options, now: now)
+    }
+
+    /// Creates tasks prepared with the same options (so of one queue) in one round trip.
+    ///
+    /// Tasks with random ids go as MULTI/EXEC transactions of plain commands, a third of the
+    /// enqueue script's Redis time (decisions 0010, 0013). A caller-chosen id needs the
+    /// script's check for an existing record; with a unique key every task would compete for
+    /// the same key, and the script answers the losers with the owner.
+    func submit(_ prepared: [Prepared], options: EnqueueOptions, now: Int64) async throws -> [TaskRef] {
         var commands = registration(for: [prepared[0].envelope.queue])
         let offset = commands.count
-        // With a unique key every task of the batch would compete for the same key: each goes
-        // through the single-task script, which answers with the owner for the losers. A
-        // caller-chosen id needs that script's check for an existing record.
         guard options.uniqueKey == nil, options.id == nil else {
             commands += prepared.map { broker.enqueueCommand($0.envelope, message: $0.message, uniqueTTL: options.uniqueTTL, now: now) }
             let replies = try await redis.pipeline(commands)

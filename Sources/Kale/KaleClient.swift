@@ -59,18 +59,8 @@ public final class KaleClient: Sendable {
     ///
     /// - Throws: as ``enqueue(_:_:options:)``.
     public func enqueue(name: String, args: JSONValue, options: EnqueueOptions = EnqueueOptions()) async throws -> TaskRef {
-        // A fresh random id needs no check for an existing record, and no unique key means
-        // nothing to test-and-set: plain commands in a transaction, as in a batch, cost Redis
-        // about a third of the script's time (decision 0013).
-        if options.id == nil, options.uniqueKey == nil {
-            return try await enqueueBatch(name: name, args: [args], options: options)[0]
-        }
-        let prepared = try prepare(name: name, args: args, options: options, now: Broker.now())
-        var commands = registration(for: [prepared.envelope.queue])
-        commands.append(broker.enqueueCommand(prepared.envelope, message: prepared.message, uniqueTTL: options.uniqueTTL,
-                                              now: prepared.envelope.enqueuedAt))
-        let replies = try await redis.pipeline(commands)
-        return try outcome(of: replies.last!, prepared.envelope)
+        let now = Broker.now()
+        return try await submit([try prepare(name: name, args: args, options: options, now: now)], options: options, now: now)[0]
     }
 
     /// A task enqueued by name: its id, its queue, and whether this call created it.

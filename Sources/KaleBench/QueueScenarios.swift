@@ -53,25 +53,16 @@ struct QueueScenarios {
             let prefix = freshPrefix()
             let c = client(prefix)
             let options = EnqueueOptions(queue: "bench")
-            _ = try await c.enqueue(name: "kale.noop", args: Self.args, options: options)  // registers the queue
-            var start = ContinuousClock.now
-            for _ in 0..<enqueues { _ = try await c.enqueue(name: "kale.noop", args: Self.args, options: options) }
-            single.append(Double(enqueues) / (ContinuousClock.now - start).seconds)
+            single.append(try await oneAtATime(c) { _ in options })
             // A caller-chosen id takes the enqueue script (it checks for an existing record).
             let withIDs = (0...enqueues).map { _ in
                 var o = options
                 o.id = UUID().uuidString.lowercased()
                 return o
             }
-            _ = try await c.enqueue(name: "kale.noop", args: Self.args, options: withIDs[enqueues])  // loads the script
-            start = .now
-            for i in 0..<enqueues { _ = try await c.enqueue(name: "kale.noop", args: Self.args, options: withIDs[i]) }
-            scripted.append(Double(enqueues) / (ContinuousClock.now - start).seconds)
+            scripted.append(try await oneAtATime(c) { withIDs[$0] })
             let spinning = client(prefix, replySpin: Measurements.replySpin)
-            _ = try await spinning.enqueue(name: "kale.noop", args: Self.args, options: options)
-            start = .now
-            for _ in 0..<enqueues { _ = try await spinning.enqueue(name: "kale.noop", args: Self.args, options: options) }
-            spun.append(Double(enqueues) / (ContinuousClock.now - start).seconds)
+            spun.append(try await oneAtATime(spinning) { _ in options })
             spinning.close()
             let listKey = prefix + ":ref"
             singleRef.append(try await onThread { [tool, enqueues] in
@@ -84,7 +75,7 @@ struct QueueScenarios {
 
             let total = 4 * enqueues
             let callers = 100
-            start = .now
+            var start = ContinuousClock.now
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for i in 0..<callers {
                     let share = total / callers + (i < total % callers ? 1 : 0)
@@ -116,6 +107,16 @@ struct QueueScenarios {
             Figure(name: "enqueueBatch, 1000 per call", unit: "ops/s", ours: batch,
                    reference: "redis-benchmark -c 1 -P 16 LPUSH", referenceRuns: batchRef, target: 0.6),
         ]
+    }
+
+    /// Tasks per second of `enqueues` enqueues awaited one after another, the options of the
+    /// i-th from `options(i)`; one more call first, with `options(enqueues)`, registers the
+    /// queue and loads any script.
+    private func oneAtATime(_ c: KaleClient, _ options: (Int) -> EnqueueOptions) async throws -> Double {
+        _ = try await c.enqueue(name: "kale.noop", args: Self.args, options: options(enqueues))
+        let start = ContinuousClock.now
+        for i in 0..<enqueues { _ = try await c.enqueue(name: "kale.noop", args: Self.args, options: options(i)) }
+        return Double(enqueues) / (ContinuousClock.now - start).seconds
     }
 
     /// Kale's enqueue of a benchmark task as redis-benchmark arguments, with the task id (and

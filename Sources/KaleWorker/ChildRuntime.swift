@@ -122,7 +122,7 @@ private final class CurrentRun: Sendable {
     private struct State {
         var number: UInt32 = 0
         var run: HandlerRun?
-        /// A request for a run not read yet (the signal overtook the run frame).
+        /// A request for a run not read yet (it overtook its run frame on the other pipe).
         var early: StopRequest?
     }
 
