@@ -94,6 +94,8 @@ public enum ChildRuntime {
                 writer.send(Frame(.success, bytes))
             case .failed(let failure):
                 writer.fail(failure)
+            case .notStarted(let why):
+                writer.fail(TaskFailure(kind: .crashed, type: "NotStarted", message: why))
             }
         }
     }

@@ -14,6 +14,9 @@ public enum Outcome: Sendable {
     /// The result as JSON text: passed from the child to Redis without being parsed again.
     case succeeded([UInt8])
     case failed(TaskFailure)
+    /// The task never reached its runner (e.g. the child died just before it was sent): it is
+    /// given back to its queue without spending an attempt.
+    case notStarted(String)
 }
 
 /// Runs jobs: in this process (``InlineExecutor``) or in a pool of children (``ProcessPool``).

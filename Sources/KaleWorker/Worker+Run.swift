@@ -85,6 +85,9 @@ extension Worker {
         // thousands of tasks a second String(format:) on every task is not free.
         let ms = { String(format: "%.1f", duration.seconds * 1000) }
         switch outcome {
+        case .notStarted(let why):
+            log.warning("task did not reach its runner; returning it to the queue", metadata: ["reason": "\(why)"])
+            await requeue([task])
         case .succeeded(let bytes):
             let reply = await acknowledge(broker.succeedCommand(task, worker: id, result: bytes, now: Broker.now()), task: task, what: "result")
             if reply?.int == 0 {
