@@ -89,78 +89,111 @@ public struct Broker: Sendable {
 
     // MARK: Worker side
 
-    /// Leases up to `count` tasks of `queue` to `worker` until `leaseDeadline` (ms). With `now`
-    /// 0 the script takes Redis' clock and `leaseDeadline` is the lease's length (a fetch sent
-    /// ahead of time, behind a blocking command).
-    public func fetch(queue: String, worker: String, count: Int, leaseDeadline: Int64, now: Int64) -> RedisCommand {
+    /// Leases up to `count` tasks of `queue` to `worker` until `leaseDeadline` (ms), under the
+    /// lease token `lease` (new for every fetch). With `now` 0 the script takes Redis' clock
+    /// and `leaseDeadline` is the lease's length (a fetch sent ahead of time, behind a
+    /// blocking command).
+    public func fetch(queue: String, worker: String, lease: String, count: Int, leaseDeadline: Int64, now: Int64) -> RedisCommand {
         Scripts.fetch.command(
             keys: keys.pendingLists(queue) + [keys.active(queue), keys.notify(queue), keys.dead(queue)],
             arguments: [
                 now, leaseDeadline, worker, count, configuration.maxMessageSize, keys.taskPrefix(queue),
-                keys.doneChannel(""), keys.statsPrefix(queue), configuration.deadSetMaxSize, deadAgeMs, ttlMs,
+                keys.doneChannel(""), keys.statsPrefix(queue), configuration.deadSetMaxSize, deadAgeMs, ttlMs, lease,
             ])
     }
 
-    /// Parses a fetch reply into leased tasks.
-    public static func leased(from reply: RedisReply, queue: String) -> [LeasedTask] {
+    /// Parses a fetch reply (sent with lease token `lease`) into leased tasks.
+    public static func leased(from reply: RedisReply, queue: String, lease: String) -> [LeasedTask] {
         guard let items = reply.array else { return [] }
         var out: [LeasedTask] = []
         out.reserveCapacity(items.count / 3)
         var i = 0
         while i + 2 < items.count {
-            out.append(LeasedTask(id: items[i].string ?? "", queue: queue, message: items[i + 1].bytes ?? [], attempt: items[i + 2].int ?? 1))
+            out.append(LeasedTask(id: items[i].string ?? "", queue: queue, lease: lease,
+                                  message: items[i + 1].bytes ?? [], attempt: items[i + 2].int ?? 1))
             i += 3
         }
         return out
+    }
+
+    /// The command that counts the attempt of a leased task as its runner takes it.
+    public func startCommand(_ task: LeasedTask, worker: String, now: Int64) -> RedisCommand {
+        Scripts.start.command(
+            keys: [keys.task(task.queue, task.id), keys.active(task.queue)],
+            arguments: [task.id, worker, task.lease, task.attempt, now])
     }
 
     /// The command recording `result` for a leased task.
     public func succeedCommand(_ task: LeasedTask, worker: String, result: [UInt8], now: Int64) -> RedisCommand {
         Scripts.succeed.command(
             keys: [keys.task(task.queue, task.id), keys.active(task.queue)],
-            arguments: [task.id, worker, task.attempt, now, result, ttlMs, keys.doneChannel(""), keys.statsPrefix(task.queue)])
+            arguments: [task.id, worker, task.lease, now, result, ttlMs, keys.doneChannel(""), keys.statsPrefix(task.queue), task.attempt])
     }
 
-    /// The command recording a failed run; `retryAt` nil means do not retry.
-    public func failCommand(_ task: LeasedTask, worker: String, failure: TaskFailure, retryAt: Int64?, cancelled: Bool, now: Int64) -> RedisCommand {
+    /// The command recording a failed run; `retryAt` nil means do not retry. With `started`
+    /// false (a message rejected before it ran) no attempt is spent.
+    public func failCommand(_ task: LeasedTask, worker: String, failure: TaskFailure, retryAt: Int64?, cancelled: Bool,
+                            started: Bool = true, now: Int64) -> RedisCommand {
         let error = (try? JSONEncoder().encode(failure)).map { Array($0) } ?? Array(#"{"kind":"error"}"#.utf8)
         let q = task.queue
         return Scripts.fail.command(
             keys: [keys.task(q, task.id), keys.active(q), keys.scheduled(q), keys.dead(q)],
             arguments: [
-                task.id, worker, task.attempt, now, error, retryAt ?? -1, cancelled ? "cancel" : "fail", ttlMs,
+                task.id, worker, task.lease, now, error, retryAt ?? -1, cancelled ? "cancel" : "fail", ttlMs,
                 configuration.deadSetMaxSize, deadAgeMs, keys.taskPrefix(q), keys.doneChannel(""), keys.statsPrefix(q),
+                started ? task.attempt : 0,
             ])
     }
 
-    /// The command giving a leased task back to its queue at once (shutdown).
-    public func requeueCommand(_ task: LeasedTask, worker: String) -> RedisCommand {
+    /// The command giving a leased task back to its queue at once, uncounted (shutdown, or a
+    /// runner that could not take it).
+    public func requeueCommand(_ task: LeasedTask, worker: String, now: Int64) -> RedisCommand {
         let q = task.queue
         return Scripts.requeue.command(
             keys: [keys.task(q, task.id), keys.active(q)] + keys.pendingLists(q) + [keys.notify(q)],
-            arguments: [task.id, worker, task.attempt])
+            arguments: [task.id, worker, task.lease, task.attempt - 1, now, keys.doneChannel(""), keys.statsPrefix(q), ttlMs])
     }
 
-    /// Extends the leases of `ids` in `queue`; returns the ids whose lease was lost and
-    /// those with a cancel request.
-    public func extend(queue: String, ids: [String], worker: String, leaseDeadline: Int64) async throws -> (lost: [String], cancel: [String]) {
-        guard !ids.isEmpty else { return ([], []) }
-        let reply = try await redis.run(
-            Scripts.extend, keys: [keys.active(queue)],
-            arguments: [leaseDeadline, worker, keys.taskPrefix(queue)] + ids.map { $0 as any RedisArgument })
+    /// The command recording progress of a running task (a JSON object with `fraction` and
+    /// `message`), refused by Redis once the lease is lost.
+    public func progressCommand(_ task: LeasedTask, worker: String, fraction: Double, message: String?) -> RedisCommand {
+        var object: [String: JSONValue] = ["fraction": .number(fraction)]
+        if let message { object["message"] = .string(message) }
+        return Scripts.progress.command(
+            keys: [keys.task(task.queue, task.id), keys.active(task.queue)],
+            arguments: [task.id, worker, task.lease, JSONValue.object(object).jsonString])
+    }
+
+    /// Extends the leases of `tasks` (all of `queue`); returns the positions in `tasks` whose
+    /// lease was lost and those with a cancel request.
+    public func extend(queue: String, tasks: [LeasedTask], worker: String, leaseDeadline: Int64) async throws -> (lost: [Int], cancel: [Int]) {
+        guard !tasks.isEmpty else { return ([], []) }
+        var arguments: [any RedisArgument] = [leaseDeadline, worker, keys.taskPrefix(queue)]
+        arguments.reserveCapacity(3 + tasks.count * 2)
+        for t in tasks { arguments += [t.id, t.lease] as [any RedisArgument] }
+        let reply = try await redis.run(Scripts.extend, keys: [keys.active(queue)], arguments: arguments)
         let parts = reply.array ?? []
-        return (parts.first?.strings ?? [], parts.count > 1 ? parts[1].strings ?? [] : [])
+        func positions(_ r: RedisReply?) -> [Int] { (r?.array ?? []).compactMap(\.int).map { $0 - 1 } }
+        return (positions(parts.first), positions(parts.count > 1 ? parts[1] : nil))
     }
 
-    /// Returns expired leases of `queue` to pending; returns (requeued, dead).
-    public func reap(queue: String, limit: Int = 500) async throws -> (requeued: Int, dead: Int) {
+    /// What a reap of one queue did.
+    public struct Reaped: Sendable {
+        public var requeued = 0, dead = 0, cancelled = 0
+        /// Ids of tasks whose run was lost (they had started): each will run again.
+        public var lostRuns: [String] = []
+    }
+
+    /// Returns expired leases of `queue` to pending (or dead, or cancelled).
+    public func reap(queue: String, limit: Int = 500) async throws -> Reaped {
         let reply = try await redis.run(
             Scripts.reap,
             keys: [keys.active(queue)] + keys.pendingLists(queue) + [keys.notify(queue), keys.dead(queue)],
             arguments: [Broker.now(), limit, keys.taskPrefix(queue), keys.doneChannel(""), keys.statsPrefix(queue),
                         configuration.deadSetMaxSize, deadAgeMs, ttlMs])
         let a = reply.array ?? []
-        return (a.first?.int ?? 0, a.count > 1 ? a[1].int ?? 0 : 0)
+        func int(_ i: Int) -> Int { a.count > i ? a[i].int ?? 0 : 0 }
+        return Reaped(requeued: int(0), dead: int(1), cancelled: int(2), lostRuns: a.count > 3 ? a[3].strings ?? [] : [])
     }
 
     /// Promotes due scheduled tasks of `queue`; returns how many, and when the next is due (ms).
@@ -173,28 +206,28 @@ public struct Broker: Sendable {
         let next = a.count > 1 ? a[1].int ?? -1 : -1
         return (a.first?.int ?? 0, next < 0 ? nil : Int64(next))
     }
-
-    /// Records progress of a running task (a JSON object with `fraction` and `message`).
-    public func progressCommand(queue: String, id: String, fraction: Double, message: String?) -> RedisCommand {
-        var object: [String: JSONValue] = ["fraction": .number(fraction)]
-        if let message { object["message"] = .string(message) }
-        return RedisCommand("HSET", keys.task(queue, id), "progress", JSONValue.object(object).jsonString)
-    }
 }
 
 /// A task leased to a worker: what the fetch script returned.
 public struct LeasedTask: Sendable, Hashable {
     public var id: String
     public var queue: String
+    /// The lease's token: new for every fetch, checked by every script that acts on the task.
+    public var lease: String
     /// The message as stored, not yet decoded (decoding may fail: that is a dead letter).
     public var message: [UInt8]
-    /// 1 for the first run.
+    /// The attempt this lease runs, should it start (1 for the first run).
     public var attempt: Int
 
-    public init(id: String, queue: String, message: [UInt8], attempt: Int) {
+    public init(id: String, queue: String, lease: String, message: [UInt8], attempt: Int) {
         self.id = id
         self.queue = queue
+        self.lease = lease
         self.message = message
         self.attempt = attempt
     }
+
+    /// Names this lease among everything a worker holds: the same task may be held twice
+    /// (an earlier lease lapsed and the task came back), but never under the same token.
+    public var key: String { id + "\u{1F}" + lease }
 }

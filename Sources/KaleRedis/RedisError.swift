@@ -63,5 +63,27 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         [.connectionRefused, .timeout, .io, .eof, .protocolError].contains(code)
     }
 
+    /// The error code a server reply starts with (`BUSY`, `OOM`, `NOSCRIPT`, …), or nil when
+    /// this is not a server reply.
+    public var serverCode: Substring? {
+        guard code == .server else { return nil }
+        return detail.prefix { $0 != " " }
+    }
+
+    /// Server replies that mean "not now" rather than "no": the server is loading, running a
+    /// script, out of memory, a replica, without its master, or a cluster mid-reshard. The
+    /// same command may succeed later, so a state transition is retried, never dropped.
+    public static let transientServerCodes: Set<Substring> = [
+        "LOADING", "BUSY", "OOM", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS",
+    ]
+
+    /// True when the same command may succeed if sent again later: the connection failed, or
+    /// the server answered with one of ``transientServerCodes``.
+    public var isTransient: Bool {
+        if isConnectionFailure { return true }
+        guard let c = serverCode else { return false }
+        return Self.transientServerCodes.contains(c)
+    }
+
     public var description: String { "Redis \(code): \(detail)" }
 }

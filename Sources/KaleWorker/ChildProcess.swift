@@ -13,7 +13,7 @@ import Synchronization
 final class ChildProcess: Sendable {
     private struct State {
         var current: CheckedContinuation<Outcome, Never>?
-        var progress: (@Sendable (Double, String?) async -> Void)?
+        var progress: (@Sendable (Double, String?) -> Void)?
         /// Why the supervisor killed the child, when it did.
         var killCause: TaskFailure?
         var death: String?
@@ -127,7 +127,7 @@ final class ChildProcess: Sendable {
     }
 
     /// Sends a task and waits for its outcome (or the child's death).
-    func run(_ frame: Frame, taskID: String, progress: @escaping @Sendable (Double, String?) async -> Void) async -> Outcome {
+    func run(_ frame: Frame, taskID: String, progress: @escaping @Sendable (Double, String?) -> Void) async -> Outcome {
         await withCheckedContinuation { c in
             let death = state.withLock { s -> String? in
                 if let d = s.death { return d }
@@ -184,10 +184,9 @@ final class ChildProcess: Sendable {
             case .progress:
                 let fraction = Double(bitPattern: UInt64(bitPattern: Frame.int64(frame.payload[...])))
                 let message = frame.payload.count > 8 ? String(decoding: frame.payload[8...], as: UTF8.self) : nil
-                if let sink = state.withLock({ $0.progress }) {
-                    // Unstructured: this thread must keep reading frames while Redis is written.
-                    Task { await sink(fraction, message) }
-                }
+                // Called here, in frame order: the sink only stores the value (last one wins)
+                // and writes to Redis elsewhere, so this thread goes on reading at once.
+                state.withLock { $0.progress }?(fraction, message)
             case .success, .failure:
                 let outcome: Outcome
                 if frame.kind == .success {

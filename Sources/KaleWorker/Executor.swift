@@ -24,8 +24,10 @@ protocol Executor: Sendable {
     /// Starts whatever the executor needs (children).
     func start() async throws
     /// Runs one job to its end. At most `concurrency` calls are in flight at once.
-    func run(_ job: Job, progress: @escaping @Sendable (Double, String?) async -> Void) async -> Outcome
-    /// Asks the running task `id` to stop; it is killed after the stop grace if it will not.
+    /// `progress` is called in the order the task reported, on the reporter's thread; it
+    /// must return at once.
+    func run(_ job: Job, progress: @escaping @Sendable (Double, String?) -> Void) async -> Outcome
+    /// Asks the run of lease `taskID` (a ``LeasedTask/key``) to stop; it is killed after the stop grace if it will not.
     func stop(taskID: String, reason: TaskContext.StopReason) async
     /// Kills every running task now (cold shutdown) and stops the executor.
     func terminate() async

@@ -30,18 +30,21 @@ struct Heartbeat: Sendable {
 
     func beat() async throws {
         let deadline = Broker.now() + worker.configuration.lease.milliseconds
-        for (queue, ids) in worker.held.idsByQueue() {
-            let (lost, cancel) = try await worker.broker.extend(queue: queue, ids: ids, worker: worker.id, leaseDeadline: deadline)
-            for id in cancel {
-                guard let entry = worker.held.entry(id), !entry.cancelRequested else { continue }
-                worker.held.update(id) { $0.cancelRequested = true }
-                if entry.running { await worker.executor.stop(taskID: id, reason: .cancelled) }
+        for (queue, tasks) in worker.held.leasesByQueue() {
+            let sent = ContinuousClock.now
+            let (lost, cancel) = try await worker.broker.extend(queue: queue, tasks: tasks, worker: worker.id, leaseDeadline: deadline)
+            let lostKeys = Set(lost.map { tasks[$0].key })
+            worker.held.renewed(tasks.map(\.key).filter { !lostKeys.contains($0) }, at: sent)
+            for task in cancel.map({ tasks[$0] }) {
+                guard let entry = worker.held.entry(task.key), !entry.cancelRequested else { continue }
+                worker.held.update(task.key) { $0.cancelRequested = true }
+                if entry.running { await worker.executor.stop(taskID: task.key, reason: .cancelled) }
             }
-            for id in lost where worker.held.entry(id).map({ !$0.finishing }) ?? false {
+            for task in lost.map({ tasks[$0] }) where worker.held.entry(task.key).map({ !$0.finishing }) ?? false {
                 worker.logger.error("lease lost (another worker may run this task); stopping our run",
-                                    metadata: ["task.id": "\(id)", "queue": "\(queue)"])
-                worker.held.update(id) { $0.abandoned = true }
-                await worker.executor.stop(taskID: id, reason: .cancelled)
+                                    metadata: ["task.id": "\(task.id)", "queue": "\(queue)", "lease.lost": "1"])
+                worker.held.update(task.key) { $0.leaseLost = true }
+                await worker.executor.stop(taskID: task.key, reason: .cancelled)
             }
         }
         try await register()
@@ -98,11 +101,12 @@ final class CancelListener: Sendable {
         let logger = worker.logger
         subscriber = RedisSubscriber(configuration: config) { _, payload in
             let id = String(decoding: payload, as: UTF8.self)
-            guard let entry = held.entry(id) else { return }
-            held.update(id) { $0.cancelRequested = true }
-            logger.info("cancel requested", metadata: ["task.id": "\(id)", "running": "\(entry.running)"])
-            // Unstructured: the subscriber's thread must not wait for the child to stop.
-            if entry.running { Task { await executor.stop(taskID: id, reason: .cancelled) } }
+            for entry in held.entries(ofTask: id) where !entry.leaseLost {
+                held.update(entry.task.key) { $0.cancelRequested = true }
+                logger.info("cancel requested", metadata: ["task.id": "\(id)", "running": "\(entry.running)"])
+                // Unstructured: the subscriber's thread must not wait for the child to stop.
+                if entry.running { Task { await executor.stop(taskID: entry.task.key, reason: .cancelled) } }
+            }
         }
         let channel = worker.kale.keys.cancelChannel
         let subscriber = self.subscriber

@@ -2,30 +2,43 @@ import Foundation
 import Kale
 import Synchronization
 
-/// The tasks this worker holds a lease on (prefetched or running), and the free capacity.
+/// The leases this worker holds (prefetched or running tasks), and the free capacity.
 ///
+/// Keyed by lease (``LeasedTask/key``), not by task id: after a lease lapses the same worker
+/// may lease the same task again, and the two runs must never share an entry.
 /// The fetch loop waits here for a free slot; runners give slots back. The heartbeat reads
 /// the table to renew leases and to describe running tasks.
 final class HeldTasks: Sendable {
     struct Entry: Sendable {
         var task: LeasedTask
         var name: String = ""
+        /// True from the moment a runner takes the task until its run returned.
         var running = false
         var startedAt: Date?
         var progress: Double?
         var cancelRequested = false
-        /// Set when a shutdown kills the task: it is requeued, not failed.
-        var abandoned = false
+        /// Set when a cold shutdown kills the run: a failure it causes is requeued uncounted.
+        var killedByShutdown = false
+        /// Set when the heartbeat learns that this lease is gone (another worker may run the
+        /// task now): nothing of this run is recorded.
+        var leaseLost = false
         /// Set while its outcome is being recorded: the lease ends with that write, so the
         /// heartbeat must not mistake its end for a lost lease. (It still renews it, in case
         /// the write has to wait out a Redis outage.)
         var finishing = false
+        /// When Redis last confirmed this lease (the fetch, then each renewal).
+        var renewedAt = ContinuousClock.now
+        /// Progress not yet written to Redis (last value wins), and whether a write is under way.
+        var unsentProgress: (fraction: Double, message: String?)?
+        var progressInFlight = false
     }
 
     private struct State {
         var entries: [String: Entry] = [:]
         var waiter: CheckedContinuation<Void, Never>?
         var stopping = false
+        /// Set by a cold shutdown: no runner may start a task from now on.
+        var killing = false
     }
 
     private let state = Mutex(State())
@@ -65,7 +78,54 @@ final class HeldTasks: Sendable {
     }
 
     func add(_ task: LeasedTask) {
-        state.withLock { $0.entries[task.id] = Entry(task: task) }
+        state.withLock { $0.entries[task.key] = Entry(task: task) }
+    }
+
+    /// Marks the lease's run as begun; false when it must not run: a cold shutdown began, or
+    /// the lease is already lost (the heartbeat found it gone while the task waited).
+    func beginRun(_ key: String, name: String) -> Bool {
+        var began = false
+        update(key) { e in
+            guard !e.leaseLost else { return }
+            e.running = true
+            e.startedAt = Date()
+            e.name = name
+            began = true
+        }
+        guard began else { return false }
+        // Checked after the mark, under the same lock as the shutdown's: either the shutdown
+        // sees this run as running (and kills it) or this run sees the shutdown.
+        return state.withLock { s in
+            guard s.killing else { return true }
+            s.entries[key]?.running = false
+            return false
+        }
+    }
+
+    /// Stores the latest progress of a run; true when the caller must start the writer (none
+    /// is under way), which then sends ``takeProgress(_:)`` until it returns nil.
+    func setProgress(_ key: String, _ fraction: Double, _ message: String?) -> Bool {
+        state.withLock { s in
+            guard var e = s.entries[key], !e.leaseLost else { return false }
+            e.progress = fraction
+            e.unsentProgress = (fraction, message)
+            let start = !e.progressInFlight
+            e.progressInFlight = true
+            s.entries[key] = e
+            return start
+        }
+    }
+
+    /// The progress to write next, or nil (and the writer ends) when all was written.
+    func takeProgress(_ key: String) -> (fraction: Double, message: String?)? {
+        state.withLock { s in
+            guard var e = s.entries[key] else { return nil }
+            let next = e.unsentProgress
+            e.unsentProgress = nil
+            if next == nil { e.progressInFlight = false }
+            s.entries[key] = e
+            return next
+        }
     }
 
     func update(_ id: String, _ change: (inout Entry) -> Void) {
@@ -82,12 +142,17 @@ final class HeldTasks: Sendable {
         waiter?.resume()
     }
 
-    func entry(_ id: String) -> Entry? { state.withLock { $0.entries[id] } }
+    func entry(_ key: String) -> Entry? { state.withLock { $0.entries[key] } }
 
-    /// Forgets a task and frees its slot.
-    func remove(_ id: String) {
+    /// Every lease held on task `id` (usually one; two when an earlier lease lapsed).
+    func entries(ofTask id: String) -> [Entry] {
+        state.withLock { s in s.entries.values.filter { $0.task.id == id } }
+    }
+
+    /// Forgets a lease and frees its slot.
+    func remove(_ key: String) {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            s.entries[id] = nil
+            s.entries[key] = nil
             let w = s.waiter
             s.waiter = nil
             return w
@@ -109,20 +174,27 @@ final class HeldTasks: Sendable {
     var runningCount: Int { state.withLock { $0.entries.values.filter(\.running).count } }
     var count: Int { state.withLock { $0.entries.count } }
 
-    /// Ids held per queue, for lease renewal.
-    func idsByQueue() -> [String: [String]] {
+    /// Leases held per queue, for renewal; lost ones are left out (nothing renews them).
+    func leasesByQueue() -> [String: [LeasedTask]] {
         state.withLock { s in
-            Dictionary(grouping: s.entries.values, by: \.task.queue).mapValues { $0.map(\.task.id) }
+            Dictionary(grouping: s.entries.values.filter { !$0.leaseLost }, by: \.task.queue).mapValues { $0.map(\.task) }
         }
     }
 
-    /// Marks every running task as abandoned (cold shutdown) and returns them.
-    func abandonRunning() -> [Entry] {
+    /// Notes that Redis confirmed these leases (a renewal) at `time`.
+    func renewed(_ keys: [String], at time: ContinuousClock.Instant) {
+        state.withLock { s in for k in keys { s.entries[k]?.renewedAt = time } }
+    }
+
+    /// Begins a cold shutdown: no run may start from now on, and the runs under way (whose
+    /// outcome is not being recorded yet) are marked killed. Returns those.
+    func killRunning() -> [Entry] {
         state.withLock { s in
+            s.killing = true
             var out: [Entry] = []
-            for (id, var e) in s.entries where e.running {
-                e.abandoned = true
-                s.entries[id] = e
+            for (key, var e) in s.entries where e.running && !e.finishing {
+                e.killedByShutdown = true
+                s.entries[key] = e
                 out.append(e)
             }
             return out

@@ -14,14 +14,14 @@ final class InlineExecutor: Executor {
 
     func start() async throws {}
 
-    func run(_ job: Job, progress: @escaping @Sendable (Double, String?) async -> Void) async -> Outcome {
+    func run(_ job: Job, progress: @escaping @Sendable (Double, String?) -> Void) async -> Outcome {
         guard let handler = registry.handler(named: job.envelope.name) else {
             return .failed(.rejected("unknown task '\(job.envelope.name)'", type: "UnknownTask"))
         }
         let run = HandlerRun(handler: handler, envelope: job.envelope, attempt: job.leased.attempt,
                              softTimeLimit: job.softTimeLimit, progress: progress)
-        running.withLock { $0[job.envelope.id] = run }
-        defer { _ = running.withLock { $0.removeValue(forKey: job.envelope.id) } }
+        running.withLock { $0[job.leased.key] = run }
+        defer { _ = running.withLock { $0.removeValue(forKey: job.leased.key) } }
         guard let limit = job.timeLimit else { return await run.outcome() }
         // Not a task group: a group waits for all its children, and a handler that ignores
         // cancellation would hold the worker past its hard limit.

@@ -47,7 +47,7 @@ final class ProcessPool: Executor {
         return child
     }
 
-    func run(_ job: Job, progress: @escaping @Sendable (Double, String?) async -> Void) async -> Outcome {
+    func run(_ job: Job, progress: @escaping @Sendable (Double, String?) -> Void) async -> Outcome {
         let index = slots.withLock { s -> Int in
             // Runners never exceed the slot count, so a free slot always exists.
             let i = s.firstIndex { !$0.busy }!
@@ -64,7 +64,7 @@ final class ProcessPool: Executor {
         var payload = Frame.int64(Int64(job.leased.attempt)) + Frame.int64(job.softTimeLimit?.milliseconds ?? -1)
         payload.append(contentsOf: message)
         let monitor = watch(child, job)
-        let outcome = await child.run(Frame(.run, payload), taskID: job.envelope.id, progress: progress)
+        let outcome = await child.run(Frame(.run, payload), taskID: job.leased.key, progress: progress)
         monitor?.cancel()
         await afterTask(index, child)
         return outcome
@@ -183,7 +183,9 @@ final class ProcessPool: Executor {
     func describe() async -> [String: String] {
         var out: [String: String] = [:]
         for child in slots.withLock({ $0.compactMap(\.child) }) {
-            out[String(child.pid)] = "rss=\(child.residentBytes >> 20)MiB" + (child.currentTask.map { " task=\($0)" } ?? "")
+            // The current task is a lease key (id, separator, token): show the id.
+            let task = child.currentTask.map { " task=" + String($0.prefix { $0 != "\u{1F}" }) } ?? ""
+            out[String(child.pid)] = "rss=\(child.residentBytes >> 20)MiB" + task
         }
         return out
     }

@@ -44,10 +44,13 @@ struct Reaper: Sendable {
             if rounds % 30 == 1 { await pruneWorkers() }
             for (queue, _) in worker.configuration.queues {
                 do {
-                    let (requeued, dead) = try await worker.broker.reap(queue: queue)
-                    if requeued + dead > 0 {
+                    let r = try await worker.broker.reap(queue: queue)
+                    if r.requeued + r.dead + r.cancelled > 0 {
+                        // `lost_runs` lists the tasks that had started: each may run again
+                        // (at least once). Prefetched ones had not, and cost nothing.
                         worker.logger.warning("reaped tasks of a lost worker", metadata: [
-                            "queue": "\(queue)", "requeued": "\(requeued)", "dead": "\(dead)"])
+                            "queue": "\(queue)", "requeued": "\(r.requeued)", "dead": "\(r.dead)",
+                            "cancelled": "\(r.cancelled)", "lost_runs": "\(r.lostRuns.joined(separator: ","))"])
                     }
                 } catch {
                     // The fetch loop and heartbeat already report outages.

@@ -1,6 +1,7 @@
 import Kale
 import KaleRedis
 import Logging
+import Synchronization
 
 extension Worker {
     /// Leases tasks while there is room, and blocks on the queues' notify lists when there is
@@ -49,12 +50,19 @@ extension Worker {
     private func awaitWork(on blocking: DedicatedConnection, notifyKeys: [String], free: Int) async throws -> Int {
         let block = Duration.seconds(1)
         guard let queue = configuration.fetchOrder().first else { return 0 }
-        let fetch = broker.fetch(queue: queue, worker: id, count: free, leaseDeadline: configuration.lease.milliseconds, now: 0)
+        let lease = nextLeaseToken()
+        let fetch = broker.fetch(queue: queue, worker: id, lease: lease, count: free, leaseDeadline: configuration.lease.milliseconds, now: 0)
         let replies = try await blocking.pipeline([.blocking(block, "BLPOP", arguments: notifyKeys + [block.seconds]), fetch])
         if case .error(let message)? = replies.last { throw RedisError(.server, detail: message) }
-        let leased = Broker.leased(from: replies[1], queue: queue)
+        let leased = Broker.leased(from: replies[1], queue: queue, lease: lease)
         await take(leased)
         return leased.count
+    }
+
+    /// A token for the next fetch's leases: unique within this worker (whose id is unique
+    /// among workers), short, so it costs Redis little to store and compare.
+    private func nextLeaseToken() -> String {
+        String(leaseCounter.add(1, ordering: .relaxed).newValue, radix: 36)
     }
 
     /// Hands leased tasks to the runners; those that come too late for a shutdown go back.
@@ -73,9 +81,10 @@ extension Worker {
         var got = 0
         for queue in configuration.fetchOrder() where got < free {
             let now = Broker.now()
-            let command = broker.fetch(queue: queue, worker: id, count: free - got,
+            let lease = nextLeaseToken()
+            let command = broker.fetch(queue: queue, worker: id, lease: lease, count: free - got,
                                        leaseDeadline: now + configuration.lease.milliseconds, now: now)
-            let leased = Broker.leased(from: try await redis.send(command), queue: queue)
+            let leased = Broker.leased(from: try await redis.send(command), queue: queue, lease: lease)
             await take(leased)
             got += leased.count
             // Strict order: a later queue is looked at only when the earlier ones are empty.

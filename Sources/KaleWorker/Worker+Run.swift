@@ -13,18 +13,18 @@ extension Worker {
         await withDiscardingTaskGroup { records in
             while let task = await jobs.pop() {
                 guard let finish = await handle(task) else {
-                    held.remove(task.id)
+                    held.remove(task.key)
                     continue
                 }
                 records.addTask {
                     await finish()
-                    self.held.remove(task.id)
+                    self.held.remove(task.key)
                 }
             }
         }
     }
 
-    /// Runs a task; returns the work that records its outcome.
+    /// Runs a task; returns the work that records its outcome (nil: nothing to record).
     private func handle(_ task: LeasedTask) async -> (@Sendable () async -> Void)? {
         var log = logger
         log[metadataKey: "task.id"] = "\(task.id)"
@@ -45,40 +45,94 @@ extension Worker {
                 "unknown task '\(envelope.name)' (this worker runs: \(known.isEmpty ? "none" : known))", type: "UnknownTask")
             return { [log] in await self.reject(task, log, failure) }
         }
-        if held.entry(task.id)?.cancelRequested == true {
-            return { [log] in await self.finish(task, envelope, .failed(TaskContext.failure(for: .cancelled)), duration: .zero, log) }
+        if held.entry(task.key)?.cancelRequested == true {
+            let failure = TaskFailure(kind: .cancelled, type: "Cancelled", message: "cancelled before it started", retryable: false)
+            return { [log] in await self.recordFailure(task, envelope, failure, started: false, cancelled: true, duration: .zero, log) }
         }
-        held.update(task.id) { $0.running = true; $0.startedAt = Date(); $0.name = envelope.name }
+        guard held.beginRun(task.key, name: envelope.name) else {
+            if held.entry(task.key)?.leaseLost == true {
+                log.warning("lease lost while the task waited to run; not running it")
+                return nil
+            }
+            // A cold shutdown began: the task never started, so it goes back uncounted.
+            return { await self.requeue([task]) }
+        }
+        switch await markStarted(task, log) {
+        case .run: break
+        case .leaseLost:
+            held.update(task.key) { $0.running = false }
+            return nil
+        case .cancelled:
+            held.update(task.key) { $0.running = false; $0.cancelRequested = true }
+            let failure = TaskFailure(kind: .cancelled, type: "Cancelled", message: "cancelled before it started", retryable: false)
+            return { [log] in await self.recordFailure(task, envelope, failure, started: true, cancelled: true, duration: .zero, log) }
+        }
         let job = Job(
             leased: task, envelope: envelope,
             softTimeLimit: envelope.softTimeLimitMs.map { .milliseconds($0) } ?? configuration.softTimeLimit,
             timeLimit: envelope.timeLimitMs.map { .milliseconds($0) } ?? configuration.timeLimit)
-        let broker = self.broker
-        let redis = self.redis
-        let held = self.held
         let started = ContinuousClock.now
         let outcome = await executor.run(job) { fraction, message in
-            held.update(task.id) { $0.progress = fraction }
-            _ = try? await redis.send(broker.progressCommand(queue: task.queue, id: task.id, fraction: fraction, message: message))
+            if self.held.setProgress(task.key, fraction, message) {
+                // Unstructured: the reporting thread (a child's frame reader) must not wait
+                // for Redis. One writer per run at a time, sending the latest value.
+                Task { await self.writeProgress(task) }
+            }
         }
         let duration = ContinuousClock.now - started
+        held.update(task.key) { $0.running = false }
         return { [log] in await self.finish(task, envelope, outcome, duration: duration, log) }
     }
 
+    private enum StartVerdict { case run, leaseLost, cancelled }
+
+    /// Counts the attempt in Redis as the run begins, and says whether to run.
+    ///
+    /// A task in the inline pool runs in this very process, so a crash in it is a crash of
+    /// the worker: the start is recorded before it runs, or a task that kills its worker would
+    /// never be counted and would run forever. A child can only take down itself, whose death
+    /// the supervisor records, so there the mark goes out without waiting: the run does not
+    /// idle a round trip, and the scripts that end the run write the attempt themselves.
+    private func markStarted(_ task: LeasedTask, _ log: Logger) async -> StartVerdict {
+        let command = broker.startCommand(task, worker: id, now: Broker.now())
+        guard configuration.pool == .inline else {
+            // Unstructured: see above; its retries end with the lease.
+            Task { _ = await self.acknowledge(command, task: task, what: "start") }
+            return .run
+        }
+        switch await acknowledge(command, task: task, what: "start")?.int {
+        case 0?:
+            log.warning("lease lost before the task started; not running it")
+            return .leaseLost
+        case 2?:
+            return .cancelled
+        default:
+            return .run
+        }
+    }
+
+    /// Writes the latest progress of a run until none is left; refused by Redis (and so
+    /// harmless) once the lease is lost.
+    private func writeProgress(_ task: LeasedTask) async {
+        while let next = held.takeProgress(task.key) {
+            _ = try? await redis.send(broker.progressCommand(task, worker: id, fraction: next.fraction, message: next.message))
+        }
+    }
+
     private func reject(_ task: LeasedTask, _ log: Logger, _ failure: TaskFailure) async {
-        held.update(task.id) { $0.finishing = true }
+        held.update(task.key) { $0.finishing = true }
         log.error("task rejected to the dead set", metadata: ["reason": "\(failure.message)"])
         metrics.finished(queue: task.queue, outcome: "rejected", duration: .zero)
-        _ = await acknowledge(broker.failCommand(task, worker: id, failure: failure, retryAt: nil, cancelled: false, now: Broker.now()),
+        _ = await acknowledge(broker.failCommand(task, worker: id, failure: failure, retryAt: nil, cancelled: false,
+                                                 started: false, now: Broker.now()),
                               task: task, what: "rejection")
     }
 
     private func finish(_ task: LeasedTask, _ envelope: Envelope, _ outcome: Outcome, duration: Duration, _ log: Logger) async {
-        held.update(task.id) { $0.finishing = true }
-        let entry = held.entry(task.id)
-        if entry?.abandoned == true {
-            // Killed by a cold shutdown: not the task's fault, give it back uncounted.
-            await requeue([task])
+        held.update(task.key) { $0.finishing = true }
+        let entry = held.entry(task.key)
+        if entry?.leaseLost == true, entry?.cancelRequested != true {
+            log.warning("lease was lost while the task ran; its outcome is not recorded (another run counts)")
             return
         }
         // Formatted only if a line is logged: swift-log takes metadata as an autoclosure, and at
@@ -89,6 +143,8 @@ extension Worker {
             log.warning("task did not reach its runner; returning it to the queue", metadata: ["reason": "\(why)"])
             await requeue([task])
         case .succeeded(let bytes):
+            // Recorded even when a cold shutdown began meanwhile: the work is done, and giving
+            // it back would run it twice.
             let reply = await acknowledge(broker.succeedCommand(task, worker: id, result: bytes, now: Broker.now()), task: task, what: "result")
             if reply?.int == 0 {
                 log.warning("lease was lost before the result was recorded; another run counts", metadata: ["duration.ms": "\(ms())"])
@@ -96,26 +152,41 @@ extension Worker {
                 log.info("task succeeded", metadata: ["duration.ms": "\(ms())", "outcome": "succeeded"])
             }
             metrics.finished(queue: task.queue, outcome: "succeeded", duration: duration)
-        case .failed(var failure):
-            let cancelled = entry?.cancelRequested == true || failure.kind == .cancelled && !failure.retryable
-            if cancelled { failure = TaskFailure(kind: .cancelled, type: "Cancelled", message: "cancelled while running: \(failure.message)", retryable: false) }
-            let retryAt: Int64? = failure.retryable
-                ? Broker.now() + envelope.backoff.delay(afterAttempt: task.attempt).milliseconds : nil
-            let reply = await acknowledge(
-                broker.failCommand(task, worker: id, failure: failure, retryAt: retryAt, cancelled: cancelled, now: Broker.now()),
-                task: task, what: "failure")
-            let result: String
-            switch reply?.int {
-            case 1: result = "retrying"
-            case 2: result = "dead"
-            case 3: result = "cancelled"
-            default: result = "lease lost"
+        case .failed(let failure):
+            if entry?.killedByShutdown == true, entry?.cancelRequested != true {
+                // Killed by a cold shutdown: not the task's fault, give it back uncounted.
+                await requeue([task])
+                return
             }
-            let level: Logger.Level = result == "dead" ? .error : .warning
-            log.log(level: level, "task failed", metadata: [
-                "duration.ms": "\(ms())", "outcome": "\(result)", "error.kind": "\(failure.kind)", "error": "\(failure.type): \(failure.message)"])
-            metrics.finished(queue: task.queue, outcome: result, duration: duration)
+            var failure = failure
+            let cancelled = entry?.cancelRequested == true || failure.kind == .cancelled && !failure.retryable
+            if cancelled {
+                failure = TaskFailure(kind: .cancelled, type: "Cancelled", message: "cancelled while running: \(failure.message)", retryable: false)
+            }
+            await recordFailure(task, envelope, failure, started: true, cancelled: cancelled, duration: duration, log)
         }
+    }
+
+    private func recordFailure(_ task: LeasedTask, _ envelope: Envelope, _ failure: TaskFailure, started: Bool,
+                               cancelled: Bool, duration: Duration, _ log: Logger) async {
+        held.update(task.key) { $0.finishing = true }
+        let ms = { String(format: "%.1f", duration.seconds * 1000) }
+        let retryAt: Int64? = failure.retryable
+            ? Broker.now() + envelope.backoff.delay(afterAttempt: task.attempt).milliseconds : nil
+        let reply = await acknowledge(
+            broker.failCommand(task, worker: id, failure: failure, retryAt: retryAt, cancelled: cancelled, started: started, now: Broker.now()),
+            task: task, what: "failure")
+        let result: String
+        switch reply?.int {
+        case 1: result = "retrying"
+        case 2: result = "dead"
+        case 3: result = "cancelled"
+        default: result = "lease lost"
+        }
+        let level: Logger.Level = result == "dead" ? .error : .warning
+        log.log(level: level, "task failed", metadata: [
+            "duration.ms": "\(ms())", "outcome": "\(result)", "error.kind": "\(failure.kind)", "error": "\(failure.type): \(failure.message)"])
+        metrics.finished(queue: task.queue, outcome: result, duration: duration)
     }
 
     private static func describeDecoding(_ error: any Error) -> String {

@@ -41,6 +41,8 @@ public final class Worker: Sendable {
     let shutdownRequests = ShutdownSignal()
     let startedAt = Date()
     let metrics: WorkerMetrics
+    /// Numbers the fetches, for their lease tokens.
+    let leaseCounter = Atomic<UInt64>(0)
 
     /// - Parameters:
     ///   - registry: the tasks this worker can run; children build the same registry.
@@ -177,37 +179,43 @@ public final class Worker: Sendable {
     private func coldStop() async {
         beginDraining()
         phase.withLock { $0 = .killing }
-        let running = held.abandonRunning()
+        let running = held.killRunning()
         logger.warning("cold shutdown: killing running tasks and requeueing them", metadata: ["running": "\(running.count)"])
         await executor.terminate()
         await requeue(jobs.drain())
         while held.count > 0 { try? await Task.sleep(for: .milliseconds(20)) }
     }
 
-    /// Gives tasks back to their queues without counting an attempt.
+    /// Gives tasks back to their queues without counting an attempt (one with a cancel
+    /// request ends cancelled instead).
     func requeue(_ tasks: [LeasedTask]) async {
         for task in tasks {
-            _ = await acknowledge(broker.requeueCommand(task, worker: id), task: task, what: "requeue")
-            held.remove(task.id)
-            logger.info("task returned to queue", metadata: ["task.id": "\(task.id)", "queue": "\(task.queue)"])
+            let reply = await acknowledge(broker.requeueCommand(task, worker: id, now: Broker.now()), task: task, what: "requeue")
+            held.remove(task.key)
+            logger.info(reply?.int == 3 ? "task cancelled as it was returned" : "task returned to queue",
+                        metadata: ["task.id": "\(task.id)", "queue": "\(task.queue)"])
         }
     }
 
-    /// Sends a transition command, retrying through Redis outages: a result or a failure is
-    /// never dropped just because Redis blinked. Gives up only if the lease is gone anyway.
+    /// Sends a transition command, retrying through Redis outages and transient refusals
+    /// (`BUSY`, `LOADING`, `OOM`, `READONLY`, …): a result or a failure is never dropped just
+    /// because Redis blinked. The scripts check the lease, so a late write is refused rather
+    /// than wrong; retrying stops only once the lease can no longer be held: two lease lengths
+    /// after Redis last confirmed it, when any live worker's reaper has taken the task back.
     func acknowledge(_ command: RedisCommand, task: LeasedTask, what: String) async -> RedisReply? {
         var delay = Duration.milliseconds(50)
         var warned = false
-        let giveUp = ContinuousClock.now + configuration.lease * 4
+        let began = ContinuousClock.now
         while true {
             do {
                 return try await redis.send(command)
-            } catch let error as RedisError where error.isConnectionFailure || error.code == .closed {
+            } catch let error as RedisError where error.isTransient || error.code == .closed {
                 if !warned {
                     logger.warning("cannot record \(what), retrying", metadata: ["task.id": "\(task.id)", "error": "\(error)"])
                     warned = true
                 }
-                if ContinuousClock.now > giveUp {
+                let renewedAt = held.entry(task.key)?.renewedAt ?? began
+                if ContinuousClock.now > renewedAt + configuration.lease * 2 {
                     logger.error("gave up recording \(what); the task will be reaped and run again", metadata: ["task.id": "\(task.id)"])
                     return nil
                 }

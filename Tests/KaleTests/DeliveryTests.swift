@@ -32,10 +32,12 @@ import Testing
         let f = KaleFixture()
         let counter = f.keys.prefix + ":runs"
         let handle = try await f.client.enqueue(CountingTask.self, .init(n: 5))
-        // A consumer takes a lease and vanishes without a word.
+        // A consumer takes a lease, starts the run and vanishes without a word.
         let now = Broker.now()
-        let reply = try await f.redis.send(f.client.broker.fetch(queue: "default", worker: "ghost", count: 1, leaseDeadline: now + 400, now: now))
-        #expect(Broker.leased(from: reply, queue: "default").map(\.id) == [handle.id])
+        let reply = try await f.redis.send(f.client.broker.fetch(queue: "default", worker: "ghost", lease: "g1", count: 1, leaseDeadline: now + 400, now: now))
+        let leased = Broker.leased(from: reply, queue: "default", lease: "g1")
+        #expect(leased.map(\.id) == [handle.id])
+        #expect(try await f.redis.send(f.client.broker.startCommand(leased[0], worker: "ghost", now: now)).int == 1)
         #expect(try await handle.status()?.state == .started)
         let registry = TaskRegistry()
         registry.register(CountingTask(redis: f.redis, counter: counter))
@@ -54,12 +56,31 @@ import Testing
         let f = KaleFixture()
         let ref = try await f.client.enqueue(name: "t", args: .null, options: .init(maxRetries: 0))
         let now = Broker.now()
-        _ = try await f.redis.send(f.client.broker.fetch(queue: "default", worker: "ghost", count: 1, leaseDeadline: now - 1, now: now))
-        let (requeued, dead) = try await f.client.broker.reap(queue: "default")
-        #expect(requeued == 0 && dead == 1)
+        let reply = try await f.redis.send(f.client.broker.fetch(queue: "default", worker: "ghost", lease: "g1", count: 1, leaseDeadline: now - 1, now: now))
+        let leased = Broker.leased(from: reply, queue: "default", lease: "g1")
+        _ = try await f.redis.send(f.client.broker.startCommand(leased[0], worker: "ghost", now: now))
+        let r = try await f.client.broker.reap(queue: "default")
+        #expect(r.requeued == 0 && r.dead == 1 && r.lostRuns == [ref.id])
         let info = try #require(try await f.client.status(of: ref.id))
         #expect(info.state == .dead)
         #expect(info.error?.kind == .workerLost)
+        #expect(try await f.auditQueue("default", ids: [ref.id]).isEmpty)
+    }
+
+    /// Defect 3 of the reliability issue: a lease that never started (a prefetch, or a fetch
+    /// whose reply was lost) spends no attempt when it is reaped.
+    @Test func leaseThatNeverStartedSpendsNoAttemptWhenReaped() async throws {
+        let f = KaleFixture()
+        let ref = try await f.client.enqueue(name: "t", args: .null, options: .init(maxRetries: 0))
+        let now = Broker.now()
+        _ = try await f.redis.send(f.client.broker.fetch(queue: "default", worker: "ghost", lease: "g1", count: 1, leaseDeadline: now - 1, now: now))
+        let r = try await f.client.broker.reap(queue: "default")
+        #expect(r.requeued == 1 && r.dead == 0 && r.lostRuns.isEmpty)
+        let info = try #require(try await f.client.status(of: ref.id))
+        #expect(info.state == .pending)
+        #expect(info.attempt == 0)
+        #expect(info.error == nil, "nothing failed")
+        #expect(try await f.auditQueue("default", ids: [ref.id]).isEmpty)
     }
 
     @Test func delayIsHonouredWithinAHundredMilliseconds() async throws {

@@ -6,9 +6,10 @@ extension Scripts {
     /// A task retries while its attempt number is at most `max_retries` and the failure is
     /// retryable (`retry at` >= 0); otherwise it goes to the dead set with its error.
     /// KEYS: 1 task record, 2 active set, 3 scheduled set, 4 dead set
-    /// ARGV: 1 id, 2 worker id, 3 attempt, 4 now ms, 5 error JSON, 6 retry at ms (-1 = do not
+    /// ARGV: 1 id, 2 worker id, 3 lease token, 4 now ms, 5 error JSON, 6 retry at ms (-1 = do not
     ///       retry), 7 mode (`fail` or `cancel`), 8 default result TTL ms, 9 dead max size,
-    ///       10 dead max age ms, 11 task-key prefix, 12 done-channel prefix, 13 stats prefix
+    ///       10 dead max age ms, 11 task-key prefix, 12 done-channel prefix, 13 stats prefix,
+    ///       14 attempt that failed (0: rejected before it started, no attempt spent)
     /// Returns: 0 lease lost, 1 retrying, 2 dead, 3 cancelled
     static let fail = RedisScript(name: "fail", source: LuaLibrary.source + #"""
     local C = {now = tonumber(ARGV[4]), ttl = tonumber(ARGV[8]), deadMax = tonumber(ARGV[9]),
@@ -16,7 +17,9 @@ extension Scripts {
     local key, id = KEYS[1], ARGV[1]
     if not kale_holds(KEYS[2], key, id, ARGV[2], ARGV[3]) then return 0 end
     redis.call('ZREM', KEYS[2], id)
+    local attempt = tonumber(ARGV[14])
     redis.call('HSET', key, 'error', ARGV[5])
+    if attempt > 0 then redis.call('HSET', key, 'attempt', attempt) end
     redis.call('HDEL', key, 'cancel')
     if ARGV[7] == 'cancel' then
       kale_finish(C, key, id, 'cancelled')
@@ -24,7 +27,7 @@ extension Scripts {
     end
     local retryAt = tonumber(ARGV[6])
     local maxRetries = tonumber(redis.call('HGET', key, 'max_retries') or '0') or 0
-    if retryAt >= 0 and tonumber(ARGV[3]) <= maxRetries then
+    if retryAt >= 0 and attempt <= maxRetries then
       redis.call('HSET', key, 'state', 'retrying')
       redis.call('ZADD', KEYS[3], retryAt, id)
       kale_stat(C, 'retried')

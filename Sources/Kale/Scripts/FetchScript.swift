@@ -1,16 +1,21 @@
 import KaleRedis
 
 extension Scripts {
-    /// Leases up to N tasks to a worker, highest priority first: pending -> started, in one step.
+    /// Leases up to N tasks to a worker, highest priority first: pending -> started (held by
+    /// a worker), in one step.
     ///
+    /// The lease is named by `lease`, a token new for every fetch; every later script that acts
+    /// on the task checks it. No attempt is spent here: a leased task may wait in the worker's
+    /// prefetch buffer and never run, so the attempt is counted by ``Scripts/start`` when a
+    /// runner takes it (decision 0015).
     /// Ids whose record is missing, whose message is over the size limit, or that expired are
     /// dealt with here (dead or expired) and not returned. When every pending list is empty
     /// the notify list is deleted, so stale wake-up tokens never pile up.
     /// KEYS: 1-3 pending lists (high, normal, low), 4 active set, 5 notify list, 6 dead set
     /// ARGV: 1 now ms (0: use Redis' clock), 2 lease deadline ms (with now 0: lease length ms), 3 worker id, 4 max tasks, 5 max message bytes,
     ///       6 task-key prefix, 7 done-channel prefix, 8 stats prefix, 9 dead max size,
-    ///       10 dead max age ms, 11 default result TTL ms
-    /// Returns: a flat array {id, message, attempt, id, message, attempt, …}
+    ///       10 dead max age ms, 11 default result TTL ms, 12 lease token
+    /// Returns: a flat array {id, message, attempt it will run as, id, message, attempt, …}
     static let fetch = RedisScript(name: "fetch", source: LuaLibrary.source + #"""
     local C = {now = tonumber(ARGV[1]), tp = ARGV[6], chan = ARGV[7], stats = ARGV[8], dead = KEYS[6],
       deadMax = tonumber(ARGV[9]), deadAge = tonumber(ARGV[10]), ttl = tonumber(ARGV[11])}
@@ -40,11 +45,13 @@ extension Scripts {
           kale_dead(C, C.tp .. id, id, kale_error('rejected', 'NotAnID', 'the pending list held a value that is not a task id', false))
         else
           local key = C.tp .. id
-          local f = redis.call('HMGET', key, 'state', 'expires_at', 'attempt')
+          local f = redis.call('HMGET', key, 'state', 'expires_at', 'attempt', 'cancel')
           if not f[1] then
             kale_dead(C, key, id, kale_error('rejected', 'MissingRecord', 'no task record exists for this id', false))
           elseif f[1] ~= 'pending' then
             -- Already ended (e.g. cancelled): the id was stale, nothing to run.
+          elseif f[4] then
+            kale_cancelled(C, key, id, 'cancelled before it started')
           elseif (tonumber(f[2] or '0') or 0) > 0 and tonumber(f[2]) <= C.now then
             kale_finish(C, key, id, 'expired')
           elseif redis.call('HSTRLEN', key, 'msg') > maxSize then
@@ -53,13 +60,12 @@ extension Scripts {
           elseif redis.call('HEXISTS', key, 'msg') == 0 then
             kale_dead(C, key, id, kale_error('rejected', 'MissingMessage', 'the task record has no message', false))
           else
-            local attempt = (tonumber(f[3] or '0') or 0) + 1
-            redis.call('HSET', key, 'state', 'started', 'worker', ARGV[3], 'started_at', C.now, 'attempt', attempt)
-            redis.call('HDEL', key, 'cancel', 'progress')
+            redis.call('HSET', key, 'state', 'started', 'worker', ARGV[3], 'lease', ARGV[12], 'leased_at', C.now)
+            redis.call('HDEL', key, 'progress')
             redis.call('ZADD', KEYS[4], deadline, id)
             out[#out + 1] = id
             out[#out + 1] = redis.call('HGET', key, 'msg')
-            out[#out + 1] = attempt
+            out[#out + 1] = (tonumber(f[3] or '0') or 0) + 1
           end
         end
       end

@@ -72,11 +72,21 @@ enum LuaLibrary {
       return cjson.encode({kind = kind, type = typ, message = message, retryable = retryable})
     end
 
-    -- True when `worker` still holds the lease of attempt `attempt` of task `id`.
-    local function kale_holds(activeKey, key, id, worker, attempt)
+    -- True when `worker` still holds lease `lease` of task `id`. A lease token is new for
+    -- every fetch, so a run whose lease lapsed cannot act on a later lease of the same task,
+    -- even one held by the same worker.
+    local function kale_holds(activeKey, key, id, worker, lease)
       if not redis.call('ZSCORE', activeKey, id) then return false end
-      local f = redis.call('HMGET', key, 'worker', 'attempt')
-      return f[1] == worker and f[2] == attempt
+      local f = redis.call('HMGET', key, 'worker', 'lease')
+      return f[1] == worker and f[2] == lease
+    end
+
+    -- Ends a task that was cancelled while a worker held it (the worker died, hung or was
+    -- stopped before it could record the cancel).
+    local function kale_cancelled(C, key, id, how)
+      redis.call('HSET', key, 'error', kale_error('cancelled', 'Cancelled', how, false))
+      redis.call('HDEL', key, 'cancel')
+      kale_finish(C, key, id, 'cancelled')
     end
 
     local function kale_push(pendingKeys, notify, prio, id, front)
