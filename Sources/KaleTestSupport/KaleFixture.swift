@@ -25,6 +25,11 @@ public struct KaleFixture: Sendable {
     public var keys: Keys { configuration.keys }
     public var redis: RedisClient { client.redis }
 
+    /// Run counts per task id from a counter hash (of `kale.count` or a test's counting task).
+    public func runCounts(_ counter: String) async throws -> [String: Int] {
+        (try await redis.send("HGETALL", counter).hash ?? [:]).compactMapValues { Int($0) }
+    }
+
     /// Checks that every task is in exactly the one place its state says, and returns the
     /// problems found (empty when nothing was lost or duplicated).
     public func auditQueue(_ queue: String, ids: [String]) async throws -> [String] {

@@ -63,9 +63,4 @@ extension KaleFixture {
         let worker = Worker(configuration: config, kale: configuration, registry: registry)
         return RunningWorker(worker: worker, task: Task { try await worker.run() })
     }
-
-    /// Run counts per task id from a CountingTask's counter hash.
-    func runCounts(_ counter: String) async throws -> [String: Int] {
-        (try await redis.send("HGETALL", counter).hash ?? [:]).compactMapValues { Int($0) }
-    }
 }
