@@ -132,7 +132,14 @@ extension Worker {
         held.update(task.key) { $0.finishing = true }
         let entry = held.entry(task.key)
         if entry?.leaseLost == true, entry?.cancelRequested != true {
-            log.warning("lease was lost while the task ran; its outcome is not recorded (another run counts)")
+            let ended: String
+            switch outcome {
+            case .succeeded: ended = "succeeded"
+            case .failed: ended = "failed"
+            case .notStarted: ended = "not started"
+            }
+            log.warning("lease was lost while the task ran; its outcome is not recorded (another run counts)",
+                        metadata: ["outcome": "\(ended)", "lease.lost": "1"])
             return
         }
         // Formatted only if a line is logged: swift-log takes metadata as an autoclosure, and at
@@ -147,7 +154,8 @@ extension Worker {
             // it back would run it twice.
             let reply = await acknowledge(broker.succeedCommand(task, worker: id, result: bytes, now: Broker.now()), task: task, what: "result")
             if reply?.int == 0 {
-                log.warning("lease was lost before the result was recorded; another run counts", metadata: ["duration.ms": "\(ms())"])
+                log.warning("lease was lost before the result was recorded; another run counts",
+                            metadata: ["duration.ms": "\(ms())", "outcome": "succeeded", "lease.lost": "1"])
             } else {
                 log.info("task succeeded", metadata: ["duration.ms": "\(ms())", "outcome": "succeeded"])
             }

@@ -10,12 +10,18 @@ extension Scripts {
     ///       retry), 7 mode (`fail` or `cancel`), 8 default result TTL ms, 9 dead max size,
     ///       10 dead max age ms, 11 task-key prefix, 12 done-channel prefix, 13 stats prefix,
     ///       14 attempt that failed (0: rejected before it started, no attempt spent)
-    /// Returns: 0 lease lost, 1 retrying, 2 dead, 3 cancelled
+    /// Returns: 0 lease lost, 1 retrying, 2 dead, 3 cancelled (now, or by an earlier try of this call)
     static let fail = RedisScript(name: "fail", source: LuaLibrary.source + #"""
     local C = {now = tonumber(ARGV[4]), ttl = tonumber(ARGV[8]), deadMax = tonumber(ARGV[9]),
       deadAge = tonumber(ARGV[10]), tp = ARGV[11], chan = ARGV[12], stats = ARGV[13], dead = KEYS[4]}
     local key, id = KEYS[1], ARGV[1]
-    if not kale_holds(KEYS[2], key, id, ARGV[2], ARGV[3]) then return 0 end
+    if not kale_holds(KEYS[2], key, id, ARGV[2], ARGV[3]) then
+      local ended = kale_ended_by(key, ARGV[2], ARGV[3])
+      if ended == 'retrying' or ended == 'scheduled' then return 1 end
+      if ended == 'dead' or ended == 'failed' then return 2 end
+      if ended == 'cancelled' then return 3 end
+      return 0
+    end
     redis.call('ZREM', KEYS[2], id)
     local attempt = tonumber(ARGV[14])
     redis.call('HSET', key, 'error', ARGV[5])

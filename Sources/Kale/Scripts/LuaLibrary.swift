@@ -81,6 +81,15 @@ enum LuaLibrary {
       return f[1] == worker and f[2] == lease
     end
 
+    -- The state in which lease `lease` of `worker` already ended the task, or nil: a retried
+    -- acknowledgement (its first try ran, but the reply was lost with the connection) must
+    -- report what it did, not a lost lease.
+    local function kale_ended_by(key, worker, lease)
+      local f = redis.call('HMGET', key, 'state', 'worker', 'lease')
+      if f[2] == worker and f[3] == lease and f[1] ~= 'started' and f[1] ~= 'pending' then return f[1] end
+      return nil
+    end
+
     -- Ends a task that was cancelled while a worker held it (the worker died, hung or was
     -- stopped before it could record the cancel).
     local function kale_cancelled(C, key, id, how)
