@@ -95,6 +95,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let registry = KaleCLI.registry
         if (diagnostics || KaleCLI.diagnosticsByDefault), registry.handler(named: DiagnosticTasks.Noop.name) == nil {
             DiagnosticTasks.register(in: registry)
+            registry.register(DiagnosticTasks.Blob())
             if let kale = try? global.kaleConfiguration(poolSize: 1) { registry.register(DiagnosticTasks.Count(kale: kale)) }
         }
         // A pool child runs the same command line; it serves tasks over its pipes instead.

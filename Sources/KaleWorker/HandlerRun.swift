@@ -39,12 +39,25 @@ final class HandlerRun: Sendable {
         work.cancel()
     }
 
+    /// The failure of a task whose result is over `limit` bytes.
+    static func resultTooLarge(_ size: Int, limit: Int) -> TaskFailure {
+        TaskFailure(kind: .error, type: "ResultTooLarge",
+                    message: "the result is \(size) bytes, over the limit of \(limit) bytes; store large outputs elsewhere and return a reference",
+                    retryable: false)
+    }
+
     /// Waits for the handler's end and classifies it.
     func outcome() async -> Outcome {
         defer { softTimer?.cancel() }
         do {
             let value = try await work.value
-            return .succeeded((try? value.data()).map { Array($0) } ?? Array("null".utf8))
+            let bytes = (try? value.data()).map { Array($0) } ?? Array("null".utf8)
+            // The frame to the supervisor has a hard bound; over it the pipe would be torn
+            // down. The worker's own, lower limit (`maxResultSize`) is applied by the worker.
+            if bytes.count > Frame.maxLength - 64 {
+                return .failed(Self.resultTooLarge(bytes.count, limit: Frame.maxLength - 64))
+            }
+            return .succeeded(bytes)
         } catch let failure as TaskFailure {
             return .failed(failure)
         } catch {

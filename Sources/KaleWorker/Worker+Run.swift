@@ -149,6 +149,9 @@ extension Worker {
         case .notStarted(let why):
             log.warning("task did not reach its runner; returning it to the queue", metadata: ["reason": "\(why)"])
             await requeue([task])
+        case .succeeded(let bytes) where bytes.count > configuration.maxResultSize:
+            let failure = HandlerRun.resultTooLarge(bytes.count, limit: configuration.maxResultSize)
+            await recordFailure(task, envelope, failure, started: true, cancelled: false, duration: duration, log)
         case .succeeded(let bytes):
             // Recorded even when a cold shutdown began meanwhile: the work is done, and giving
             // it back would run it twice.

@@ -46,6 +46,11 @@ public struct WorkerConfiguration: Sendable {
     /// with this process's arguments; the child mode is chosen by environment).
     public var childExecutable: String
     public var childArguments: [String]
+    /// Largest result a task may return, in bytes of its JSON. A larger one fails the task
+    /// with `ResultTooLarge`, not retried (the same input gives the same result): a result is
+    /// written to Redis and read back by every waiter, so its size is bounded like a message's.
+    /// Default 8 MiB.
+    public var maxResultSize = 8 << 20
 
     public init(
         queues: [(name: String, weight: Int)] = [("default", 1)],

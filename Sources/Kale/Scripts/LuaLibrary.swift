@@ -22,10 +22,17 @@ enum LuaLibrary {
 
     -- Wakes whoever awaits the task. With a subscriber, the message is the whole record (a
     -- JSON array of field, value, ...) so the waiter needs no read of its own afterwards; with
-    -- none, nothing is sent and no record is encoded.
+    -- none, nothing is sent and no record is encoded. A big record (over 64 KiB of message and
+    -- result) is not sent whole: every subscriber's output buffer would hold a copy, and one
+    -- over `client-output-buffer-limit pubsub` disconnects the shared subscriber of all waits.
+    -- Its state alone is sent, and the waiter reads the record.
     local function kale_publish(C, key, id)
       local channel = C.chan .. id
       if redis.call('PUBSUB', 'NUMSUB', channel)[2] == 0 then return end
+      if redis.call('HSTRLEN', key, 'msg') + redis.call('HSTRLEN', key, 'result') > 65536 then
+        redis.call('PUBLISH', channel, redis.call('HGET', key, 'state'))
+        return
+      end
       redis.call('PUBLISH', channel, cjson.encode(redis.call('HGETALL', key)))
     end
 
