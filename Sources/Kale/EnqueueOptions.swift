@@ -31,6 +31,10 @@ public struct EnqueueOptions: Sendable, Hashable {
     /// Free-form headers carried with the task (trace context, tenant …).
     public var headers: [String: String]
     /// A caller-chosen id (must be unique); default a random UUID.
+    ///
+    /// 1 to 200 bytes of UTF-8 with no whitespace, control character, `{` or `}`
+    /// (``TaskID/problem(with:)``): it becomes part of key names. Enqueue throws
+    /// ``KaleError`` `.invalidOptions` for any other id.
     public var id: String?
 
     public init(

@@ -82,6 +82,9 @@ public final class KaleClient: Sendable {
             throw KaleError(.invalidOptions, detail: "queue name '\(queue)' must be 1-200 letters, digits, '.', '_' or '-'")
         }
         guard !name.isEmpty else { throw KaleError(.invalidOptions, detail: "task name must not be empty") }
+        if let id = options.id, let problem = TaskID.problem(with: id) {
+            throw KaleError(.invalidOptions, detail: problem, queue: queue)
+        }
         let maxRetries = options.maxRetries ?? 3
         guard maxRetries >= 0 else { throw KaleError(.invalidOptions, detail: "max retries must be 0 or more, not \(maxRetries)") }
         var eta: Int64?

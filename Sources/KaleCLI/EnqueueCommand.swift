@@ -13,6 +13,7 @@ struct EnqueueCommand: AsyncParsableCommand {
           kale enqueue images.thumbnail --args-file job.json --queue images
           kale enqueue kale.spin --args '{"ms":100}' --count 100 --wait --json
           kale enqueue reports.daily --eta 2030-01-01T06:00:00Z --unique daily
+          kale enqueue invoices.send --id invoice:42
 
         Without --args the task gets {}. Any name is accepted: a task that no worker knows is dead-lettered by the worker that fetches it (reason UnknownTask).
 
@@ -62,6 +63,9 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(name: .customLong("unique-ttl"), help: ArgumentHelp("Hold the unique key at most this long (default 1h).", valueName: "duration"))
     var uniqueTTL: DurationArgument?
 
+    @Option(help: ArgumentHelp("The task's id (default: a random UUID): 1-200 bytes, no whitespace, '{' or '}'.", valueName: "id"))
+    var id: String?
+
     @Option(help: "Enqueue this many copies (sent in batches of 1000).")
     var count: Int = 1
 
@@ -88,6 +92,8 @@ struct EnqueueCommand: AsyncParsableCommand {
         if count < 1 { throw ValidationError("--count must be at least 1") }
         if unique != nil && count > 1 { throw ValidationError("--unique with --count would create one task at most") }
         if uniqueTTL != nil && unique == nil { throw ValidationError("--unique-ttl needs --unique") }
+        if id != nil && count > 1 { throw ValidationError("--id with --count would reuse one id") }
+        if let id, let problem = TaskID.problem(with: id) { throw ValidationError("--id: \(problem)") }
         if timeout != nil && !wait { throw ValidationError("--timeout needs --wait") }
         if let eta, EnqueueCommand.parseDate(eta) == nil {
             throw ValidationError("--eta '\(eta)' is not an ISO 8601 time such as 2030-01-01T06:00:00Z")
@@ -181,6 +187,7 @@ struct EnqueueCommand: AsyncParsableCommand {
         o.softTimeLimit = softTimeLimit?.duration
         o.uniqueKey = unique
         o.uniqueTTL = uniqueTTL?.duration
+        o.id = id
         return o
     }
 

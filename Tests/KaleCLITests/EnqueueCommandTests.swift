@@ -161,4 +161,17 @@ import Testing
         for task in tasks { #expect(task.string("state") == "pending" && task.bool("timed_out") == true) }
         #expect(run.stderr.contains("did not end within 300ms"))
     }
+
+    @Test func idOptionNamesTheTaskAndAReusedIDFails() async throws {
+        let f = KaleFixture()
+        let cli = CLI(prefix: f.keys.prefix)
+        let run = try await cli.run(["enqueue", "invoices.send", "--id", "invoice:42"])
+        #expect(run.status == 0, "\(run)")
+        #expect(run.lines == ["invoice:42"])
+        #expect(try await f.client.status(of: "invoice:42", queue: "default")?.name == "invoices.send")
+        let again = try await cli.run(["enqueue", "invoices.send", "--id", "invoice:42"])
+        #expect(again.status == 1, "\(again)")
+        #expect(again.stderr.hasPrefix("kale: error: duplicate task id"), "\(again)")
+        #expect(try await f.auditQueue("default", ids: ["invoice:42"]).isEmpty)
+    }
 }
