@@ -26,7 +26,11 @@ public struct EnqueueOptions: Sendable, Hashable {
     public var uniqueKey: String?
     /// How long a unique key is held at most. Default 1 hour.
     public var uniqueTTL: Duration?
-    /// How long the result is kept after the task ends. Default: the client's (1 day).
+    /// How long the result is kept after the task ends. Default: the client's
+    /// (``KaleConfiguration/resultTTL``, 1 day).
+    ///
+    /// Must be at least 1 ms, as the client's: zero and negative durations are refused with
+    /// ``KaleError`` `.invalidOptions`.
     public var resultTTL: Duration?
     /// Free-form headers carried with the task (trace context, tenant …).
     public var headers: [String: String]

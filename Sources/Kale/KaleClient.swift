@@ -85,6 +85,13 @@ public final class KaleClient: Sendable {
         if let id = options.id, let problem = TaskID.problem(with: id) {
             throw KaleError(.invalidOptions, detail: problem, queue: queue)
         }
+        // A TTL under 1 ms reaches the scripts as 0 or less, which they read as "never expire".
+        guard configuration.resultTTL.milliseconds >= 1 else {
+            throw KaleError(.invalidOptions, detail: "the client's resultTTL must be at least 1 ms, not \(configuration.resultTTL)")
+        }
+        if let ttl = options.resultTTL, ttl.milliseconds < 1 {
+            throw KaleError(.invalidOptions, detail: "resultTTL must be at least 1 ms, not \(ttl)", queue: queue)
+        }
         let maxRetries = options.maxRetries ?? 3
         guard maxRetries >= 0 else { throw KaleError(.invalidOptions, detail: "max retries must be 0 or more, not \(maxRetries)") }
         var eta: Int64?
