@@ -38,11 +38,14 @@ extension KaleClient {
     /// script's check for an existing record; with a unique key every task would compete for
     /// the same key, and the script answers the losers with the owner.
     func submit(_ prepared: [Prepared], options: EnqueueOptions, now: Int64) async throws -> [TaskRef] {
-        var commands = registration(for: [prepared[0].envelope.queue])
+        let queue = prepared[0].envelope.queue
+        let announce = registration(for: queue, now: now)
+        var commands = announce.map { [$0] } ?? []
+        let announcing = announce == nil ? nil : queue
         let offset = commands.count
         guard options.uniqueKey == nil, options.id == nil else {
             commands += prepared.map { broker.enqueueCommand($0.envelope, message: $0.message, uniqueTTL: options.uniqueTTL, now: now) }
-            let replies = try await redis.pipeline(commands)
+            let replies = try await send(commands, announcing: announcing)
             return try prepared.enumerated().map { i, p in try outcome(of: replies[offset + i], p.envelope) }
         }
         let chunks = stride(from: 0, to: prepared.count, by: Self.batchChunk).map { $0..<min($0 + Self.batchChunk, prepared.count) }
@@ -52,7 +55,7 @@ extension KaleClient {
                                                    prepared[chunk].map { ($0.envelope.id, $0.message) }, now: now)
             execs.append(commands.count - 1)
         }
-        let replies = try await redis.pipeline(commands)
+        let replies = try await send(commands, announcing: announcing)
         for (exec, chunk) in zip(execs, chunks) {
             // A refused transaction answers EXECABORT (or nil): nothing of the chunk was written.
             if case .error(let message) = replies[exec] { throw RedisError(.server, detail: message) }
@@ -64,6 +67,20 @@ extension KaleClient {
             }
         }
         return prepared.map { TaskRef(id: $0.envelope.id, queue: $0.envelope.queue, created: true) }
+    }
+
+    /// Sends an enqueue's commands. When they begin with the announcement of `queue` and it
+    /// may not have been made, the next enqueue repeats it.
+    private func send(_ commands: [RedisCommand], announcing queue: String?) async throws -> [RedisReply] {
+        guard let queue else { return try await redis.pipeline(commands) }
+        do {
+            let replies = try await redis.pipeline(commands)
+            if case .error = replies[0] { announceAgain([queue]) }
+            return replies
+        } catch {
+            announceAgain([queue])
+            throw error
+        }
     }
 
     /// Encodes a batch on every core: encoding was a third of a large batch's time, and the
