@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kale
+import KaleRedis
 
 /// `kale enqueue`: sends tasks by name with JSON arguments, optionally waiting for them.
 struct EnqueueCommand: AsyncParsableCommand {
@@ -17,7 +18,7 @@ struct EnqueueCommand: AsyncParsableCommand {
 
         Without --args the task gets {}. Any name is accepted: a task that no worker knows is dead-lettered by the worker that fetches it (reason UnknownTask).
 
-        Prints one id per line (--json: {"id","queue","created"}). With --wait it prints one line per task instead: id, state, then the result or the error (--json: the task object), and exits 1 unless every task succeeded.
+        Prints one id per line (--json: {"id","queue","created"}); when Redis refuses part of a --count batch, the ids of every task it did create are printed before the error. With --wait it prints one line per task instead: id, state, then the result or the error (--json: the task object), and exits 1 unless every task succeeded.
         """
     )
 
@@ -109,7 +110,17 @@ struct EnqueueCommand: AsyncParsableCommand {
         refs.reserveCapacity(count)
         while refs.count < count {
             let n = min(EnqueueCommand.batchSize, count - refs.count)
-            let batch = try await client.enqueueBatch(name: name, args: Array(repeating: input, count: n), options: options)
+            let batch: [KaleClient.TaskRef]
+            do { batch = try await client.enqueueBatch(name: name, args: Array(repeating: input, count: n), options: options) }
+            catch {
+                // Tasks already created exist and will run: their ids must not be lost with
+                // the error (with --wait none has been printed yet).
+                guard let (created, cause) = Self.refusal(error), !(refs.isEmpty && created.isEmpty) else { throw error }
+                printRefs((wait ? refs : []) + created)
+                let enqueued = refs.count + created.count
+                throw CLIFailure.failed("enqueued \(enqueued) of \(count) tasks; Redis refused the rest: \(cause)",
+                                        hint: "the ids printed were enqueued\(wait ? " (not awaited)" : ""); send the other \(count - enqueued) again")
+            }
             if !wait { printRefs(batch) }
             refs += batch
         }
@@ -135,6 +146,15 @@ struct EnqueueCommand: AsyncParsableCommand {
                 hint: late > 0 ? "\(late) did not end within \(timeout.map { Format.duration($0.duration) } ?? "the timeout"); is a worker serving queue '\(refs[0].queue)'?" : "see the errors above, or 'kale dead list'",
                 exitCode: ExitCodes.failed)
         }
+    }
+
+    /// What a batch that Redis refused created and why; nil when that is unknown (the
+    /// connection broke) or the error was no refusal.
+    private static func refusal(_ error: any Error) -> (created: [KaleClient.TaskRef], cause: String)? {
+        if let e = error as? KaleError, e.code == .partialBatch { return (e.created, e.detail) }
+        // A server error reply to a whole batch means none of it was written.
+        if let e = error as? RedisError, e.code == .server { return ([], e.detail) }
+        return nil
     }
 
     private func printRefs(_ batch: [KaleClient.TaskRef]) {
