@@ -26,11 +26,19 @@ public struct EnqueueOptions: Sendable, Hashable {
     public var uniqueKey: String?
     /// How long a unique key is held at most. Default 1 hour.
     public var uniqueTTL: Duration?
-    /// How long the result is kept after the task ends. Default: the client's (1 day).
+    /// How long the result is kept after the task ends. Default: the client's
+    /// (``KaleConfiguration/resultTTL``, 1 day).
+    ///
+    /// Must be at least 1 ms, as the client's: zero and negative durations are refused with
+    /// ``KaleError`` `.invalidOptions`.
     public var resultTTL: Duration?
     /// Free-form headers carried with the task (trace context, tenant …).
     public var headers: [String: String]
     /// A caller-chosen id (must be unique); default a random UUID.
+    ///
+    /// 1 to 200 bytes of UTF-8 with no whitespace, control character, `{` or `}`
+    /// (``TaskID/problem(with:)``): it becomes part of key names. Enqueue throws
+    /// ``KaleError`` `.invalidOptions` for any other id.
     public var id: String?
 
     public init(

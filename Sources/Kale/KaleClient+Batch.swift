@@ -11,7 +11,10 @@ extension KaleClient {
     /// Each task is created atomically on its own; the batch as a whole is not a
     /// transaction (a unique key may turn some into references to existing tasks).
     /// - Throws: ``KaleError`` for the first input that cannot be prepared (nothing is sent
-    ///   then), or ``RedisError``.
+    ///   then); ``KaleError`` `.partialBatch` when Redis refused part of the batch after
+    ///   creating another part, with ``KaleError/batch`` naming what each input became; else
+    ///   the error of the refusal (``RedisError``) when nothing was created. A connection
+    ///   lost during the round trip throws ``RedisError`` and any part may have been created.
     public func enqueueBatch<T: TaskDefinition>(_ type: T.Type, _ inputs: [T.Input], options: EnqueueOptions = EnqueueOptions()) async throws -> [TaskHandle<T>] {
         var args: [JSONValue] = []
         args.reserveCapacity(inputs.count)
@@ -24,6 +27,8 @@ extension KaleClient {
     }
 
     /// Enqueues many tasks by name in one round trip.
+    ///
+    /// - Throws: as ``enqueueBatch(_:_:options:)``.
     public func enqueueBatch(name: String, args: [JSONValue], options: EnqueueOptions = EnqueueOptions()) async throws -> [TaskRef] {
         guard !args.isEmpty else { return [] }
         precondition(options.id == nil || args.count == 1, "a fixed task id cannot be shared by a batch")
@@ -38,32 +43,83 @@ extension KaleClient {
     /// script's check for an existing record; with a unique key every task would compete for
     /// the same key, and the script answers the losers with the owner.
     func submit(_ prepared: [Prepared], options: EnqueueOptions, now: Int64) async throws -> [TaskRef] {
-        var commands = registration(for: [prepared[0].envelope.queue])
+        let queue = prepared[0].envelope.queue
+        let announce = registration(for: queue, now: now)
+        var commands = announce.map { [$0] } ?? []
+        let announcing = announce == nil ? nil : queue
         let offset = commands.count
-        guard options.uniqueKey == nil, options.id == nil else {
+        let scripted = options.uniqueKey != nil || options.id != nil
+        var chunks: [(range: Range<Int>, multi: Int, exec: Int)] = []
+        if scripted {
             commands += prepared.map { broker.enqueueCommand($0.envelope, message: $0.message, uniqueTTL: options.uniqueTTL, now: now) }
+        } else {
+            for start in stride(from: 0, to: prepared.count, by: Self.batchChunk) {
+                let range = start..<min(start + Self.batchChunk, prepared.count)
+                let multi = commands.count
+                commands += broker.enqueueManyCommands(prepared[start].envelope, prepared[range].map { ($0.envelope.id, $0.message) }, now: now)
+                chunks.append((range, multi, commands.count - 1))
+            }
+        }
+        let replies = try await send(commands, announcing: announcing)
+
+        var refs = [TaskRef?](repeating: nil, count: prepared.count)
+        var refusal: (any Error)?
+        if scripted {
+            for (i, p) in prepared.enumerated() {
+                do { refs[i] = try outcome(of: replies[offset + i], p.envelope) }
+                catch { refusal = refusal ?? error }
+            }
+        } else {
+            for chunk in chunks {
+                if let error = Self.refusal(of: replies[chunk.multi...chunk.exec], tasks: chunk.range.count) {
+                    refusal = refusal ?? error
+                    continue
+                }
+                for i in chunk.range { refs[i] = TaskRef(id: prepared[i].envelope.id, queue: queue, created: true) }
+            }
+        }
+        guard let refusal else { return refs.compactMap { $0 } }
+        // Nothing written: the refusal says it all, as for a single task.
+        guard refs.contains(where: { $0 != nil }) else { throw refusal }
+        throw KaleError(.partialBatch, detail: (refusal as? RedisError)?.detail ?? "\(refusal)", queue: queue, batch: refs)
+    }
+
+    /// Sends an enqueue's commands. When they begin with the announcement of `queue` and it
+    /// may not have been made, the next enqueue repeats it.
+    private func send(_ commands: [RedisCommand], announcing queue: String?) async throws -> [RedisReply] {
+        guard let queue else { return try await redis.pipeline(commands) }
+        do {
             let replies = try await redis.pipeline(commands)
-            return try prepared.enumerated().map { i, p in try outcome(of: replies[offset + i], p.envelope) }
+            if case .error = replies[0] { announceAgain([queue]) }
+            return replies
+        } catch {
+            announceAgain([queue])
+            throw error
         }
-        let chunks = stride(from: 0, to: prepared.count, by: Self.batchChunk).map { $0..<min($0 + Self.batchChunk, prepared.count) }
-        var execs: [Int] = []
-        for chunk in chunks {
-            commands += broker.enqueueManyCommands(prepared[chunk.lowerBound].envelope,
-                                                   prepared[chunk].map { ($0.envelope.id, $0.message) }, now: now)
-            execs.append(commands.count - 1)
+    }
+
+    /// Why one chunk's transaction wrote nothing (or, for an error inside EXEC, not all of
+    /// itself), or nil when every task of it was created.
+    ///
+    /// A command refused while queued (-OOM, -NOPERM) aborts the whole transaction: EXEC
+    /// answers EXECABORT, and the refused command's own reply names the cause. A command
+    /// failing inside EXEC (a key of the wrong type) leaves the others done, so the chunk's
+    /// records may exist without being queued; it counts as not created.
+    private static func refusal(of replies: ArraySlice<RedisReply>, tasks: Int) -> RedisError? {
+        let exec = replies[replies.endIndex - 1]
+        if case .error(let message) = exec {
+            let cause = replies.dropLast().lazy.compactMap { reply -> String? in
+                if case .error(let m) = reply { return m } else { return nil }
+            }.first
+            return RedisError(.server, detail: cause ?? message)
         }
-        let replies = try await redis.pipeline(commands)
-        for (exec, chunk) in zip(execs, chunks) {
-            // A refused transaction answers EXECABORT (or nil): nothing of the chunk was written.
-            if case .error(let message) = replies[exec] { throw RedisError(.server, detail: message) }
-            guard let results = replies[exec].array, results.count >= chunk.count else {
-                throw RedisError(.unexpectedReply, detail: "batch transaction returned \(replies[exec]) for \(chunk.count) tasks")
-            }
-            if let failed = results.first(where: { if case .error = $0 { return true } else { return false } }) {
-                throw RedisError(.server, detail: "batch transaction: \(failed)")
-            }
+        guard let results = exec.array, results.count >= tasks else {
+            return RedisError(.unexpectedReply, detail: "batch transaction returned \(exec) for \(tasks) tasks")
         }
-        return prepared.map { TaskRef(id: $0.envelope.id, queue: $0.envelope.queue, created: true) }
+        for case .error(let message) in results {
+            return RedisError(.server, detail: "batch transaction: \(message)")
+        }
+        return nil
     }
 
     /// Encodes a batch on every core: encoding was a third of a large batch's time, and the

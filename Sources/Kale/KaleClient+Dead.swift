@@ -108,6 +108,6 @@ extension KaleClient {
 
     private func queueNames(_ queue: String?) async throws -> [String] {
         if let queue { return [queue] }
-        return try await queues()
+        return try await searchableQueues()
     }
 }

@@ -11,7 +11,9 @@ public final class KaleClient: Sendable {
     public let configuration: KaleConfiguration
     public let redis: RedisClient
     public let broker: Broker
-    private let knownQueues = Mutex<Set<String>>([])
+    /// When this client last announced each queue in the registry (ms since 1970; 0 for
+    /// "announce it with the next enqueue").
+    private let announcedQueues = Mutex<[String: Int64]>([:])
     private let waiterBox = Mutex<ResultWaiter?>(nil)
 
     public init(configuration: KaleConfiguration) {
@@ -82,6 +84,16 @@ public final class KaleClient: Sendable {
             throw KaleError(.invalidOptions, detail: "queue name '\(queue)' must be 1-200 letters, digits, '.', '_' or '-'")
         }
         guard !name.isEmpty else { throw KaleError(.invalidOptions, detail: "task name must not be empty") }
+        if let id = options.id, let problem = TaskID.problem(with: id) {
+            throw KaleError(.invalidOptions, detail: problem, queue: queue)
+        }
+        // A TTL under 1 ms reaches the scripts as 0 or less, which they read as "never expire".
+        guard configuration.resultTTL.milliseconds >= 1 else {
+            throw KaleError(.invalidOptions, detail: "the client's resultTTL must be at least 1 ms, not \(configuration.resultTTL)")
+        }
+        if let ttl = options.resultTTL, ttl.milliseconds < 1 {
+            throw KaleError(.invalidOptions, detail: "resultTTL must be at least 1 ms, not \(ttl)", queue: queue)
+        }
         let maxRetries = options.maxRetries ?? 3
         guard maxRetries >= 0 else { throw KaleError(.invalidOptions, detail: "max retries must be 0 or more, not \(maxRetries)") }
         var eta: Int64?
@@ -102,12 +114,43 @@ public final class KaleClient: Sendable {
         return Prepared(envelope: envelope, message: message)
     }
 
-    /// SADD commands for queues this client has not announced yet (for `kale inspect`).
-    func registration(for queues: some Sequence<String>) -> [RedisCommand] {
-        let fresh = knownQueues.withLock { known -> [String] in
-            queues.filter { known.insert($0).inserted }
+    /// How long an announcement of a queue is trusted before an enqueue repeats it (ms).
+    ///
+    /// The registry lets `kale inspect` and lookups without a queue find tasks. Announcing
+    /// once per client for good left a flushed (or edited) registry empty for as long as the
+    /// producer ran; checking it would add a round trip to every enqueue. An SADD at most
+    /// once a second per queue, riding an enqueue's own round trip, repairs it for every
+    /// reader within a second of further enqueues.
+    static let registrationLifetimeMs: Int64 = 1000
+
+    /// The SADD announcing `queue`, when this client's last announcement is no longer trusted.
+    func registration(for queue: String, now: Int64) -> RedisCommand? {
+        let due = announcedQueues.withLock { announced -> Bool in
+            // A clock stepped backwards makes an announcement look young for good: repeat it then too.
+            if let at = announced[queue], (0..<Self.registrationLifetimeMs).contains(now - at) { return false }
+            announced[queue] = now
+            return true
         }
-        return fresh.isEmpty ? [] : [RedisCommand("SADD", arguments: [keys.queues] + fresh)]
+        return due ? RedisCommand("SADD", keys.queues, queue) : nil
+    }
+
+    /// Makes the next enqueue to `queues` announce them again (its SADD failed, or the
+    /// registry lost them). They stay known to this client's lookups meanwhile.
+    func announceAgain(_ queues: some Sequence<String>) {
+        announcedQueues.withLock { announced in
+            for q in queues { announced[q] = 0 }
+        }
+    }
+
+    /// The registry's queues and, after them, those this client enqueued to that the
+    /// registry lacks (it was flushed or edited); those are announced again on the next
+    /// enqueue to them.
+    func searchableQueues() async throws -> [String] {
+        let registered = try await queues()
+        let known = Set(registered)
+        let lost = announcedQueues.withLock { Array($0.keys) }.filter { !known.contains($0) }.sorted()
+        announceAgain(lost)
+        return registered + lost
     }
 
     func outcome(of reply: RedisReply, _ envelope: Envelope) throws -> TaskRef {
@@ -128,7 +171,8 @@ public final class KaleClient: Sendable {
 
     /// The record of a task, or nil when none exists (never enqueued, or expired).
     ///
-    /// Without `queue`, every queue this Redis has seen is searched.
+    /// Without `queue`, every queue in this Redis's registry is searched, and every queue
+    /// this client enqueued to (so a task sent after a flush of the registry is found).
     public func status(of id: String, queue: String? = nil) async throws -> TaskInfo? {
         if let queue { return try await broker.info(id: id, queue: queue) }
         guard let queue = try await findQueue(of: id) else { return nil }
@@ -156,7 +200,7 @@ public final class KaleClient: Sendable {
     }
 
     func findQueue(of id: String) async throws -> String? {
-        let queues = try await self.queues()
+        let queues = try await searchableQueues()
         guard !queues.isEmpty else { return nil }
         let replies = try await redis.pipeline(queues.map { RedisCommand("EXISTS", keys.task($0, id)) })
         return zip(queues, replies).first { $0.1.int == 1 }?.0

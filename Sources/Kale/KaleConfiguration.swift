@@ -9,6 +9,10 @@ public struct KaleConfiguration: Sendable {
     /// The queue used when neither the options nor the task type name one. Default `default`.
     public var defaultQueue: String
     /// How long a finished task's record and result are kept. Default 1 day.
+    ///
+    /// Must be at least 1 ms: enqueue throws ``KaleError`` `.invalidOptions` otherwise. Zero
+    /// is refused rather than read as "keep forever" or "keep nothing", which it means in
+    /// other queues; to keep results for long, give a long duration.
     public var resultTTL: Duration
     /// Largest encoded message accepted at enqueue and at fetch, in bytes. Default 1 MiB.
     public var maxMessageSize: Int

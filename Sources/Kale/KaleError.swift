@@ -19,6 +19,9 @@ public struct KaleError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let taskFailed = Code("task did not succeed")
         /// A task id was reused.
         public static let duplicateID = Code("duplicate task id")
+        /// Redis refused part of a batch and created the rest; ``KaleError/batch`` says which
+        /// inputs became tasks, ``KaleError/detail`` holds the refusal.
+        public static let partialBatch = Code("batch partly enqueued")
 
         public var description: String { value }
     }
@@ -30,16 +33,24 @@ public struct KaleError: Error, Sendable, Hashable, CustomStringConvertible {
     /// For `.taskFailed`: the state it ended in and its recorded error.
     public var failure: TaskFailure?
     public var state: TaskState?
+    /// For `.partialBatch`: one entry per input of the batch, in input order. An entry is the
+    /// task that input became (as ``KaleClient/enqueueBatch(name:args:options:)`` would have
+    /// returned it), or nil when nothing was written for it, so those inputs can be sent again.
+    public var batch: [KaleClient.TaskRef?]?
 
     public init(_ code: Code, detail: String, taskID: String? = nil, queue: String? = nil,
-                state: TaskState? = nil, failure: TaskFailure? = nil) {
+                state: TaskState? = nil, failure: TaskFailure? = nil, batch: [KaleClient.TaskRef?]? = nil) {
         self.code = code
         self.detail = detail
         self.taskID = taskID
         self.queue = queue
         self.state = state
         self.failure = failure
+        self.batch = batch
     }
+
+    /// For `.partialBatch`: the tasks of the batch that this call created, in input order.
+    public var created: [KaleClient.TaskRef] { (batch ?? []).compactMap { $0 }.filter(\.created) }
 
     public var description: String {
         var s = "\(code): \(detail)"

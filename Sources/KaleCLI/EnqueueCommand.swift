@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kale
+import KaleRedis
 
 /// `kale enqueue`: sends tasks by name with JSON arguments, optionally waiting for them.
 struct EnqueueCommand: AsyncParsableCommand {
@@ -13,10 +14,11 @@ struct EnqueueCommand: AsyncParsableCommand {
           kale enqueue images.thumbnail --args-file job.json --queue images
           kale enqueue kale.spin --args '{"ms":100}' --count 100 --wait --json
           kale enqueue reports.daily --eta 2030-01-01T06:00:00Z --unique daily
+          kale enqueue invoices.send --id invoice:42
 
         Without --args the task gets {}. Any name is accepted: a task that no worker knows is dead-lettered by the worker that fetches it (reason UnknownTask).
 
-        Prints one id per line (--json: {"id","queue","created"}). With --wait it prints one line per task instead: id, state, then the result or the error (--json: the task object), and exits 1 unless every task succeeded.
+        Prints one id per line (--json: {"id","queue","created"}); when Redis refuses part of a --count batch, the ids of every task it did create are printed before the error. With --wait it prints one line per task instead: id, state, then the result or the error (--json: the task object), and exits 1 unless every task succeeded.
         """
     )
 
@@ -62,6 +64,9 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(name: .customLong("unique-ttl"), help: ArgumentHelp("Hold the unique key at most this long (default 1h).", valueName: "duration"))
     var uniqueTTL: DurationArgument?
 
+    @Option(help: ArgumentHelp("The task's id (default: a random UUID): 1-200 bytes, no whitespace, '{' or '}'.", valueName: "id"))
+    var id: String?
+
     @Option(help: "Enqueue this many copies (sent in batches of 1000).")
     var count: Int = 1
 
@@ -88,6 +93,8 @@ struct EnqueueCommand: AsyncParsableCommand {
         if count < 1 { throw ValidationError("--count must be at least 1") }
         if unique != nil && count > 1 { throw ValidationError("--unique with --count would create one task at most") }
         if uniqueTTL != nil && unique == nil { throw ValidationError("--unique-ttl needs --unique") }
+        if id != nil && count > 1 { throw ValidationError("--id with --count would reuse one id") }
+        if let id, let problem = TaskID.problem(with: id) { throw ValidationError("--id: \(problem)") }
         if timeout != nil && !wait { throw ValidationError("--timeout needs --wait") }
         if let eta, EnqueueCommand.parseDate(eta) == nil {
             throw ValidationError("--eta '\(eta)' is not an ISO 8601 time such as 2030-01-01T06:00:00Z")
@@ -103,7 +110,17 @@ struct EnqueueCommand: AsyncParsableCommand {
         refs.reserveCapacity(count)
         while refs.count < count {
             let n = min(EnqueueCommand.batchSize, count - refs.count)
-            let batch = try await client.enqueueBatch(name: name, args: Array(repeating: input, count: n), options: options)
+            let batch: [KaleClient.TaskRef]
+            do { batch = try await client.enqueueBatch(name: name, args: Array(repeating: input, count: n), options: options) }
+            catch {
+                // Tasks already created exist and will run: their ids must not be lost with
+                // the error (with --wait none has been printed yet).
+                guard let (created, cause) = Self.refusal(error), !(refs.isEmpty && created.isEmpty) else { throw error }
+                printRefs((wait ? refs : []) + created)
+                let enqueued = refs.count + created.count
+                throw CLIFailure.failed("enqueued \(enqueued) of \(count) tasks; Redis refused the rest: \(cause)",
+                                        hint: "the ids printed were enqueued\(wait ? " (not awaited)" : ""); send the other \(count - enqueued) again")
+            }
             if !wait { printRefs(batch) }
             refs += batch
         }
@@ -129,6 +146,15 @@ struct EnqueueCommand: AsyncParsableCommand {
                 hint: late > 0 ? "\(late) did not end within \(timeout.map { Format.duration($0.duration) } ?? "the timeout"); is a worker serving queue '\(refs[0].queue)'?" : "see the errors above, or 'kale dead list'",
                 exitCode: ExitCodes.failed)
         }
+    }
+
+    /// What a batch that Redis refused created and why; nil when that is unknown (the
+    /// connection broke) or the error was no refusal.
+    private static func refusal(_ error: any Error) -> (created: [KaleClient.TaskRef], cause: String)? {
+        if let e = error as? KaleError, e.code == .partialBatch { return (e.created, e.detail) }
+        // A server error reply to a whole batch means none of it was written.
+        if let e = error as? RedisError, e.code == .server { return ([], e.detail) }
+        return nil
     }
 
     private func printRefs(_ batch: [KaleClient.TaskRef]) {
@@ -181,6 +207,7 @@ struct EnqueueCommand: AsyncParsableCommand {
         o.softTimeLimit = softTimeLimit?.duration
         o.uniqueKey = unique
         o.uniqueTTL = uniqueTTL?.duration
+        o.id = id
         return o
     }
 

@@ -161,4 +161,43 @@ import Testing
         for task in tasks { #expect(task.string("state") == "pending" && task.bool("timed_out") == true) }
         #expect(run.stderr.contains("did not end within 300ms"))
     }
+
+    @Test func idOptionNamesTheTaskAndAReusedIDFails() async throws {
+        let f = KaleFixture()
+        let cli = CLI(prefix: f.keys.prefix)
+        let run = try await cli.run(["enqueue", "invoices.send", "--id", "invoice:42"])
+        #expect(run.status == 0, "\(run)")
+        #expect(run.lines == ["invoice:42"])
+        #expect(try await f.client.status(of: "invoice:42", queue: "default")?.name == "invoices.send")
+        let again = try await cli.run(["enqueue", "invoices.send", "--id", "invoice:42"])
+        #expect(again.status == 1, "\(again)")
+        #expect(again.stderr.hasPrefix("kale: error: duplicate task id"), "\(again)")
+        #expect(try await f.auditQueue("default", ids: ["invoice:42"]).isEmpty)
+    }
+
+    /// A server of its own that runs out of memory part way through the first batch of 1,000.
+    @Test func idsOfTheEnqueuedPartArePrintedWhenRedisRefusesTheRest() async throws {
+        let server = try RedisServer()
+        defer { server.kill() }
+        let f = KaleFixture(server: server)
+        let cli = CLI(prefix: f.keys.prefix, server: server)
+        let info = try await f.redis.send("INFO", "memory").string ?? ""
+        let used = try #require(info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("used_memory:") }
+            .flatMap { Int($0.dropFirst("used_memory:".count)) })
+        try await f.redis.send("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        try await f.redis.send("CONFIG", "SET", "maxmemory", used + 1_500_000)
+        let args = #"{"pad":"\#(String(repeating: "x", count: 1000))"}"#
+        let run = try await cli.run(["enqueue", "t.bulk", "--args", args, "--count", "3000"])
+        try await f.redis.send("CONFIG", "SET", "maxmemory", 0)
+
+        #expect(run.status == 1, "\(run)")
+        let prefix = f.keys.taskPrefix("default")
+        let records = Set((try await f.redis.send("KEYS", prefix + "*").strings ?? []).map { String($0.dropFirst(prefix.count)) })
+        #expect(!records.isEmpty && records.count < 1000, "part of the first batch was created: \(records.count)")
+        #expect(Set(run.lines) == records && run.lines.count == records.count, "stdout lists exactly the tasks in Redis")
+        let stderr = run.stderr.split(separator: "\n")
+        #expect(stderr.count == 2 && stderr[0].hasPrefix("kale: error: enqueued \(records.count) of 3000 tasks; Redis refused the rest: OOM"), "\(run.stderr)")
+        #expect(stderr.last?.hasPrefix("hint: the ids printed were enqueued") == true)
+        #expect(try await f.auditQueue("default", ids: Array(records)).isEmpty)
+    }
 }

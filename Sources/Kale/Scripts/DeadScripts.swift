@@ -20,12 +20,15 @@ extension Scripts {
 
     /// Deletes up to N dead tasks with their records (call until it returns 0).
     ///
+    /// A unique key still naming a purged task is freed with it. Going dead frees it already,
+    /// so this matters only for records put in the dead set by hand.
     /// KEYS: 1 dead set
     /// ARGV: 1 max tasks, 2 task-key prefix
     /// Returns: the number deleted
-    static let deadPurge = RedisScript(name: "dead-purge", source: #"""
+    static let deadPurge = RedisScript(name: "dead-purge", source: LuaLibrary.source + #"""
     local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
     for _, id in ipairs(ids) do
+      kale_release_unique(ARGV[2] .. id, id)
       redis.call('DEL', ARGV[2] .. id)
       redis.call('ZREM', KEYS[1], id)
     end
@@ -35,25 +38,30 @@ extension Scripts {
     /// Deletes up to N waiting tasks (pending and scheduled) of a queue with their records;
     /// running tasks are left alone. Call until it returns 0.
     ///
+    /// A unique key still naming a purged task is freed with it: it would otherwise make
+    /// enqueues with that key create nothing until its TTL ran out.
     /// KEYS: 1-3 pending lists, 4 scheduled set, 5 notify list
     /// ARGV: 1 max tasks, 2 task-key prefix
     /// Returns: the number deleted
-    static let purgeQueue = RedisScript(name: "purge-queue", source: #"""
+    static let purgeQueue = RedisScript(name: "purge-queue", source: LuaLibrary.source + #"""
     local n = 0
     local limit = tonumber(ARGV[1])
+    local function purge(id)
+      kale_release_unique(ARGV[2] .. id, id)
+      redis.call('DEL', ARGV[2] .. id)
+      n = n + 1
+    end
     for i = 1, 3 do
       while n < limit do
         local id = redis.call('RPOP', KEYS[i])
         if not id then break end
-        redis.call('DEL', ARGV[2] .. id)
-        n = n + 1
+        purge(id)
       end
     end
     if n < limit then
       for _, id in ipairs(redis.call('ZRANGE', KEYS[4], 0, limit - n - 1)) do
         redis.call('ZREM', KEYS[4], id)
-        redis.call('DEL', ARGV[2] .. id)
-        n = n + 1
+        purge(id)
       end
     end
     if n == 0 then redis.call('DEL', KEYS[5]) end
