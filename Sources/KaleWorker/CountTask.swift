@@ -4,7 +4,8 @@ import KaleRedis
 extension DiagnosticTasks {
     /// `kale.count`: after an optional pause, adds one to this task's entry in a Redis hash,
     /// so a test or an operator can prove how many runs of each task completed
-    /// (`HGETALL key`). Input: `{"key": "<prefix>:…", "ms": 0}`.
+    /// (`HGETALL key`). Input: `{"key": "<prefix>:…", "ms": 0, "reports": 0}`; with `reports`
+    /// it first reports that many progress values (1/n … n/n) as fast as it can.
     ///
     /// The count is taken at the end of the run: a run killed midway does not count, so the
     /// sum over a queue minus its tasks is the number of runs completed twice. The key must lie
@@ -14,6 +15,7 @@ extension DiagnosticTasks {
         public struct Input: Codable, Sendable {
             public var key: String
             public var ms: Int?
+            public var reports: Int?
         }
 
         private let redis: RedisClient
@@ -31,6 +33,10 @@ extension DiagnosticTasks {
         public func run(_ input: Input, context: TaskContext) async throws -> Int {
             guard input.key.hasPrefix(prefix) else {
                 throw KaleError(.invalidOptions, detail: "kale.count writes only under '\(prefix)', not '\(input.key)'")
+            }
+            let reports = min(input.reports ?? 0, 100_000)
+            if reports > 0 {
+                for i in 1...reports { await context.reportProgress(Double(i) / Double(reports), message: "step \(i)") }
             }
             if let ms = input.ms, ms > 0 { try await Task.sleep(for: .milliseconds(ms)) }
             return try await redis.send("HINCRBY", input.key, context.id, 1).int ?? 0

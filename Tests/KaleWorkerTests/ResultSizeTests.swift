@@ -47,3 +47,24 @@ import Testing
         #expect(await w.stop() == 0)
     }
 }
+
+/// A child's progress reports reach Redis in the order it made them: the last one stays.
+@Suite(.timeLimit(.minutes(2))) struct ChildProgressTests {
+    @Test func theLastProgressAChildReportsIsTheOneRecorded() async throws {
+        let f = KaleFixture()
+        let w = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, concurrency: 1)
+        try await w.waitUntilReady(f)
+        let counter = f.keys.prefix + ":runs"
+        for _ in 0..<3 {
+            let ref = try await f.client.enqueue(name: "kale.count", args: .object(["key": .string(counter), "reports": .number(3000), "ms": .number(1500)]))
+            // While the task holds after its last report, the record must settle on it and stay.
+            #expect(try await waitUntil(timeout: .seconds(10)) { try await f.client.status(of: ref.id)?.progressMessage == "step 3000" })
+            try await Task.sleep(for: .milliseconds(300))
+            let info = try #require(try await f.client.status(of: ref.id))
+            #expect(info.state == .started && info.progress == 1.0 && info.progressMessage == "step 3000",
+                    "recorded \(info.progressMessage ?? "none") while \(info.state)")
+            _ = try await f.client.wait(for: ref.id, timeout: .seconds(20))
+        }
+        #expect(await w.stop() == 0)
+    }
+}
