@@ -22,6 +22,8 @@ final class ProcessPool: Executor {
     private let format: any MessageFormat
     private let logger: Logger
     private let slots: Mutex<[Slot]>
+    /// Set by ``terminate()``: no run may start after it (see `run`).
+    private let terminated = Atomic<Bool>(false)
 
     init(configuration: WorkerConfiguration, format: any MessageFormat, logger: Logger) {
         self.configuration = configuration
@@ -48,13 +50,16 @@ final class ProcessPool: Executor {
     }
 
     func run(_ job: Job, progress: @escaping @Sendable (Double, String?) -> Void) async -> Outcome {
-        let index = slots.withLock { s -> Int in
+        let (index, stopping) = slots.withLock { s -> (Int, Bool) in
             // Runners never exceed the slot count, so a free slot always exists.
             let i = s.firstIndex { !$0.busy }!
             s[i].busy = true
-            return i
+            // Read under the lock that terminate() takes after setting the flag: either this
+            // run sees the flag, or terminate() sees this slot busy and kills its child.
+            return (i, terminated.load(ordering: .sequentiallyConsistent))
         }
         defer { slots.withLock { $0[index].busy = false } }
+        if stopping { return .notStarted("the worker is stopping") }
         let child: ChildProcess
         do { child = try liveChild(index) }
         catch { return .failed(TaskFailure(kind: .crashed, type: "ChildStart", message: "cannot start a child process: \(error)")) }
@@ -165,7 +170,10 @@ final class ProcessPool: Executor {
     }
 
     func terminate() async {
-        for child in slots.withLock({ $0.compactMap(\.child) }) where child.currentTask != nil {
+        terminated.store(true, ordering: .sequentiallyConsistent)
+        // Busy slots, not just children with a current task: a run may be between taking its
+        // slot and sending its frame.
+        for child in slots.withLock({ s in s.filter(\.busy).compactMap(\.child) }) {
             child.kill(cause: TaskContext.failure(for: .shutdown))
         }
     }
