@@ -48,14 +48,18 @@ final class ChildProcess: Sendable {
 
     /// Spawns `executable` with `arguments` and `KALE_CHILD=1` in its environment.
     ///
+    /// - Parameters:
+    ///   - environment: added to this process's environment (e.g. the Redis URL, which must
+    ///     not travel in `arguments`: any user of the host can read those in `ps`).
     /// - Throws: ``KaleError`` when the executable cannot be started.
-    static func spawn(executable: String, arguments: [String]) throws -> ChildProcess {
+    static func spawn(executable: String, arguments: [String], environment extra: [String: String] = [:]) throws -> ChildProcess {
         var toChild: [Int32] = [0, 0], fromChild: [Int32] = [0, 0], errPipe: [Int32] = [0, 0], controlPipe: [Int32] = [0, 0]
         guard kale_pipe_cloexec(&toChild) == 0, kale_pipe_cloexec(&fromChild) == 0, kale_pipe_cloexec(&errPipe) == 0,
               kale_pipe_cloexec(&controlPipe) == 0 else {
             throw KaleError(.invalidOptions, detail: "pipe2 failed: \(String(cString: strerror(errno)))")
         }
         var environment = ProcessInfo.processInfo.environment
+        environment.merge(extra) { _, new in new }
         environment["KALE_CHILD"] = "1"
         // A crash report costs the child 10-30 ms of backtrace printing; the supervisor
         // records the signal anyway. Set SWIFT_BACKTRACE yourself to get them back.

@@ -42,7 +42,8 @@ final class ProcessPool: Executor {
     }
 
     private func spawn() throws -> ChildProcess {
-        let child = try ChildProcess.spawn(executable: configuration.childExecutable, arguments: configuration.childArguments)
+        let child = try ChildProcess.spawn(executable: configuration.childExecutable, arguments: configuration.childArguments,
+                                           environment: configuration.childEnvironment)
         logger.debug("child started", metadata: ["child.pid": "\(child.pid)"])
         return child
     }

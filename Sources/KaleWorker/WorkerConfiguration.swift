@@ -46,6 +46,10 @@ public struct WorkerConfiguration: Sendable {
     /// with this process's arguments; the child mode is chosen by environment).
     public var childExecutable: String
     public var childArguments: [String]
+    /// Variables added to this process's environment for children. Default: none. Secrets a
+    /// child needs (the Redis URL with its password) go here, not in ``childArguments``:
+    /// every user of the host can read a command line in `ps`, not another user's environment.
+    public var childEnvironment: [String: String]
 
     public init(
         queues: [(name: String, weight: Int)] = [("default", 1)],
@@ -64,7 +68,8 @@ public struct WorkerConfiguration: Sendable {
         reaperInterval: Duration = .seconds(1),
         name: String = ProcessInfo.processInfo.hostName,
         childExecutable: String = "/proc/self/exe",
-        childArguments: [String] = Array(CommandLine.arguments.dropFirst())
+        childArguments: [String] = Array(CommandLine.arguments.dropFirst()),
+        childEnvironment: [String: String] = [:]
     ) {
         precondition(concurrency > 0, "concurrency must be at least 1")
         precondition(!queues.isEmpty, "a worker needs at least one queue")
@@ -86,6 +91,7 @@ public struct WorkerConfiguration: Sendable {
         self.name = name
         self.childExecutable = childExecutable
         self.childArguments = childArguments
+        self.childEnvironment = childEnvironment
     }
 
     /// Heartbeats (lease renewals) happen this often: a third of the lease.
