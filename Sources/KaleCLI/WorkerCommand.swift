@@ -177,9 +177,11 @@ final class SignalHandlers {
     private let sources: [any DispatchSourceSignal]
 
     init(worker: Worker) {
+        // Children get their own process group, so a terminal's Ctrl-C reaches only us.
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
-        // Children get their own process group, so a terminal's Ctrl-C reaches only us.
+        // Writes to the children need no help (they block SIGPIPE themselves); this is for
+        // everything else the CLI writes, such as a log piped into a program that quits.
         signal(SIGPIPE, SIG_IGN)
         let term = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
         term.setEventHandler { worker.shutdown(.warm) }

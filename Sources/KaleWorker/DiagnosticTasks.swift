@@ -3,7 +3,7 @@ import Glibc
 public import Kale
 
 /// Built-in tasks for trying out and testing a deployment: `kale.noop`, `kale.echo`,
-/// `kale.sleep`, `kale.spin`, `kale.fail`, `kale.crash` and `kale.alloc`.
+/// `kale.sleep`, `kale.spin`, `kale.fail`, `kale.crash`, `kale.alloc` and `kale.spawn-sleeper`.
 ///
 /// The stand-alone `kale worker` serves them; an embedding executable only with `--diagnostics`.
 public enum DiagnosticTasks {
@@ -16,6 +16,7 @@ public enum DiagnosticTasks {
         registry.register(Fail())
         registry.register(Crash())
         registry.register(Alloc())
+        registry.register(SpawnSleeper())
     }
 
     /// Does nothing but say which process ran it; measures the queue's own overhead.
@@ -144,6 +145,48 @@ public enum DiagnosticTasks {
             }
             if let hold = input.holdMs, hold > 0 { try await Task.sleep(for: .milliseconds(hold)) }
             return input.mb
+        }
+    }
+
+    public struct SleeperInput: Codable, Sendable {
+        /// How long `/bin/sleep` runs, 1 to 3600 s.
+        public var seconds: Int
+        /// How long the task itself goes on after starting it (so a limit can catch it running).
+        public var holdMs: Int?
+        public init(seconds: Int, holdMs: Int? = nil) { self.seconds = seconds; self.holdMs = holdMs }
+        enum CodingKeys: String, CodingKey { case seconds, holdMs = "hold_ms" }
+    }
+
+    /// Starts `/bin/sleep <seconds>` in the background and returns its pid (after `hold_ms`).
+    ///
+    /// The sleeper inherits what `system()` or Foundation's `Process` would pass on (every
+    /// descriptor not marked close-on-exec, the process group), so it shows what a task's own
+    /// subprocesses do to the pool: they must neither hold its pipes open nor outlive a kill.
+    /// A fixed command rather than a shell: a diagnostic must not run arbitrary input.
+    public struct SpawnSleeper: TaskDefinition {
+        public static let name = "kale.spawn-sleeper"
+        public init() {}
+        public func run(_ input: SleeperInput, context: TaskContext) async throws -> Int32 {
+            guard (1...3600).contains(input.seconds) else {
+                throw TaskFailure.rejected("seconds must be between 1 and 3600", type: "InvalidInput")
+            }
+            var argv: [UnsafeMutablePointer<CChar>?] = [strdup("sleep"), strdup(String(input.seconds)), nil]
+            defer { for p in argv { free(p) } }
+            var pid: pid_t = 0
+            let rc = posix_spawn(&pid, "/bin/sleep", nil, nil, &argv, environ)
+            guard rc == 0 else {
+                throw TaskFailure(kind: .error, type: "SpawnFailed", message: "cannot start /bin/sleep: \(String(cString: strerror(rc)))")
+            }
+            // Reaped on a thread of its own so a long-lived child collects no zombies.
+            let sleeper = pid
+            let reaper = Thread {
+                var status: Int32 = 0
+                while waitpid(sleeper, &status, 0) < 0 && errno == EINTR {}
+            }
+            reaper.name = "kale-sleeper-reaper"
+            reaper.start()
+            if let hold = input.holdMs, hold > 0 { try await Task.sleep(for: .milliseconds(hold)) }
+            return pid
         }
     }
 }
