@@ -53,6 +53,8 @@ final class ChildProcess: Sendable {
     private let control: Int32
     private let output: Int32
     private let errors: Int32
+    /// The ceiling the child enforces on its own allocations, in bytes; nil for none.
+    private let memoryLimit: Int?
     /// Signalled when the child's stderr reaches EOF: its last words are then all read.
     private let errorsDone = DispatchSemaphore(value: 0)
     private let state = Mutex(State())
@@ -60,12 +62,13 @@ final class ChildProcess: Sendable {
     /// descriptor number that was closed and reused.
     private let inputOpen = Mutex(true)
 
-    private init(pid: pid_t, input: Int32, control: Int32, output: Int32, errors: Int32) {
+    private init(pid: pid_t, input: Int32, control: Int32, output: Int32, errors: Int32, memoryLimit: Int?) {
         self.pid = pid
         self.input = input
         self.control = control
         self.output = output
         self.errors = errors
+        self.memoryLimit = memoryLimit
     }
 
     /// Spawns `executable` with `arguments` and `KALE_CHILD=1` in its environment.
@@ -73,8 +76,11 @@ final class ChildProcess: Sendable {
     /// - Parameters:
     ///   - environment: added to this process's environment (e.g. the Redis URL, which must
     ///     not travel in `arguments`: any user of the host can read those in `ps`).
+    ///   - memoryLimit: bytes the child may allocate beyond what it holds when it starts;
+    ///     it sets the limit on itself (``ChildRuntime``).
     /// - Throws: ``KaleError`` when the executable cannot be started.
-    static func spawn(executable: String, arguments: [String], environment extra: [String: String] = [:]) throws -> ChildProcess {
+    static func spawn(executable: String, arguments: [String], environment extra: [String: String] = [:],
+                      memoryLimit: Int? = nil) throws -> ChildProcess {
         var toChild: [Int32] = [0, 0], fromChild: [Int32] = [0, 0], errPipe: [Int32] = [0, 0], controlPipe: [Int32] = [0, 0]
         guard kale_pipe_cloexec(&toChild) == 0, kale_pipe_cloexec(&fromChild) == 0, kale_pipe_cloexec(&errPipe) == 0,
               kale_pipe_cloexec(&controlPipe) == 0 else {
@@ -83,6 +89,7 @@ final class ChildProcess: Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment.merge(extra) { _, new in new }
         environment["KALE_CHILD"] = "1"
+        environment[ChildRuntime.memoryLimitKey] = memoryLimit.map(String.init)
         // A crash report costs the child 10-30 ms of backtrace printing; the supervisor
         // records the signal anyway. Set SWIFT_BACKTRACE yourself to get them back.
         if environment["SWIFT_BACKTRACE"] == nil { environment["SWIFT_BACKTRACE"] = "enable=no" }
@@ -99,7 +106,8 @@ final class ChildProcess: Sendable {
             close(toChild[1]); close(fromChild[0]); close(errPipe[0]); close(controlPipe[1])
             throw KaleError(.invalidOptions, detail: "cannot start child '\(executable)': \(String(cString: strerror(rc)))")
         }
-        let child = ChildProcess(pid: pid, input: toChild[1], control: controlPipe[1], output: fromChild[0], errors: errPipe[0])
+        let child = ChildProcess(pid: pid, input: toChild[1], control: controlPipe[1], output: fromChild[0], errors: errPipe[0],
+                                 memoryLimit: memoryLimit)
         let reader = Thread { child.readFrames() }
         reader.name = "kale-child-\(pid)"
         reader.start()
@@ -287,7 +295,7 @@ final class ChildProcess: Sendable {
             return (s.death!, ready)
         }
         ready?.resume(returning: false)
-        // The last words (a panic message) are in the stderr pipe by
+        // The last words (a panic message, the memory-limit note) are in the stderr pipe by
         // now; wait for its EOF, briefly: a subprocess the task started may hold it open.
         _ = errorsDone.wait(timeout: .now() + .milliseconds(100))
         let (c, failure) = state.withLock { s -> (CheckedContinuation<Outcome, Never>?, TaskFailure) in
@@ -313,11 +321,17 @@ final class ChildProcess: Sendable {
         return "exited with code \(kale_wexitstatus(status))"
     }
 
-    /// How a run ends when its child died: the supervisor's own kill says why; anything else
-    /// is a crash or an exit, with the child's last words.
+    /// How a run ends when its child died: the supervisor's own kill says why; a crash right
+    /// after an allocation failed under the child's memory limit is that limit; anything
+    /// else is a crash or an exit, with the child's last words.
     private func deathFailure(death: String, status: Int32, cause: TaskFailure?, tail: [UInt8]) -> TaskFailure {
         if let cause { return cause }
         let signalled = kale_wifsignaled(status) != 0
+        if signalled, let memoryLimit, String(decoding: tail, as: UTF8.self).contains(KALE_MEMORY_LIMIT_MARKER) {
+            return TaskFailure(kind: .memoryLimit, type: "MemoryLimitExceeded",
+                               message: "child process \(pid) \(death) when an allocation failed at its memory limit "
+                                   + "(the ceiling of \(memoryLimit >> 20) MiB beyond what the idle child holds)")
+        }
         var failure = TaskFailure(kind: signalled ? .crashed : .exited, type: signalled ? "ChildCrashed" : "ChildExited",
                                   message: "child process \(pid) \(death) while running the task")
         let lastWords = ChildProcess.lastLines(tail)

@@ -34,7 +34,9 @@ public struct WorkerConfiguration: Sendable {
     /// A child is replaced after this many tasks. Default: never.
     public var maxTasksPerChild: Int?
     /// A child whose resident memory exceeds this many bytes is killed (while running) or
-    /// recycled (between tasks). Default: no ceiling.
+    /// recycled (between tasks). Default: no ceiling. The child also refuses allocations
+    /// beyond this many bytes more than it held when it started, so a spike between two
+    /// samples fails too (as `MemoryLimitExceeded`).
     public var maxMemoryPerChild: Int?
     /// How often due scheduled tasks are promoted. Default 50 ms (due tasks start within ~100 ms).
     public var schedulerInterval: Duration
