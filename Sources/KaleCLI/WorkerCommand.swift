@@ -91,6 +91,27 @@ struct WorkerCommand: AsyncParsableCommand {
         return (out, !weighted)
     }
 
+    /// `arguments` without `--redis URL` (or `--redis=URL`): a child reads the URL from
+    /// `KALE_REDIS_URL`, which the supervisor sets for it.
+    static func childArguments(_ arguments: [String]) -> [String] {
+        var out: [String] = []
+        var index = arguments.startIndex
+        while index < arguments.endIndex {
+            let argument = arguments[index]
+            index += 1
+            if argument == "--" {
+                out += arguments[(index - 1)...]
+                break
+            }
+            if argument == "--redis" {
+                index += 1
+                continue
+            }
+            if !argument.hasPrefix("--redis=") { out.append(argument) }
+        }
+        return out
+    }
+
     func run() async throws {
         let registry = KaleCLI.registry
         if (diagnostics || KaleCLI.diagnosticsByDefault), registry.handler(named: DiagnosticTasks.Noop.name) == nil {
@@ -111,11 +132,26 @@ struct WorkerCommand: AsyncParsableCommand {
             throw CLIFailure.usage("this executable registers no tasks", hint: "pass --diagnostics to serve the built-in kale.* tasks")
         }
         let (queueList, strict) = try parseQueues()
+        var kale = try global.kaleConfiguration(poolSize: 4)
+        kale.redis.clientName = "kale-worker"
+        // Children run this command line, which every user of the host can read in ps: the
+        // URL (and its password) reaches them through the environment instead, which only
+        // this user can read. Our own command line cannot be rewritten from Swift.
+        var childEnvironment: [String: String] = [:]
+        if global.redis != nil {
+            childEnvironment[RedisURL.environmentKey] = kale.redis.url.connectionString
+            if kale.redis.url.password != nil {
+                Logger(label: "kale.worker").warning(
+                    "the Redis password given with --redis is visible to every user of this host in ps; set KALE_REDIS_URL instead",
+                    metadata: ["redis.url": "\(kale.redis.url)"])
+            }
+        }
         var config = WorkerConfiguration(
             queues: queueList, strictOrder: strict,
             pool: WorkerConfiguration.Pool(rawValue: pool)!,
             childExecutable: "/proc/self/exe",
-            childArguments: Array(CommandLine.arguments.dropFirst()))
+            childArguments: WorkerCommand.childArguments(Array(CommandLine.arguments.dropFirst())),
+            childEnvironment: childEnvironment)
         if let concurrency { config.concurrency = concurrency }
         config.prefetch = prefetch ?? config.concurrency
         if let lease { config.lease = lease.duration }
@@ -126,8 +162,6 @@ struct WorkerCommand: AsyncParsableCommand {
         config.maxMemoryPerChild = maxMemoryPerChild.map { $0 << 20 }
         if let name { config.name = name }
 
-        var kale = try global.kaleConfiguration(poolSize: 4)
-        kale.redis.clientName = "kale-worker"
         // Fail fast with exit 3 when Redis is not there at start; later outages are ridden out.
         let probe = RedisConnection(configuration: kale.redis)
         _ = try probe.send(RedisCommand("PING"))
@@ -145,9 +179,11 @@ final class SignalHandlers {
     private let sources: [any DispatchSourceSignal]
 
     init(worker: Worker) {
+        // Children get their own process group, so a terminal's Ctrl-C reaches only us.
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
-        // Children get their own process group, so a terminal's Ctrl-C reaches only us.
+        // Writes to the children need no help (they block SIGPIPE themselves); this is for
+        // everything else the CLI writes, such as a log piped into a program that quits.
         signal(SIGPIPE, SIG_IGN)
         let term = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
         term.setEventHandler { worker.shutdown(.warm) }

@@ -26,6 +26,9 @@ struct Frame: Sendable, Equatable {
     }
 
     /// Writes the frame in one write call where it fits; retried on EINTR and short writes.
+    ///
+    /// False when the reader has gone (EPIPE): SIGPIPE is blocked for the write, so a dead
+    /// child can never kill the process that embeds the worker.
     func write(to fd: Int32) -> Bool {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(5 + payload.count)
@@ -34,7 +37,7 @@ struct Frame: Sendable, Equatable {
         bytes.append(UInt8((length >> 8) & 0xFF)); bytes.append(UInt8(length & 0xFF))
         bytes.append(kind.rawValue)
         bytes.append(contentsOf: payload)
-        return bytes.withUnsafeBytes { kale_write_full(fd, $0.baseAddress, $0.count) } == 0
+        return bytes.withUnsafeBytes { kale_write_nosigpipe(fd, $0.baseAddress, $0.count) } == 0
     }
 
 

@@ -44,7 +44,8 @@ final class ProcessPool: Executor {
     }
 
     private func spawn() throws -> ChildProcess {
-        let child = try ChildProcess.spawn(executable: configuration.childExecutable, arguments: configuration.childArguments)
+        let child = try ChildProcess.spawn(executable: configuration.childExecutable, arguments: configuration.childArguments,
+                                           environment: configuration.childEnvironment, memoryLimit: configuration.maxMemoryPerChild)
         logger.debug("child started", metadata: ["child.pid": "\(child.pid)"])
         return child
     }
@@ -114,6 +115,11 @@ final class ProcessPool: Executor {
     }
 
     /// Enforces the limits of one run from outside the child; nil when there are none.
+    ///
+    /// The memory ceiling is sampled here as well as enforced by the child on its own
+    /// allocations (``ChildRuntime``): the child's limit counts committed memory, sampling
+    /// counts what is resident (shared and file-backed pages too), and it still applies
+    /// where the child could not set its limit.
     private func watch(_ child: ChildProcess, _ job: Job) -> Task<Void, Never>? {
         let soft = job.softTimeLimit
         let hard = job.timeLimit

@@ -34,7 +34,9 @@ public struct WorkerConfiguration: Sendable {
     /// A child is replaced after this many tasks. Default: never.
     public var maxTasksPerChild: Int?
     /// A child whose resident memory exceeds this many bytes is killed (while running) or
-    /// recycled (between tasks). Default: no ceiling.
+    /// recycled (between tasks). Default: no ceiling. The child also refuses allocations
+    /// beyond this many bytes more than it held when it started, so a spike between two
+    /// samples fails too (as `MemoryLimitExceeded`).
     public var maxMemoryPerChild: Int?
     /// How often due scheduled tasks are promoted. Default 50 ms (due tasks start within ~100 ms).
     public var schedulerInterval: Duration
@@ -51,6 +53,10 @@ public struct WorkerConfiguration: Sendable {
     /// written to Redis and read back by every waiter, so its size is bounded like a message's.
     /// Default 8 MiB.
     public var maxResultSize = 8 << 20
+    /// Variables added to this process's environment for children. Default: none. Secrets a
+    /// child needs (the Redis URL with its password) go here, not in ``childArguments``:
+    /// every user of the host can read a command line in `ps`, not another user's environment.
+    public var childEnvironment: [String: String]
 
     public init(
         queues: [(name: String, weight: Int)] = [("default", 1)],
@@ -69,7 +75,8 @@ public struct WorkerConfiguration: Sendable {
         reaperInterval: Duration = .seconds(1),
         name: String = ProcessInfo.processInfo.hostName,
         childExecutable: String = "/proc/self/exe",
-        childArguments: [String] = Array(CommandLine.arguments.dropFirst())
+        childArguments: [String] = Array(CommandLine.arguments.dropFirst()),
+        childEnvironment: [String: String] = [:]
     ) {
         precondition(concurrency > 0, "concurrency must be at least 1")
         precondition(!queues.isEmpty, "a worker needs at least one queue")
@@ -91,6 +98,7 @@ public struct WorkerConfiguration: Sendable {
         self.name = name
         self.childExecutable = childExecutable
         self.childArguments = childArguments
+        self.childEnvironment = childEnvironment
     }
 
     /// Heartbeats (lease renewals) happen this often: a third of the lease.
