@@ -123,17 +123,18 @@ public struct Broker: Sendable {
             arguments: [task.id, worker, task.lease, task.attempt, now])
     }
 
-    /// The command recording `result` for a leased task.
-    public func succeedCommand(_ task: LeasedTask, worker: String, result: [UInt8], now: Int64) -> RedisCommand {
+    /// The command recording `result` for a leased task whose run began at `startedAt` (ms).
+    public func succeedCommand(_ task: LeasedTask, worker: String, result: [UInt8], startedAt: Int64, now: Int64) -> RedisCommand {
         Scripts.succeed.command(
             keys: [keys.task(task.queue, task.id), keys.active(task.queue)],
-            arguments: [task.id, worker, task.lease, now, result, ttlMs, keys.doneChannel(""), keys.statsPrefix(task.queue), task.attempt])
+            arguments: [task.id, worker, task.lease, now, result, ttlMs, keys.doneChannel(""), keys.statsPrefix(task.queue),
+                        task.attempt, startedAt])
     }
 
-    /// The command recording a failed run; `retryAt` nil means do not retry. With `started`
-    /// false (a message rejected before it ran) no attempt is spent.
+    /// The command recording a failed run; `retryAt` nil means do not retry. With `startedAt`
+    /// nil (a message rejected, or cancelled, before it ran) no attempt is spent.
     public func failCommand(_ task: LeasedTask, worker: String, failure: TaskFailure, retryAt: Int64?, cancelled: Bool,
-                            started: Bool = true, now: Int64) -> RedisCommand {
+                            startedAt: Int64?, now: Int64) -> RedisCommand {
         let error = (try? JSONEncoder().encode(failure)).map { Array($0) } ?? Array(#"{"kind":"error"}"#.utf8)
         let q = task.queue
         return Scripts.fail.command(
@@ -141,7 +142,7 @@ public struct Broker: Sendable {
             arguments: [
                 task.id, worker, task.lease, now, error, retryAt ?? -1, cancelled ? "cancel" : "fail", ttlMs,
                 configuration.deadSetMaxSize, deadAgeMs, keys.taskPrefix(q), keys.doneChannel(""), keys.statsPrefix(q),
-                started ? task.attempt : 0,
+                startedAt == nil ? 0 : task.attempt, startedAt ?? 0,
             ])
     }
 

@@ -119,12 +119,17 @@ extension Worker {
         }
     }
 
+    /// When the run of `task` began (ms), as the worker saw it.
+    private func startedMs(_ task: LeasedTask) -> Int64 {
+        held.entry(task.key)?.startedAt.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) } ?? Broker.now()
+    }
+
     private func reject(_ task: LeasedTask, _ log: Logger, _ failure: TaskFailure) async {
         held.update(task.key) { $0.finishing = true }
         log.error("task rejected to the dead set", metadata: ["reason": "\(failure.message)"])
         metrics.finished(queue: task.queue, outcome: "rejected", duration: .zero)
         _ = await acknowledge(broker.failCommand(task, worker: id, failure: failure, retryAt: nil, cancelled: false,
-                                                 started: false, now: Broker.now()),
+                                                 startedAt: nil, now: Broker.now()),
                               task: task, what: "rejection")
     }
 
@@ -155,7 +160,7 @@ extension Worker {
         case .succeeded(let bytes):
             // Recorded even when a cold shutdown began meanwhile: the work is done, and giving
             // it back would run it twice.
-            let reply = await acknowledge(broker.succeedCommand(task, worker: id, result: bytes, now: Broker.now()), task: task, what: "result")
+            let reply = await acknowledge(broker.succeedCommand(task, worker: id, result: bytes, startedAt: startedMs(task), now: Broker.now()), task: task, what: "result")
             if reply?.int == 0 {
                 log.warning("lease was lost before the result was recorded; another run counts",
                             metadata: ["duration.ms": "\(ms())", "outcome": "succeeded", "lease.lost": "1"])
@@ -185,7 +190,8 @@ extension Worker {
         let retryAt: Int64? = failure.retryable
             ? Broker.now() + envelope.backoff.delay(afterAttempt: task.attempt).milliseconds : nil
         let reply = await acknowledge(
-            broker.failCommand(task, worker: id, failure: failure, retryAt: retryAt, cancelled: cancelled, started: started, now: Broker.now()),
+            broker.failCommand(task, worker: id, failure: failure, retryAt: retryAt, cancelled: cancelled,
+                               startedAt: started ? startedMs(task) : nil, now: Broker.now()),
             task: task, what: "failure")
         let result: String
         switch reply?.int {

@@ -9,7 +9,8 @@ extension Scripts {
     /// ARGV: 1 id, 2 worker id, 3 lease token, 4 now ms, 5 error JSON, 6 retry at ms (-1 = do not
     ///       retry), 7 mode (`fail` or `cancel`), 8 default result TTL ms, 9 dead max size,
     ///       10 dead max age ms, 11 task-key prefix, 12 done-channel prefix, 13 stats prefix,
-    ///       14 attempt that failed (0: rejected before it started, no attempt spent)
+    ///       14 attempt that failed (0: rejected before it started, no attempt spent), 15 started
+    ///       at ms (written with the attempt: the start mark may arrive after this)
     /// Returns: 0 lease lost, 1 retrying, 2 dead, 3 cancelled (now, or by an earlier try of this call)
     static let fail = RedisScript(name: "fail", source: LuaLibrary.source + #"""
     local C = {now = tonumber(ARGV[4]), ttl = tonumber(ARGV[8]), deadMax = tonumber(ARGV[9]),
@@ -25,7 +26,7 @@ extension Scripts {
     redis.call('ZREM', KEYS[2], id)
     local attempt = tonumber(ARGV[14])
     redis.call('HSET', key, 'error', ARGV[5])
-    if attempt > 0 then redis.call('HSET', key, 'attempt', attempt) end
+    if attempt > 0 then redis.call('HSET', key, 'attempt', attempt, 'started_at', ARGV[15], 'run', ARGV[3]) end
     redis.call('HDEL', key, 'cancel')
     if ARGV[7] == 'cancel' then
       kale_finish(C, key, id, 'cancelled')

@@ -8,7 +8,7 @@ extension Scripts {
     /// KEYS: 1 task record, 2 active set
     /// ARGV: 1 id, 2 worker id, 3 lease token, 4 now ms, 5 result JSON, 6 default result TTL ms,
     ///       7 done-channel prefix, 8 stats prefix, 9 attempt (written again: the start mark
-    ///       is sent without waiting, and may arrive after this)
+    ///       is sent without waiting, and may arrive after this), 10 started at ms (likewise)
     /// Returns: 1 recorded (now, or by an earlier try of this call), 0 lease lost
     static let succeed = RedisScript(name: "succeed", source: LuaLibrary.source + #"""
     local C = {now = tonumber(ARGV[4]), ttl = tonumber(ARGV[6]), chan = ARGV[7], stats = ARGV[8]}
@@ -18,7 +18,7 @@ extension Scripts {
       return 0
     end
     redis.call('ZREM', KEYS[2], id)
-    redis.call('HSET', key, 'result', ARGV[5], 'attempt', ARGV[9])
+    redis.call('HSET', key, 'result', ARGV[5], 'attempt', ARGV[9], 'started_at', ARGV[10], 'run', ARGV[3])
     kale_finish(C, key, id, 'succeeded')
     return 1
     """#)
