@@ -15,6 +15,10 @@ swift build --build-tests || exit 1
 # The worker and CLI tests spawn the debug `kale` binary built above.
 swift test --skip-build --no-parallel || status=1
 
+# The memory ceiling of the stand-alone worker in a release build, where the optimiser once
+# removed kale.alloc's work.
+bash scripts/check-release-limits.sh || status=1
+
 # The examples (libvips, cairo, poppler, the HTTP service) and deploy/ checks.
 bash scripts/test-examples.sh || status=1
 
