@@ -210,28 +210,35 @@ public final class KaleClient: Sendable {
 
     /// Waits until the task ends and returns its record, woken by Redis pub/sub.
     ///
+    /// The timeout starts now and bounds every step, so the wait ends by it even when Redis
+    /// stalls (docs/decisions/0015).
+    ///
     /// - Throws: ``KaleError`` `.notFound` when no such task exists, `.timeout` when it has
-    ///   not ended within `timeout`.
+    ///   not ended within `timeout`; ``RedisError`` when Redis fails, or refuses the
+    ///   subscription (the detail names the ACL rule the Redis user lacks).
     public func wait(for id: String, queue: String? = nil, timeout: Duration = .seconds(60)) async throws -> TaskInfo {
-        guard let q = try await resolveQueue(queue, of: id) else {
+        let deadline = ContinuousClock.now + timeout
+        let timedOut = { (q: String?) in KaleError(.timeout, detail: "the task did not end within \(timeout)", taskID: id, queue: q) }
+        // Without a queue, finding it reads Redis, so that read is bounded too.
+        let found = if let queue { queue } else { try await ResultWaiter.within(deadline) { try await self.findQueue(of: id) } }
+        guard let found else { throw timedOut(queue) }
+        guard let q = found else {
             throw KaleError(.notFound, detail: "no task with this id (never enqueued, or its result expired)", taskID: id)
         }
         let broker = self.broker
-        let sawRecord = Mutex(false)
-        let info = try await waiter().wait(channel: keys.doneChannel(id), timeout: timeout) { payload async throws -> TaskInfo? in
+        let info = try await waiter().wait(channel: keys.doneChannel(id), until: deadline) { payload, first async throws -> TaskInfo? in
             // The message of a task that ended is its record: no read needed. Anything else
             // (an older worker's bare state, a reconnect) means read the record.
             if let payload, let info = TaskInfo(id: id, queue: q, published: payload), info.state.isTerminal { return info }
             guard let info = try await broker.info(id: id, queue: q) else {
-                if sawRecord.withLock({ $0 }) { return nil }
+                // Only the read right after subscribing tells an unknown task; a record that
+                // goes later (its result expired) leaves the wait to its deadline.
+                if !first { return nil }
                 throw KaleError(.notFound, detail: "no task with this id (never enqueued, or its result expired)", taskID: id, queue: q)
             }
-            sawRecord.withLock { $0 = true }
             return info.state.isTerminal ? info : nil
         }
-        guard let info else {
-            throw KaleError(.timeout, detail: "the task did not end within \(timeout)", taskID: id, queue: q)
-        }
+        guard let info else { throw timedOut(q) }
         return info
     }
 

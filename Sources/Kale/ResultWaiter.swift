@@ -7,6 +7,9 @@ import Synchronization
 /// on a thousand tasks cost one connection), then reads the task's state: a task that ended
 /// before the subscription took effect is seen by that read, one that ends after it by the
 /// message. No polling: between the two, the waiter sleeps on a continuation.
+///
+/// A wait ends by its deadline whatever Redis does (docs/decisions/0015): the subscription
+/// and every read run inside ``within(_:_:)``.
 final class ResultWaiter: Sendable {
     private struct Slot {
         var fired = false
@@ -33,7 +36,8 @@ final class ResultWaiter: Sendable {
     init(configuration: RedisConfiguration) {
         let box = self.box
         // After a reconnect, messages sent while down are lost: wake every waiter so it
-        // re-reads its task's state.
+        // re-reads its task's state. The subscriber calls this only once the channels are
+        // live again, so nothing published after that re-read can be missed.
         subscriber = RedisSubscriber(
             configuration: configuration,
             onResubscribe: { ResultWaiter.fireAll(box) },
@@ -44,26 +48,66 @@ final class ResultWaiter: Sendable {
 
     func shutdown() { subscriber.shutdown() }
 
-    /// Waits until `check` returns a value, calling it once subscribed (with nil) and again
-    /// whenever the channel fires (with the message, or nil after a reconnect).
+    /// Waits until `check` returns a value, calling it once subscribed (with nil, and `first`
+    /// true) and again whenever the channel fires (with the message, or nil after a reconnect).
     ///
-    /// - Returns: the final value of `check`, or nil on timeout.
+    /// - Returns: the final value of `check`, or nil when `deadline` passed first, even if
+    ///   the subscription or a `check` was still waiting for Redis.
+    /// - Throws: what `check` throws; ``RedisError`` when Redis refuses the subscription.
     func wait<T: Sendable>(
-        channel: String, timeout: Duration, check: @Sendable ([UInt8]?) async throws -> T?
+        channel: String, until deadline: ContinuousClock.Instant,
+        check: @escaping @Sendable (_ payload: [UInt8]?, _ first: Bool) async throws -> T?
     ) async throws -> T? {
-        let token = register(channel)
-        defer {
-            unregister(token, channel)
-            subscriber.unsubscribe(channel)
+        try await Self.within(deadline) { [self] in try await self.waitUnbounded(channel: channel, check: check) }
+    }
+
+    /// Runs `operation` and returns its value, or nil once `deadline` has passed.
+    ///
+    /// At the deadline the operation is cancelled and left to finish on its own: a Redis call
+    /// on a stalled server cannot be taken back, only abandoned, and its result is dropped.
+    ///
+    /// - Throws: what `operation` throws before the deadline; `CancellationError` when the
+    ///   calling task is cancelled.
+    static func within<T: Sendable>(
+        _ deadline: ContinuousClock.Instant, _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T? {
+        let race = Race<T?>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                race.begin(continuation)
+                // Unstructured, not child tasks: a task group would wait for its children, so
+                // a Redis call stuck on a stalled server would hold the caller past the deadline.
+                race.adopt(
+                    Task {
+                        do { race.finish(.success(try await operation())) } catch { race.finish(.failure(error)) }
+                    })
+                race.adopt(
+                    Task {
+                        try? await Task.sleep(until: deadline, clock: .continuous)
+                        race.finish(.success(nil))
+                    })
+            }
+        } onCancel: {
+            race.finish(.failure(CancellationError()))
         }
+    }
+
+    /// The wait itself, with no deadline: ``within(_:_:)`` ends it by cancellation.
+    private func waitUnbounded<T: Sendable>(
+        channel: String, check: @Sendable ([UInt8]?, Bool) async throws -> T?
+    ) async throws -> T {
+        // Registered before subscribing, so a message that arrives between the confirmation
+        // and the first check is kept for the next round instead of lost.
+        let token = register(channel)
+        defer { unregister(token, channel) }
         try await subscriber.subscribe(channel)
-        let deadline = ContinuousClock.now + timeout
+        defer { subscriber.unsubscribe(channel) }
         var payload: [UInt8]?
+        var first = true
         while true {
-            if let done = try await check(payload) { return done }
-            let remaining = deadline - .now
-            if remaining <= .zero { return nil }
-            _ = await signal(token, within: remaining)
+            if let done = try await check(payload, first) { return done }
+            first = false
+            guard await signal(token) else { throw CancellationError() }
             payload = box.state.withLock { s in
                 defer { s.slots[token]?.payload = nil }
                 return s.slots[token]?.payload
@@ -89,20 +133,17 @@ final class ResultWaiter: Sendable {
         }
     }
 
-    /// Sleeps until the slot fires or `timeout` passes; true when it fired.
-    private func signal(_ token: UInt64, within timeout: Duration) async -> Bool {
+    /// Sleeps until the slot fires (true) or the task is cancelled (false).
+    private func signal(_ token: UInt64) async -> Bool {
         let box = self.box
-        // The timer is a separate task because a continuation cannot time out by itself; it
-        // only resumes the slot if nothing else did first.
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            ResultWaiter.resume(box, token: token, with: false)
-        }
-        defer { timer.cancel() }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
-                let resumeNow = box.state.withLock { s -> Bool in
-                    guard var slot = s.slots[token] else { return true }
+                let resumeWith = box.state.withLock { s -> Bool? in
+                    // Read under the lock onCancel takes: a cancellation (the deadline) that
+                    // came before the continuation was stored found nothing to resume, and is
+                    // seen here instead of lost.
+                    if Task.isCancelled { return false }
+                    guard var slot = s.slots[token] else { return false }
                     if slot.fired {
                         slot.fired = false
                         s.slots[token] = slot
@@ -110,29 +151,26 @@ final class ResultWaiter: Sendable {
                     }
                     slot.continuation = c
                     s.slots[token] = slot
-                    return false
+                    return nil
                 }
-                if resumeNow { c.resume(returning: true) }
+                if let resumeWith { c.resume(returning: resumeWith) }
             }
         } onCancel: {
-            ResultWaiter.resume(box, token: token, with: false)
+            let c = box.state.withLock { s -> CheckedContinuation<Bool, Never>? in
+                let c = s.slots[token]?.continuation
+                s.slots[token]?.continuation = nil
+                return c
+            }
+            c?.resume(returning: false)
         }
-    }
-
-    private static func resume(_ box: Box, token: UInt64, with value: Bool) {
-        let c = box.state.withLock { s -> CheckedContinuation<Bool, Never>? in
-            let c = s.slots[token]?.continuation
-            s.slots[token]?.continuation = nil
-            return c
-        }
-        c?.resume(returning: value)
     }
 
     private static func fire(_ box: Box, channel: String, payload: [UInt8]?) {
         let continuations = box.state.withLock { s -> [CheckedContinuation<Bool, Never>] in
             var out: [CheckedContinuation<Bool, Never>] = []
             for t in s.byChannel[channel] ?? [] {
-                s.slots[t]?.payload = payload
+                // A reconnect (nil) must not erase a record that arrived just before it.
+                if let payload { s.slots[t]?.payload = payload }
                 if let c = s.slots[t]?.continuation {
                     out.append(c)
                     s.slots[t]?.continuation = nil
@@ -148,5 +186,51 @@ final class ResultWaiter: Sendable {
     private static func fireAll(_ box: Box) {
         let channels = box.state.withLock { Array($0.byChannel.keys) }
         for c in channels { fire(box, channel: c, payload: nil) }
+    }
+}
+
+/// The first of an operation, a timer and a cancellation to finish resumes the caller; the
+/// others are dropped. Each may come first, even before the caller's continuation is stored,
+/// so whichever finishes is recorded and the continuation picks it up when it arrives.
+private final class Race<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var outcome: Result<T, any Error>?
+        var tasks: [Task<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    func begin(_ continuation: CheckedContinuation<T, any Error>) {
+        let outcome = state.withLock { s -> Result<T, any Error>? in
+            if s.outcome == nil { s.continuation = continuation }
+            return s.outcome
+        }
+        if let outcome { continuation.resume(with: outcome) }
+    }
+
+    /// Keeps a contender to cancel when another wins; cancels it at once when one already has.
+    func adopt(_ task: Task<Void, Never>) {
+        let finished = state.withLock { s -> Bool in
+            if s.outcome == nil { s.tasks.append(task) }
+            return s.outcome != nil
+        }
+        if finished { task.cancel() }
+    }
+
+    func finish(_ outcome: Result<T, any Error>) {
+        let won = state.withLock { s -> (CheckedContinuation<T, any Error>?, [Task<Void, Never>])? in
+            guard s.outcome == nil else { return nil }
+            s.outcome = outcome
+            defer {
+                s.continuation = nil
+                s.tasks = []
+            }
+            return (s.continuation, s.tasks)
+        }
+        guard let won else { return }
+        let (continuation, losers) = won
+        for t in losers { t.cancel() }
+        continuation?.resume(with: outcome)
     }
 }

@@ -11,30 +11,72 @@ import Synchronization
 /// Channels are reference counted, so thousands of waiters cost one connection.
 ///
 /// Messages published while the connection was down are lost (that is pub/sub), so after a
-/// reconnect every channel is subscribed again and `onResubscribe` runs: the owner must
-/// re-check whatever state it was waiting for.
+/// reconnect every channel is subscribed again and, once the server has confirmed all of them,
+/// `onResubscribe` runs: the owner must re-check whatever state it was waiting for.
 public final class RedisSubscriber: Sendable {
     /// Called on the subscriber's thread for each message: channel and payload.
     public typealias MessageHandler = @Sendable (String, [UInt8]) -> Void
 
     private enum Operation {
-        case subscribe(String)
+        /// SUBSCRIBE on behalf of the channel entry with this generation.
+        case subscribe(String, generation: UInt64)
         case unsubscribe(String)
+        /// Not a command: the point in the reply stream where a reconnect's re-subscriptions
+        /// have all been answered.
+        case resubscribed
     }
 
     private struct Channel {
+        /// Tells a reply for this entry from one for an entry of the same name that was
+        /// dropped and made again while the first SUBSCRIBE was in flight.
+        let generation: UInt64
+        /// Callers whose subscribe() returned, plus those still waiting for confirmation.
         var references = 0
         var confirmed = false
-        var waiters: [CheckedContinuation<Void, any Error>] = []
+        /// A SUBSCRIBE for this entry is queued or awaiting its reply.
+        var requested = false
+        var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
     }
 
     private struct State {
         var channels: [String: Channel] = [:]
         var outbox: [Operation] = []
         var closed = false
+
+        /// Fails the callers waiting for `channel`'s confirmation (of entry `generation`, when
+        /// given); their references go with them, and the entry with the last one.
+        mutating func failWaiters(_ channel: String, generation: UInt64? = nil) -> [CheckedContinuation<Void, any Error>] {
+            guard var c = channels[channel], generation == nil || c.generation == generation else { return [] }
+            let w = Array(c.waiters.values)
+            c.waiters.removeAll()
+            c.references -= w.count
+            channels[channel] = c.references > 0 ? c : nil
+            return w
+        }
+    }
+
+    /// The commands sent on the current connection whose replies have not arrived yet, in
+    /// order. Redis answers in order, and each of our commands names one channel, so the
+    /// oldest entry says what the next reply (or error reply) is about. Owned by the thread.
+    private struct Sent {
+        var operations: [Operation] = []
+        var head = 0
+
+        var first: Operation? { head < operations.count ? operations[head] : nil }
+
+        mutating func append(_ op: Operation) { operations.append(op) }
+
+        mutating func removeFirst() {
+            head += 1
+            if head == operations.count {
+                operations.removeAll(keepingCapacity: true)
+                head = 0
+            }
+        }
     }
 
     private let state = Mutex(State())
+    private let nextID = Atomic<UInt64>(0)
     private let wakeFD: Int32
     private let configuration: RedisConfiguration
     private let onMessage: MessageHandler
@@ -64,27 +106,51 @@ public final class RedisSubscriber: Sendable {
     /// Subscribes to `channel` and returns once the server has confirmed it, so a message
     /// published after this returns is delivered.
     ///
-    /// - Throws: ``RedisError`` with code `.closed` when the subscriber is shut down.
+    /// Each call that returns holds one reference, released by ``unsubscribe(_:)``. A call
+    /// that throws holds none.
+    ///
+    /// - Throws: ``RedisError``: `.server` when Redis refuses the subscription (the detail
+    ///   names the ACL rule the user lacks), the login's error (`.authentication` …) when Redis
+    ///   refuses the connection, `.closed` when the subscriber is shut down.
+    ///   `CancellationError` when the calling task is cancelled before the confirmation.
     public func subscribe(_ channel: String) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let outcome = state.withLock { s -> Bool? in
-                if s.closed { return nil }
-                var c = s.channels[channel] ?? Channel()
-                c.references += 1
-                if c.references == 1 { s.outbox.append(.subscribe(channel)) }
-                if c.confirmed {
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let outcome = state.withLock { s -> Result<Bool, any Error> in
+                    if s.closed { return .failure(RedisError(.closed, detail: "the subscriber is closed")) }
+                    // Read under the lock that onCancel takes: a cancellation that found no
+                    // waiter to resume is seen here, so it cannot be lost.
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    var c = s.channels[channel] ?? Channel(generation: id)
+                    c.references += 1
+                    if c.confirmed {
+                        s.channels[channel] = c
+                        return .success(true)
+                    }
+                    c.waiters[id] = continuation
+                    if !c.requested {
+                        c.requested = true
+                        s.outbox.append(.subscribe(channel, generation: c.generation))
+                    }
                     s.channels[channel] = c
-                    return true
+                    return .success(false)
                 }
-                c.waiters.append(continuation)
+                switch outcome {
+                case .failure(let error): continuation.resume(throwing: error)
+                case .success(true): continuation.resume()
+                case .success(false): wake()
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { s -> CheckedContinuation<Void, any Error>? in
+                guard var c = s.channels[channel], let w = c.waiters.removeValue(forKey: id) else { return nil }
+                c.references -= 1
                 s.channels[channel] = c
-                return false
+                if c.references == 0 { drop(channel, &s) }
+                return w
             }
-            switch outcome {
-            case nil: continuation.resume(throwing: RedisError(.closed, detail: "the subscriber is closed"))
-            case true?: continuation.resume()
-            case false?: wake()
-            }
+            waiter?.resume(throwing: CancellationError())
         }
     }
 
@@ -100,13 +166,9 @@ public final class RedisSubscriber: Sendable {
         let send = state.withLock { s -> Bool in
             guard var c = s.channels[channel] else { return false }
             c.references -= 1
-            if c.references > 0 {
-                s.channels[channel] = c
-                return false
-            }
-            s.channels[channel] = nil
-            for w in c.waiters { w.resume(throwing: CancellationError()) }
-            s.outbox.append(.unsubscribe(channel))
+            s.channels[channel] = c
+            guard c.references <= 0 else { return false }
+            drop(channel, &s)
             return s.outbox.count >= Self.lazyUnsubscribeLimit
         }
         if send { wake() }
@@ -118,6 +180,14 @@ public final class RedisSubscriber: Sendable {
         wake()
     }
 
+    /// Forgets a channel nobody references any more and queues its UNSUBSCRIBE (sent even when
+    /// its SUBSCRIBE is still in flight: the server then ends unsubscribed, as it should).
+    private func drop(_ channel: String, _ s: inout State) {
+        guard let c = s.channels.removeValue(forKey: channel) else { return }
+        for w in c.waiters.values { w.resume(throwing: CancellationError()) }
+        if c.confirmed || c.requested { s.outbox.append(.unsubscribe(channel)) }
+    }
+
     private func wake() {
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
@@ -126,28 +196,42 @@ public final class RedisSubscriber: Sendable {
     private func run() {
         let connection = RedisConnection(configuration: configuration, logger: logger)
         var context: RedisContext?
+        var sent = Sent()
         var needsResubscribe = false
         while !state.withLock({ $0.closed }) {
             do {
                 if context == nil {
                     let fresh = try connection.connected()
-                    // After a reconnect the server knows none of our channels: subscribe all again.
-                    let channels = state.withLock { s -> [String] in
+                    // After a reconnect the server knows none of our channels: subscribe all
+                    // again. One command per channel, so a refusal names its channel.
+                    sent = Sent()
+                    let channels = state.withLock { s -> [(String, UInt64)] in
                         s.outbox.removeAll()
-                        return Array(s.channels.keys)
+                        for key in s.channels.keys { s.channels[key]!.requested = true }
+                        return s.channels.map { ($0.key, $0.value.generation) }
                     }
-                    if !channels.isEmpty {
-                        try fresh.append(RedisCommand("SUBSCRIBE", arguments: channels))
-                        try fresh.flush()
+                    for (channel, generation) in channels {
+                        try fresh.append(RedisCommand("SUBSCRIBE", channel))
+                        sent.append(.subscribe(channel, generation: generation))
                     }
+                    try fresh.flush()
                     context = fresh
-                    if needsResubscribe { onResubscribe() }
+                    // onResubscribe waits for the server's answers: a waiter that re-reads its
+                    // state before its channel is live again could miss a message sent between.
+                    if needsResubscribe { sent.append(.resubscribed) }
                     needsResubscribe = false
+                    settle(&sent)
                 }
-                try pump(context!)
+                try pump(context!, &sent)
             } catch let error as RedisError {
                 if context != nil {
                     logger.warning("pub/sub connection lost", metadata: ["error": "\(error)"])
+                } else if !error.isConnectionFailure {
+                    // Connecting was refused (a wrong password, an ACL without CLIENT SETNAME):
+                    // retrying will not fix that soon, so pending subscribes fail with the
+                    // reason instead of waiting it out. Later ones still retry.
+                    let waiters = state.withLock { s in Array(s.channels.keys).flatMap { s.failWaiters($0) } }
+                    for w in waiters { w.resume(throwing: error) }
                 }
                 context = nil
                 connection.drop(RedisError(.io, detail: error.detail))
@@ -160,14 +244,16 @@ public final class RedisSubscriber: Sendable {
             }
         }
         state.withLock { s in
-            for c in s.channels.values { for w in c.waiters { w.resume(throwing: RedisError(.closed, detail: "the subscriber is closed")) } }
+            for c in s.channels.values {
+                for w in c.waiters.values { w.resume(throwing: RedisError(.closed, detail: "the subscriber is closed")) }
+            }
             s.channels.removeAll()
         }
     }
 
     /// One round: send queued (un)subscriptions, wait for the socket or a wakeup (at most
     /// 1 s, to notice shutdown), then hand out every complete message.
-    private func pump(_ context: RedisContext) throws {
+    private func pump(_ context: RedisContext, _ sent: inout Sent) throws {
         let outbox = state.withLock { s -> [Operation] in
             let o = s.outbox
             s.outbox.removeAll()
@@ -176,9 +262,11 @@ public final class RedisSubscriber: Sendable {
         if !outbox.isEmpty {
             for op in outbox {
                 switch op {
-                case .subscribe(let c): try context.append(RedisCommand("SUBSCRIBE", c))
+                case .subscribe(let c, _): try context.append(RedisCommand("SUBSCRIBE", c))
                 case .unsubscribe(let c): try context.append(RedisCommand("UNSUBSCRIBE", c))
+                case .resubscribed: continue
                 }
+                sent.append(op)
             }
             try context.flush()
         }
@@ -197,28 +285,100 @@ public final class RedisSubscriber: Sendable {
         }
         if fds[0].revents != 0 {
             try context.readAvailable()
-            while let reply = try context.bufferedReply() { handle(reply) }
+            while let reply = try context.bufferedReply() { try handle(reply, &sent) }
         }
     }
 
-    private func handle(_ reply: RedisReply) {
-        guard let items = reply.array, items.count >= 3, let kind = items[0].string else { return }
+    private func handle(_ reply: RedisReply, _ sent: inout Sent) throws {
+        if case .error(let message) = reply {
+            guard let op = sent.first else {
+                logger.warning("unsolicited error from Redis on the pub/sub connection", metadata: ["error": "\(message)"])
+                return
+            }
+            sent.removeFirst()
+            if case .subscribe(let channel, let generation) = op {
+                refuse(channel, generation, message)
+            } else {
+                logger.warning("Redis refused a pub/sub command", metadata: ["error": "\(message)"])
+            }
+            settle(&sent)
+            return
+        }
+        guard let items = reply.array, items.count >= 3, let kind = items[0].string, let channel = items[1].string else { return }
         switch kind {
         case "message":
-            if let channel = items[1].string { onMessage(channel, items[2].bytes ?? []) }
-        case "subscribe":
-            guard let channel = items[1].string else { return }
-            let waiters = state.withLock { s -> [CheckedContinuation<Void, any Error>] in
-                guard var c = s.channels[channel] else { return [] }
-                c.confirmed = true
-                let w = c.waiters
-                c.waiters.removeAll()
-                s.channels[channel] = c
-                return w
+            onMessage(channel, items[2].bytes ?? [])
+        case "subscribe", "unsubscribe":
+            let op = sent.first
+            sent.removeFirst()
+            switch op {
+            case .subscribe(channel, let generation)? where kind == "subscribe": confirm(channel, generation)
+            case .unsubscribe(channel)? where kind == "unsubscribe": break
+            default:
+                // Replies no longer line up with what was sent: nothing said about a channel
+                // can be trusted, so start over on a fresh connection.
+                throw RedisError(.protocolError, detail: "pub/sub reply '\(kind) \(channel)' does not answer the command sent")
             }
-            for w in waiters { w.resume() }
+            settle(&sent)
         default:
             break
         }
+    }
+
+    /// Runs `onResubscribe` once every re-subscription sent before it has been answered.
+    private func settle(_ sent: inout Sent) {
+        while case .resubscribed? = sent.first {
+            sent.removeFirst()
+            onResubscribe()
+        }
+    }
+
+    private func confirm(_ channel: String, _ generation: UInt64) {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, any Error>] in
+            guard var c = s.channels[channel], c.generation == generation else { return [] }
+            c.confirmed = true
+            c.requested = false
+            let w = Array(c.waiters.values)
+            c.waiters.removeAll()
+            s.channels[channel] = c
+            return w
+        }
+        for w in waiters { w.resume() }
+    }
+
+    /// Fails the callers waiting for a SUBSCRIBE that Redis answered with an error. Callers
+    /// that already hold the channel (a re-subscription refused after a reconnect) keep their
+    /// reference, unconfirmed, until they let go; the next subscribe() asks again.
+    private func refuse(_ channel: String, _ generation: UInt64, _ message: String) {
+        let error = Self.refusal(channel, message, user: configuration.url.user)
+        let (waiters, held) = state.withLock { s -> ([CheckedContinuation<Void, any Error>], Bool) in
+            guard s.channels[channel]?.generation == generation else { return ([], false) }
+            s.channels[channel]?.requested = false
+            let w = s.failWaiters(channel, generation: generation)
+            return (w, s.channels[channel] != nil)
+        }
+        // Nobody waits to be told, but someone still counts on the channel: say it in the log.
+        if held { logger.error("Redis refused a pub/sub subscription", metadata: ["error": "\(error.detail)"]) }
+        for w in waiters { w.resume(throwing: error) }
+    }
+
+    /// The error for a refused SUBSCRIBE, on one line, naming the ACL rule to add when that is
+    /// the cause: an operator reading a log should not need to know what NOPERM means.
+    static func refusal(_ channel: String, _ message: String, user: String?) -> RedisError {
+        let who = user.map { "the Redis user '\($0)'" } ?? "the Redis default user"
+        guard message.hasPrefix("NOPERM") else {
+            return RedisError(.server, detail: "SUBSCRIBE \(channel) refused: \(message)")
+        }
+        if message.contains("channel") {
+            // The channel's first segment is its owner's prefix (kale:done:<id> -> kale:*).
+            let pattern = channel.firstIndex(of: ":").map { String(channel[...$0]) + "*" } ?? channel
+            return RedisError(
+                .server,
+                detail:
+                    "\(who) lacks the pub/sub channel permission for '\(channel)': add `&\(pattern)` (or `allchannels`) to its ACL (\(message))"
+            )
+        }
+        return RedisError(
+            .server, detail: "\(who) may not run SUBSCRIBE: add `+subscribe +unsubscribe` (or `+@pubsub`) to its ACL (\(message))")
     }
 }
