@@ -123,27 +123,49 @@ public struct Broker: Sendable {
             arguments: [task.id, worker, task.lease, task.attempt, now])
     }
 
-    /// The command recording `result` for a leased task whose run began at `startedAt` (ms).
-    public func succeedCommand(_ task: LeasedTask, worker: String, result: [UInt8], startedAt: Int64, now: Int64) -> RedisCommand {
-        Scripts.succeed.command(
-            keys: [keys.task(task.queue, task.id), keys.active(task.queue)],
-            arguments: [task.id, worker, task.lease, now, result, ttlMs, keys.doneChannel(""), keys.statsPrefix(task.queue),
-                        task.attempt, startedAt])
+    /// The command recording `result` for a leased task whose run began at `startedAt` (ms);
+    /// with `next` (a task of the same queue), it also counts the start of that task's run, so
+    /// a busy runner spends one script call per task (see ``outcome(of:)``).
+    public func succeedCommand(_ task: LeasedTask, worker: String, result: [UInt8], startedAt: Int64, now: Int64,
+                               thenStart next: LeasedTask? = nil) -> RedisCommand {
+        var keys = [keys.task(task.queue, task.id), keys.active(task.queue)]
+        var arguments: [any RedisArgument] = [task.id, worker, task.lease, now, result, ttlMs, self.keys.doneChannel(""),
+                                              self.keys.statsPrefix(task.queue), task.attempt, startedAt]
+        Self.fold(next, into: &keys, &arguments, of: task, prefix: self.keys)
+        return Scripts.succeed.command(keys: keys, arguments: arguments)
+    }
+
+    /// Adds the start of `next` to a transition of `task`'s lease; only within one queue, whose
+    /// keys share a hash tag (one slot on a cluster).
+    private static func fold(_ next: LeasedTask?, into keys: inout [String], _ arguments: inout [any RedisArgument],
+                             of task: LeasedTask, prefix: Keys) {
+        guard let next else { return }
+        precondition(next.queue == task.queue, "a start is folded only into a transition of the same queue")
+        keys.append(prefix.task(next.queue, next.id))
+        arguments += [next.id, next.lease, next.attempt] as [any RedisArgument]
+    }
+
+    /// Splits the reply of a succeed or fail that may carry a folded start: the transition's
+    /// result, and the start's (nil when none was folded).
+    public static func outcome(of reply: RedisReply) -> (result: Int?, start: Int?) {
+        if let parts = reply.array { return (parts.first?.int, parts.count > 1 ? parts[1].int : nil) }
+        return (reply.int, nil)
     }
 
     /// The command recording a failed run; `retryAt` nil means do not retry. With `startedAt`
     /// nil (a message rejected, or cancelled, before it ran) no attempt is spent.
     public func failCommand(_ task: LeasedTask, worker: String, failure: TaskFailure, retryAt: Int64?, cancelled: Bool,
-                            startedAt: Int64?, now: Int64) -> RedisCommand {
+                            startedAt: Int64?, now: Int64, thenStart next: LeasedTask? = nil) -> RedisCommand {
         let error = (try? JSONEncoder().encode(failure)).map { Array($0) } ?? Array(#"{"kind":"error"}"#.utf8)
         let q = task.queue
-        return Scripts.fail.command(
-            keys: [keys.task(q, task.id), keys.active(q), keys.scheduled(q), keys.dead(q)],
-            arguments: [
-                task.id, worker, task.lease, now, error, retryAt ?? -1, cancelled ? "cancel" : "fail", ttlMs,
-                configuration.deadSetMaxSize, deadAgeMs, keys.taskPrefix(q), keys.doneChannel(""), keys.statsPrefix(q),
-                startedAt == nil ? 0 : task.attempt, startedAt ?? 0,
-            ])
+        var keys = [keys.task(q, task.id), keys.active(q), keys.scheduled(q), keys.dead(q)]
+        var arguments: [any RedisArgument] = [
+            task.id, worker, task.lease, now, error, retryAt ?? -1, cancelled ? "cancel" : "fail", ttlMs,
+            configuration.deadSetMaxSize, deadAgeMs, self.keys.taskPrefix(q), self.keys.doneChannel(""), self.keys.statsPrefix(q),
+            startedAt == nil ? 0 : task.attempt, startedAt ?? 0,
+        ]
+        Self.fold(next, into: &keys, &arguments, of: task, prefix: self.keys)
+        return Scripts.fail.command(keys: keys, arguments: arguments)
     }
 
     /// The command giving a leased task back to its queue at once, uncounted (shutdown, or a

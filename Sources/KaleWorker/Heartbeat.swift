@@ -113,7 +113,14 @@ final class CancelListener: Sendable {
         // Unstructured: subscribing must not delay the worker's start; a cancel published
         // before the subscription is confirmed is still seen by the heartbeat, which reads
         // the record's cancel flag when it renews the lease.
-        Task { try? await subscriber.subscribe(channel) }
+        Task {
+            do { try await subscriber.subscribe(channel) } catch {
+                // A refused SUBSCRIBE (an ACL user without channel rights) is not fatal: the
+                // heartbeat still finds cancel requests, one beat later. Say so once.
+                logger.warning("cannot subscribe to cancel requests; they are seen by the heartbeat instead",
+                               metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     func stop() { subscriber.shutdown() }

@@ -25,6 +25,16 @@ final class JobQueue<Element: Sendable>: Sendable {
         return accepted
     }
 
+    /// The next item if one is queued now; never waits.
+    func tryPop() -> Element? {
+        state.withLock { s in
+            guard s.head < s.items.count else { return nil }
+            let item = s.items[s.head]
+            s.head += 1
+            return item
+        }
+    }
+
     /// The next item, or nil once closed and drained.
     func pop() async -> Element? {
         await withCheckedContinuation { c in

@@ -4,28 +4,85 @@ import KaleRedis
 import Logging
 
 extension Worker {
+    /// What a runner does with a task it took.
+    private enum Prepared {
+        /// Run it.
+        case run(LeasedTask, Envelope, Logger)
+        /// Do not run it; this records why (a rejection, a cancel before it started).
+        case record(LeasedTask, @Sendable () async -> Void)
+        /// Nothing to do: the lease is already lost.
+        case drop(LeasedTask)
+    }
+
+    /// Records the outcome of a run. Given the runner's next task (same queue), it counts that
+    /// task's start in the same script call and returns the start's result (see
+    /// ``Scripts/start``); nil when no start was folded in or the write failed.
+    typealias Recorder = @Sendable (LeasedTask?) async -> Int?
+
     /// One of `concurrency` loops that take leased tasks and run them.
     ///
     /// Recording an outcome in Redis happens beside the loop, not in it: the slot (a child
     /// process) takes its next task at once instead of idling for a round trip. The task
     /// keeps its place in ``HeldTasks`` (and its lease renewed) until the record is written.
+    /// When the next task is already waiting, its start is counted by the same script call
+    /// that records this outcome, so a busy runner spends one call per task.
     func runnerLoop() async {
         await withDiscardingTaskGroup { records in
-            while let task = await jobs.pop() {
-                guard let finish = await handle(task) else {
-                    held.remove(task.key)
-                    continue
+            var ready: Prepared?
+            var folded: Task<Int?, Never>??
+            while true {
+                let prepared: Prepared
+                if let r = ready {
+                    prepared = r
+                    ready = nil
+                } else if let task = await jobs.pop() {
+                    prepared = prepare(task)
+                } else {
+                    break
                 }
-                records.addTask {
-                    await finish()
-                    self.held.remove(task.key)
+                let startSent = folded
+                folded = nil
+                switch prepared {
+                case .drop(let task):
+                    held.remove(task.key)
+                case .record(let task, let work):
+                    records.addTask {
+                        await work()
+                        self.held.remove(task.key)
+                    }
+                case .run(let task, let envelope, let log):
+                    guard let record = await run(task, envelope, log, startSent: startSent) else {
+                        held.remove(task.key)
+                        continue
+                    }
+                    var next: LeasedTask?
+                    if let following = jobs.tryPop() {
+                        ready = prepare(following)
+                        if case .run(let n, _, _)? = ready, n.queue == task.queue { next = n }
+                    }
+                    if let next, configuration.pool == .inline {
+                        // Unstructured: the next run waits for its start (see markStarted), and
+                        // the group keeps this task held until its record is written.
+                        let written = Task { await record(next) }
+                        folded = .some(written)
+                        records.addTask {
+                            _ = await written.value
+                            self.held.remove(task.key)
+                        }
+                    } else {
+                        if next != nil { folded = .some(nil) }
+                        records.addTask {
+                            _ = await record(next)
+                            self.held.remove(task.key)
+                        }
+                    }
                 }
             }
         }
     }
 
-    /// Runs a task; returns the work that records its outcome (nil: nothing to record).
-    private func handle(_ task: LeasedTask) async -> (@Sendable () async -> Void)? {
+    /// Decodes and checks a task before it runs.
+    private func prepare(_ task: LeasedTask) -> Prepared {
         var log = logger
         log[metadataKey: "task.id"] = "\(task.id)"
         log[metadataKey: "queue"] = "\(task.queue)"
@@ -36,28 +93,51 @@ extension Worker {
         catch {
             let failure = TaskFailure.rejected(
                 "malformed message (\(kale.format.name)): \(Self.describeDecoding(error))", type: "MalformedMessage")
-            return { [log] in await self.reject(task, log, failure) }
+            return .record(task, { [log] in await self.reject(task, log, failure) })
         }
         log[metadataKey: "task.name"] = "\(envelope.name)"
         guard registry.handler(named: envelope.name) != nil else {
             let known = registry.names.joined(separator: ", ")
             let failure = TaskFailure.rejected(
                 "unknown task '\(envelope.name)' (this worker runs: \(known.isEmpty ? "none" : known))", type: "UnknownTask")
-            return { [log] in await self.reject(task, log, failure) }
+            return .record(task, { [log] in await self.reject(task, log, failure) })
         }
-        if held.entry(task.key)?.cancelRequested == true {
+        let entry = held.entry(task.key)
+        if entry?.leaseLost == true {
+            log.warning("lease lost while the task waited to run; not running it")
+            return .drop(task)
+        }
+        if entry?.cancelRequested == true {
             let failure = TaskFailure(kind: .cancelled, type: "Cancelled", message: "cancelled before it started", retryable: false)
-            return { [log] in await self.recordFailure(task, envelope, failure, started: false, cancelled: true, duration: .zero, log) }
+            return .record(task, { [log] in
+                _ = await self.recordFailure(task, envelope, failure, started: false, cancelled: true, duration: .zero, log, next: nil)
+            })
         }
+        return .run(task, envelope, log)
+    }
+
+    /// Runs a task; returns the work that records its outcome (nil: nothing to record).
+    /// `startSent` is set when the start was folded into the previous task's record: the
+    /// inner value is that write, when the run must wait for it.
+    private func run(_ task: LeasedTask, _ envelope: Envelope, _ log: Logger, startSent: Task<Int?, Never>??) async -> Recorder? {
         guard held.beginRun(task.key, name: envelope.name) else {
             if held.entry(task.key)?.leaseLost == true {
                 log.warning("lease lost while the task waited to run; not running it")
                 return nil
             }
             // A cold shutdown began: the task never started, so it goes back uncounted.
-            return { await self.requeue([task]) }
+            return { next in
+                await self.requeue([task])
+                return await self.startAlone(next)
+            }
         }
-        switch await markStarted(task, log) {
+        let verdict: StartVerdict
+        switch startSent {
+        case .none: verdict = await markStarted(task, log)
+        case .some(.none): verdict = .run
+        case .some(.some(let write)): verdict = Self.verdict(await write.value, log)
+        }
+        switch verdict {
         case .run: break
         case .leaseLost:
             held.update(task.key) { $0.running = false }
@@ -65,7 +145,7 @@ extension Worker {
         case .cancelled:
             held.update(task.key) { $0.running = false; $0.cancelRequested = true }
             let failure = TaskFailure(kind: .cancelled, type: "Cancelled", message: "cancelled before it started", retryable: false)
-            return { [log] in await self.recordFailure(task, envelope, failure, started: true, cancelled: true, duration: .zero, log) }
+            return { next in await self.recordFailure(task, envelope, failure, started: true, cancelled: true, duration: .zero, log, next: next) }
         }
         let job = Job(
             leased: task, envelope: envelope,
@@ -81,10 +161,20 @@ extension Worker {
         }
         let duration = ContinuousClock.now - started
         held.update(task.key) { $0.running = false }
-        return { [log] in await self.finish(task, envelope, outcome, duration: duration, log) }
+        return { next in await self.finish(task, envelope, outcome, duration: duration, log, next: next) }
     }
 
     private enum StartVerdict { case run, leaseLost, cancelled }
+
+    private static func verdict(_ start: Int?, _ log: Logger) -> StartVerdict {
+        switch start {
+        case 0?:
+            log.warning("lease lost before the task started; not running it")
+            return .leaseLost
+        case 2?: return .cancelled
+        default: return .run
+        }
+    }
 
     /// Counts the attempt in Redis as the run begins, and says whether to run.
     ///
@@ -94,21 +184,18 @@ extension Worker {
     /// the supervisor records, so there the mark goes out without waiting: the run does not
     /// idle a round trip, and the scripts that end the run write the attempt themselves.
     private func markStarted(_ task: LeasedTask, _ log: Logger) async -> StartVerdict {
-        let command = broker.startCommand(task, worker: id, now: Broker.now())
         guard configuration.pool == .inline else {
             // Unstructured: see above; its retries end with the lease.
-            Task { _ = await self.acknowledge(command, task: task, what: "start") }
+            Task { _ = await self.startAlone(task) }
             return .run
         }
-        switch await acknowledge(command, task: task, what: "start")?.int {
-        case 0?:
-            log.warning("lease lost before the task started; not running it")
-            return .leaseLost
-        case 2?:
-            return .cancelled
-        default:
-            return .run
-        }
+        return Self.verdict(await startAlone(task), log)
+    }
+
+    /// Counts the start of `task` with a script call of its own; nil for no task.
+    private func startAlone(_ task: LeasedTask?) async -> Int? {
+        guard let task else { return nil }
+        return await acknowledge(broker.startCommand(task, worker: id, now: Broker.now()), task: task, what: "start")?.int
     }
 
     /// Writes the latest progress of a run until none is left; refused by Redis (and so
@@ -133,7 +220,8 @@ extension Worker {
                               task: task, what: "rejection")
     }
 
-    private func finish(_ task: LeasedTask, _ envelope: Envelope, _ outcome: Outcome, duration: Duration, _ log: Logger) async {
+    private func finish(_ task: LeasedTask, _ envelope: Envelope, _ outcome: Outcome, duration: Duration, _ log: Logger,
+                        next: LeasedTask?) async -> Int? {
         held.update(task.key) { $0.finishing = true }
         let entry = held.entry(task.key)
         if entry?.leaseLost == true, entry?.cancelRequested != true {
@@ -145,7 +233,7 @@ extension Worker {
             }
             log.warning("lease was lost while the task ran; its outcome is not recorded (another run counts)",
                         metadata: ["outcome": "\(ended)", "lease.lost": "1"])
-            return
+            return await startAlone(next)
         }
         // Formatted only if a line is logged: swift-log takes metadata as an autoclosure, and at
         // thousands of tasks a second String(format:) on every task is not free.
@@ -154,47 +242,54 @@ extension Worker {
         case .notStarted(let why):
             log.warning("task did not reach its runner; returning it to the queue", metadata: ["reason": "\(why)"])
             await requeue([task])
+            return await startAlone(next)
         case .succeeded(let bytes) where bytes.count > configuration.maxResultSize:
             let failure = HandlerRun.resultTooLarge(bytes.count, limit: configuration.maxResultSize)
-            await recordFailure(task, envelope, failure, started: true, cancelled: false, duration: duration, log)
+            return await recordFailure(task, envelope, failure, started: true, cancelled: false, duration: duration, log, next: next)
         case .succeeded(let bytes):
             // Recorded even when a cold shutdown began meanwhile: the work is done, and giving
             // it back would run it twice.
-            let reply = await acknowledge(broker.succeedCommand(task, worker: id, result: bytes, startedAt: startedMs(task), now: Broker.now()), task: task, what: "result")
-            if reply?.int == 0 {
+            let reply = await acknowledge(
+                broker.succeedCommand(task, worker: id, result: bytes, startedAt: startedMs(task), now: Broker.now(), thenStart: next),
+                task: task, what: "result")
+            let (result, start) = reply.map(Broker.outcome(of:)) ?? (nil, nil)
+            if result == 0 {
                 log.warning("lease was lost before the result was recorded; another run counts",
                             metadata: ["duration.ms": "\(ms())", "outcome": "succeeded", "lease.lost": "1"])
             } else {
                 log.info("task succeeded", metadata: ["duration.ms": "\(ms())", "outcome": "succeeded"])
             }
             metrics.finished(queue: task.queue, outcome: "succeeded", duration: duration)
+            return start
         case .failed(let failure):
             if entry?.killedByShutdown == true, entry?.cancelRequested != true {
                 // Killed by a cold shutdown: not the task's fault, give it back uncounted.
                 await requeue([task])
-                return
+                return await startAlone(next)
             }
             var failure = failure
             let cancelled = entry?.cancelRequested == true || failure.kind == .cancelled && !failure.retryable
             if cancelled {
                 failure = TaskFailure(kind: .cancelled, type: "Cancelled", message: "cancelled while running: \(failure.message)", retryable: false)
             }
-            await recordFailure(task, envelope, failure, started: true, cancelled: cancelled, duration: duration, log)
+            return await recordFailure(task, envelope, failure, started: true, cancelled: cancelled, duration: duration, log, next: next)
         }
     }
 
+    /// Records a failed (or cancelled) run; returns the result of a folded start of `next`.
     private func recordFailure(_ task: LeasedTask, _ envelope: Envelope, _ failure: TaskFailure, started: Bool,
-                               cancelled: Bool, duration: Duration, _ log: Logger) async {
+                               cancelled: Bool, duration: Duration, _ log: Logger, next: LeasedTask?) async -> Int? {
         held.update(task.key) { $0.finishing = true }
         let ms = { String(format: "%.1f", duration.seconds * 1000) }
         let retryAt: Int64? = failure.retryable
             ? Broker.now() + envelope.backoff.delay(afterAttempt: task.attempt).milliseconds : nil
         let reply = await acknowledge(
             broker.failCommand(task, worker: id, failure: failure, retryAt: retryAt, cancelled: cancelled,
-                               startedAt: started ? startedMs(task) : nil, now: Broker.now()),
+                               startedAt: started ? startedMs(task) : nil, now: Broker.now(), thenStart: next),
             task: task, what: "failure")
+        let (code, start) = reply.map(Broker.outcome(of:)) ?? (nil, nil)
         let result: String
-        switch reply?.int {
+        switch code {
         case 1: result = "retrying"
         case 2: result = "dead"
         case 3: result = "cancelled"
@@ -204,6 +299,7 @@ extension Worker {
         log.log(level: level, "task failed", metadata: [
             "duration.ms": "\(ms())", "outcome": "\(result)", "error.kind": "\(failure.kind)", "error": "\(failure.type): \(failure.message)"])
         metrics.finished(queue: task.queue, outcome: result, duration: duration)
+        return start
     }
 
     private static func describeDecoding(_ error: any Error) -> String {

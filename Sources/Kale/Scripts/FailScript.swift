@@ -11,36 +11,44 @@ extension Scripts {
     ///       10 dead max age ms, 11 task-key prefix, 12 done-channel prefix, 13 stats prefix,
     ///       14 attempt that failed (0: rejected before it started, no attempt spent), 15 started
     ///       at ms (written with the attempt: the start mark may arrive after this)
-    /// Returns: 0 lease lost, 1 retrying, 2 dead, 3 cancelled (now, or by an earlier try of this call)
+    ///       16-18 optional: the start of the runner's next task of this queue (id, lease token,
+    ///       attempt; KEYS 5 its record), counted as ``Scripts/start`` does, in the same call
+    /// Returns: 0 lease lost, 1 retrying, 2 dead, 3 cancelled (now, or by an earlier try of this
+    ///          call); with a start folded in, {that, the start's result}
     static let fail = RedisScript(name: "fail", source: LuaLibrary.source + #"""
     local C = {now = tonumber(ARGV[4]), ttl = tonumber(ARGV[8]), deadMax = tonumber(ARGV[9]),
       deadAge = tonumber(ARGV[10]), tp = ARGV[11], chan = ARGV[12], stats = ARGV[13], dead = KEYS[4]}
-    local key, id = KEYS[1], ARGV[1]
-    if not kale_holds(KEYS[2], key, id, ARGV[2], ARGV[3]) then
-      local ended = kale_ended_by(key, ARGV[2], ARGV[3])
-      if ended == 'retrying' or ended == 'scheduled' then return 1 end
-      if ended == 'dead' or ended == 'failed' then return 2 end
-      if ended == 'cancelled' then return 3 end
-      return 0
+    local function record()
+      local key, id = KEYS[1], ARGV[1]
+      if not kale_holds(KEYS[2], key, id, ARGV[2], ARGV[3]) then
+        local ended = kale_ended_by(key, ARGV[2], ARGV[3])
+        if ended == 'retrying' or ended == 'scheduled' then return 1 end
+        if ended == 'dead' or ended == 'failed' then return 2 end
+        if ended == 'cancelled' then return 3 end
+        return 0
+      end
+      redis.call('ZREM', KEYS[2], id)
+      local attempt = tonumber(ARGV[14])
+      redis.call('HSET', key, 'error', ARGV[5])
+      if attempt > 0 then redis.call('HSET', key, 'attempt', attempt, 'started_at', ARGV[15], 'run', ARGV[3]) end
+      redis.call('HDEL', key, 'cancel')
+      if ARGV[7] == 'cancel' then
+        kale_finish(C, key, id, 'cancelled')
+        return 3
+      end
+      local retryAt = tonumber(ARGV[6])
+      local maxRetries = tonumber(redis.call('HGET', key, 'max_retries') or '0') or 0
+      if retryAt >= 0 and attempt <= maxRetries then
+        redis.call('HSET', key, 'state', 'retrying')
+        redis.call('ZADD', KEYS[3], retryAt, id)
+        kale_stat(C, 'retried')
+        return 1
+      end
+      kale_dead(C, key, id, ARGV[5])
+      return 2
     end
-    redis.call('ZREM', KEYS[2], id)
-    local attempt = tonumber(ARGV[14])
-    redis.call('HSET', key, 'error', ARGV[5])
-    if attempt > 0 then redis.call('HSET', key, 'attempt', attempt, 'started_at', ARGV[15], 'run', ARGV[3]) end
-    redis.call('HDEL', key, 'cancel')
-    if ARGV[7] == 'cancel' then
-      kale_finish(C, key, id, 'cancelled')
-      return 3
-    end
-    local retryAt = tonumber(ARGV[6])
-    local maxRetries = tonumber(redis.call('HGET', key, 'max_retries') or '0') or 0
-    if retryAt >= 0 and attempt <= maxRetries then
-      redis.call('HSET', key, 'state', 'retrying')
-      redis.call('ZADD', KEYS[3], retryAt, id)
-      kale_stat(C, 'retried')
-      return 1
-    end
-    kale_dead(C, key, id, ARGV[5])
-    return 2
+    local r = record()
+    if KEYS[5] then return {r, kale_start(KEYS[2], KEYS[5], ARGV[16], ARGV[2], ARGV[17], ARGV[18], ARGV[4])} end
+    return r
     """#)
 }

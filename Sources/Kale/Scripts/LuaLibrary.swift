@@ -88,6 +88,15 @@ enum LuaLibrary {
       return f[1] == worker and f[2] == lease
     end
 
+    -- Counts the start of a run (see the start script): 1 started, 2 started but a cancel is
+    -- requested, 0 lease lost.
+    local function kale_start(activeKey, key, id, worker, lease, attempt, now)
+      if not kale_holds(activeKey, key, id, worker, lease) then return 0 end
+      redis.call('HSET', key, 'run', lease, 'attempt', attempt, 'started_at', now)
+      if redis.call('HEXISTS', key, 'cancel') == 1 then return 2 end
+      return 1
+    end
+
     -- The state in which lease `lease` of `worker` already ended the task, or nil: a retried
     -- acknowledgement (its first try ran, but the reply was lost with the connection) must
     -- report what it did, not a lost lease.

@@ -8,14 +8,12 @@ extension Scripts {
     /// that kills its whole worker still counts each start and ends dead after
     /// `max_retries + 1` of them. `run` remembers which lease started, so the reaper can tell
     /// a lost run (an attempt spent) from a lost prefetch (none).
+    /// Usually folded into the outcome of the runner's previous task (``Scripts/succeed`` and
+    /// ``Scripts/fail`` take the next start along): one script call per task.
     /// KEYS: 1 task record, 2 active set
     /// ARGV: 1 id, 2 worker id, 3 lease token, 4 attempt, 5 now ms
     /// Returns: 1 started, 2 started but a cancel is requested, 0 lease lost
     static let start = RedisScript(name: "start", source: LuaLibrary.source + #"""
-    local key, id = KEYS[1], ARGV[1]
-    if not kale_holds(KEYS[2], key, id, ARGV[2], ARGV[3]) then return 0 end
-    redis.call('HSET', key, 'run', ARGV[3], 'attempt', ARGV[4], 'started_at', ARGV[5])
-    if redis.call('HEXISTS', key, 'cancel') == 1 then return 2 end
-    return 1
+    return kale_start(KEYS[2], KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
     """#)
 }

@@ -9,17 +9,25 @@ extension Scripts {
     /// ARGV: 1 id, 2 worker id, 3 lease token, 4 now ms, 5 result JSON, 6 default result TTL ms,
     ///       7 done-channel prefix, 8 stats prefix, 9 attempt (written again: the start mark
     ///       is sent without waiting, and may arrive after this), 10 started at ms (likewise)
-    /// Returns: 1 recorded (now, or by an earlier try of this call), 0 lease lost
+    ///       11-13 optional: the start of the runner's next task of this queue (id, lease token,
+    ///       attempt; KEYS 3 its record), counted as ``Scripts/start`` does, in the same call
+    /// Returns: 1 recorded (now, or by an earlier try of this call), 0 lease lost; with a start
+    ///          folded in, {that, the start's result}
     static let succeed = RedisScript(name: "succeed", source: LuaLibrary.source + #"""
     local C = {now = tonumber(ARGV[4]), ttl = tonumber(ARGV[6]), chan = ARGV[7], stats = ARGV[8]}
-    local key, id = KEYS[1], ARGV[1]
-    if not kale_holds(KEYS[2], key, id, ARGV[2], ARGV[3]) then
-      if kale_ended_by(key, ARGV[2], ARGV[3]) == 'succeeded' then return 1 end
-      return 0
+    local function record()
+      local key, id = KEYS[1], ARGV[1]
+      if not kale_holds(KEYS[2], key, id, ARGV[2], ARGV[3]) then
+        if kale_ended_by(key, ARGV[2], ARGV[3]) == 'succeeded' then return 1 end
+        return 0
+      end
+      redis.call('ZREM', KEYS[2], id)
+      redis.call('HSET', key, 'result', ARGV[5], 'attempt', ARGV[9], 'started_at', ARGV[10], 'run', ARGV[3])
+      kale_finish(C, key, id, 'succeeded')
+      return 1
     end
-    redis.call('ZREM', KEYS[2], id)
-    redis.call('HSET', key, 'result', ARGV[5], 'attempt', ARGV[9], 'started_at', ARGV[10], 'run', ARGV[3])
-    kale_finish(C, key, id, 'succeeded')
-    return 1
+    local r = record()
+    if KEYS[3] then return {r, kale_start(KEYS[2], KEYS[3], ARGV[11], ARGV[2], ARGV[12], ARGV[13], ARGV[4])} end
+    return r
     """#)
 }
