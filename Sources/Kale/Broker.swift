@@ -119,7 +119,7 @@ public struct Broker: Sendable {
     /// The command that counts the attempt of a leased task as its runner takes it.
     public func startCommand(_ task: LeasedTask, worker: String, now: Int64) -> RedisCommand {
         Scripts.start.command(
-            keys: [keys.task(task.queue, task.id), keys.active(task.queue)],
+            keys: [keys.task(task.queue, task.id)],
             arguments: [task.id, worker, task.lease, task.attempt, now])
     }
 

@@ -20,17 +20,19 @@ extension Scripts {
       deadAge = tonumber(ARGV[10]), tp = ARGV[11], chan = ARGV[12], stats = ARGV[13], dead = KEYS[4]}
     local function record()
       local key, id = KEYS[1], ARGV[1]
-      if not kale_holds(KEYS[2], key, id, ARGV[2], ARGV[3]) then
+      if not kale_release(KEYS[2], key, id, ARGV[2], ARGV[3]) then
         local ended = kale_ended_by(key, ARGV[2], ARGV[3])
         if ended == 'retrying' or ended == 'scheduled' then return 1 end
         if ended == 'dead' or ended == 'failed' then return 2 end
         if ended == 'cancelled' then return 3 end
         return 0
       end
-      redis.call('ZREM', KEYS[2], id)
       local attempt = tonumber(ARGV[14])
-      redis.call('HSET', key, 'error', ARGV[5])
-      if attempt > 0 then redis.call('HSET', key, 'attempt', attempt, 'started_at', ARGV[15], 'run', ARGV[3]) end
+      if attempt > 0 then
+        redis.call('HSET', key, 'error', ARGV[5], 'attempt', attempt, 'started_at', ARGV[15])
+      else
+        redis.call('HSET', key, 'error', ARGV[5])
+      end
       redis.call('HDEL', key, 'cancel')
       if ARGV[7] == 'cancel' then
         kale_finish(C, key, id, 'cancelled')
@@ -48,7 +50,7 @@ extension Scripts {
       return 2
     end
     local r = record()
-    if KEYS[5] then return {r, kale_start(KEYS[2], KEYS[5], ARGV[16], ARGV[2], ARGV[17], ARGV[18], ARGV[4])} end
+    if KEYS[5] then return {r, kale_start(KEYS[5], ARGV[2], ARGV[17], ARGV[18], ARGV[4])} end
     return r
     """#)
 }

@@ -37,9 +37,12 @@ enum LuaLibrary {
     end
 
     -- Ends a task for good (succeeded, cancelled, expired, failed): keep the record for its
-    -- result TTL, free its unique key, count it and wake whoever awaits it.
-    local function kale_finish(C, key, id, state)
-      redis.call('HSET', key, 'state', state, 'finished_at', C.now)
+    -- result TTL, free its unique key, count it and wake whoever awaits it. `extra` (field,
+    -- value, ...) goes into the same HSET: one command fewer per finished task.
+    local function kale_finish(C, key, id, state, extra)
+      local fields = {'state', state, 'finished_at', C.now}
+      if extra then for _, v in ipairs(extra) do fields[#fields + 1] = v end end
+      redis.call('HSET', key, unpack(fields))
       local f = redis.call('HMGET', key, 'ttl', 'unique')
       local ttl = tonumber(f[1] or '') or C.ttl
       if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
@@ -88,12 +91,23 @@ enum LuaLibrary {
       return f[1] == worker and f[2] == lease
     end
 
+    -- Ends lease `lease` of `worker` on task `id`: true when it was still held (it is now out
+    -- of the active set). One read and one ZREM, where a check and then a ZREM took three.
+    local function kale_release(activeKey, key, id, worker, lease)
+      local f = redis.call('HMGET', key, 'worker', 'lease')
+      if f[1] ~= worker or f[2] ~= lease then return false end
+      return redis.call('ZREM', activeKey, id) == 1
+    end
+
     -- Counts the start of a run (see the start script): 1 started, 2 started but a cancel is
-    -- requested, 0 lease lost.
-    local function kale_start(activeKey, key, id, worker, lease, attempt, now)
-      if not kale_holds(activeKey, key, id, worker, lease) then return 0 end
+    -- requested, 0 lease lost. No look at the active set: a reap or a requeue deletes `lease`,
+    -- and a start arriving after its own run ended (it was sent without waiting) only writes
+    -- again the attempt that the end of the run wrote.
+    local function kale_start(key, worker, lease, attempt, now)
+      local f = redis.call('HMGET', key, 'worker', 'lease', 'cancel')
+      if f[1] ~= worker or f[2] ~= lease then return 0 end
       redis.call('HSET', key, 'run', lease, 'attempt', attempt, 'started_at', now)
-      if redis.call('HEXISTS', key, 'cancel') == 1 then return 2 end
+      if f[3] then return 2 end
       return 1
     end
 

@@ -10,10 +10,10 @@ extension Scripts {
     /// a lost run (an attempt spent) from a lost prefetch (none).
     /// Usually folded into the outcome of the runner's previous task (``Scripts/succeed`` and
     /// ``Scripts/fail`` take the next start along): one script call per task.
-    /// KEYS: 1 task record, 2 active set
+    /// KEYS: 1 task record
     /// ARGV: 1 id, 2 worker id, 3 lease token, 4 attempt, 5 now ms
     /// Returns: 1 started, 2 started but a cancel is requested, 0 lease lost
     static let start = RedisScript(name: "start", source: LuaLibrary.source + #"""
-    return kale_start(KEYS[2], KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+    return kale_start(KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
     """#)
 }

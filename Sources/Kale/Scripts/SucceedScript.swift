@@ -17,17 +17,15 @@ extension Scripts {
     local C = {now = tonumber(ARGV[4]), ttl = tonumber(ARGV[6]), chan = ARGV[7], stats = ARGV[8]}
     local function record()
       local key, id = KEYS[1], ARGV[1]
-      if not kale_holds(KEYS[2], key, id, ARGV[2], ARGV[3]) then
+      if not kale_release(KEYS[2], key, id, ARGV[2], ARGV[3]) then
         if kale_ended_by(key, ARGV[2], ARGV[3]) == 'succeeded' then return 1 end
         return 0
       end
-      redis.call('ZREM', KEYS[2], id)
-      redis.call('HSET', key, 'result', ARGV[5], 'attempt', ARGV[9], 'started_at', ARGV[10], 'run', ARGV[3])
-      kale_finish(C, key, id, 'succeeded')
+      kale_finish(C, key, id, 'succeeded', {'result', ARGV[5], 'attempt', ARGV[9], 'started_at', ARGV[10]})
       return 1
     end
     local r = record()
-    if KEYS[3] then return {r, kale_start(KEYS[2], KEYS[3], ARGV[11], ARGV[2], ARGV[12], ARGV[13], ARGV[4])} end
+    if KEYS[3] then return {r, kale_start(KEYS[3], ARGV[2], ARGV[12], ARGV[13], ARGV[4])} end
     return r
     """#)
 }
