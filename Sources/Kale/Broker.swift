@@ -92,25 +92,27 @@ public struct Broker: Sendable {
     /// Leases up to `count` tasks of `queue` to `worker` until `leaseDeadline` (ms), under the
     /// lease token `lease` (new for every fetch). With `now` 0 the script takes Redis' clock
     /// and `leaseDeadline` is the lease's length (a fetch sent ahead of time, behind a
-    /// blocking command).
-    public func fetch(queue: String, worker: String, lease: String, count: Int, leaseDeadline: Int64, now: Int64) -> RedisCommand {
+    /// blocking command). The first `startNow` tasks leased are counted as started (they go
+    /// straight to idle runners; see ``Scripts/start``).
+    public func fetch(queue: String, worker: String, lease: String, count: Int, leaseDeadline: Int64, now: Int64,
+                      startNow: Int = 0) -> RedisCommand {
         Scripts.fetch.command(
             keys: keys.pendingLists(queue) + [keys.active(queue), keys.notify(queue), keys.dead(queue)],
             arguments: [
                 now, leaseDeadline, worker, count, configuration.maxMessageSize, keys.taskPrefix(queue),
-                keys.doneChannel(""), keys.statsPrefix(queue), configuration.deadSetMaxSize, deadAgeMs, ttlMs, lease,
+                keys.doneChannel(""), keys.statsPrefix(queue), configuration.deadSetMaxSize, deadAgeMs, ttlMs, lease, startNow,
             ])
     }
 
-    /// Parses a fetch reply (sent with lease token `lease`) into leased tasks.
-    public static func leased(from reply: RedisReply, queue: String, lease: String) -> [LeasedTask] {
+    /// Parses a fetch reply (sent with lease token `lease` and `startNow`) into leased tasks.
+    public static func leased(from reply: RedisReply, queue: String, lease: String, startNow: Int = 0) -> [LeasedTask] {
         guard let items = reply.array else { return [] }
         var out: [LeasedTask] = []
         out.reserveCapacity(items.count / 3)
         var i = 0
         while i + 2 < items.count {
             out.append(LeasedTask(id: items[i].string ?? "", queue: queue, lease: lease,
-                                  message: items[i + 1].bytes ?? [], attempt: items[i + 2].int ?? 1))
+                                  message: items[i + 1].bytes ?? [], attempt: items[i + 2].int ?? 1, started: out.count < startNow))
             i += 3
         }
         return out
@@ -241,13 +243,16 @@ public struct LeasedTask: Sendable, Hashable {
     public var message: [UInt8]
     /// The attempt this lease runs, should it start (1 for the first run).
     public var attempt: Int
+    /// True when the fetch already counted the start (the task went to an idle runner).
+    public var started: Bool
 
-    public init(id: String, queue: String, lease: String, message: [UInt8], attempt: Int) {
+    public init(id: String, queue: String, lease: String, message: [UInt8], attempt: Int, started: Bool = false) {
         self.id = id
         self.queue = queue
         self.lease = lease
         self.message = message
         self.attempt = attempt
+        self.started = started
     }
 
     /// Names this lease among everything a worker holds: the same task may be held twice

@@ -58,7 +58,7 @@ extension Worker {
                     var next: LeasedTask?
                     if let following = jobs.tryPop() {
                         ready = prepare(following)
-                        if case .run(let n, _, _)? = ready, n.queue == task.queue { next = n }
+                        if case .run(let n, _, _)? = ready, n.queue == task.queue, !n.started { next = n }
                     }
                     if let next, configuration.pool == .inline {
                         // Unstructured: the next run waits for its start (see markStarted), and
@@ -133,6 +133,7 @@ extension Worker {
         }
         let verdict: StartVerdict
         switch startSent {
+        case .none where task.started: verdict = .run
         case .none: verdict = await markStarted(task, log)
         case .some(.none): verdict = .run
         case .some(.some(let write)): verdict = Self.verdict(await write.value, log)
