@@ -32,27 +32,27 @@ final class JobQueue<Element: Sendable>: Sendable {
 
     /// The next item if one is queued now; never waits.
     func tryPop() -> Element? {
-        state.withLock { s in
-            guard s.head < s.items.count else { return nil }
-            let item = s.items[s.head]
-            s.head += 1
-            return item
+        state.withLock { Self.take(&$0) }
+    }
+
+    /// Takes the head item, dropping the consumed prefix once it is most of the storage (the
+    /// array would otherwise grow with every item ever pushed).
+    private static func take(_ s: inout State) -> Element? {
+        guard s.head < s.items.count else { return nil }
+        let item = s.items[s.head]
+        s.head += 1
+        if s.head > 64, s.head * 2 > s.items.count {
+            s.items.removeFirst(s.head)
+            s.head = 0
         }
+        return item
     }
 
     /// The next item, or nil once closed and drained.
     func pop() async -> Element? {
         await withCheckedContinuation { c in
             let ready = state.withLock { s -> (Bool, Element?) in
-                if s.head < s.items.count {
-                    let item = s.items[s.head]
-                    s.head += 1
-                    if s.head > 64, s.head * 2 > s.items.count {
-                        s.items.removeFirst(s.head)
-                        s.head = 0
-                    }
-                    return (true, item)
-                }
+                if let item = Self.take(&s) { return (true, item) }
                 if s.closed { return (true, nil) }
                 s.waiters.append(c)
                 return (false, nil)
