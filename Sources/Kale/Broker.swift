@@ -235,10 +235,14 @@ public struct Broker: Sendable {
 
 /// A task leased to a worker: what the fetch script returned.
 public struct LeasedTask: Sendable, Hashable {
-    public var id: String
+    public let id: String
     public var queue: String
     /// The lease's token: new for every fetch, checked by every script that acts on the task.
-    public var lease: String
+    public let lease: String
+    /// Names this lease among everything a worker holds: the same task may be held twice
+    /// (an earlier lease lapsed and the task came back), but never under the same token.
+    /// Stored, not computed: the worker looks its leases up by it several times per task.
+    public let key: String
     /// The message as stored, not yet decoded (decoding may fail: that is a dead letter).
     public var message: [UInt8]
     /// The attempt this lease runs, should it start (1 for the first run).
@@ -250,12 +254,9 @@ public struct LeasedTask: Sendable, Hashable {
         self.id = id
         self.queue = queue
         self.lease = lease
+        key = id + "\u{1F}" + lease
         self.message = message
         self.attempt = attempt
         self.started = started
     }
-
-    /// Names this lease among everything a worker holds: the same task may be held twice
-    /// (an earlier lease lapsed and the task came back), but never under the same token.
-    public var key: String { id + "\u{1F}" + lease }
 }
