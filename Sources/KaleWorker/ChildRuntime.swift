@@ -105,6 +105,11 @@ public enum ChildRuntime {
             while let frame = control.next() {
                 if frame.kind == .stop, let request = StopRequest(payload: frame.payload) { current.stop(request) }
             }
+            // The supervisor is gone (or retires us): whatever a task started must not outlive
+            // this child, and no one else will kill this process group now. SIGKILL to the
+            // group takes this process too, which is the point: it is leaving anyway.
+            fflush(nil)
+            kill(0, SIGKILL)
             leave()
         }
         thread.name = "kale-child-control"

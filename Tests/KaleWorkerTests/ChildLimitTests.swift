@@ -37,6 +37,26 @@ import Testing
         #expect(try await f.auditQueue("default", ids: [ref.id]).isEmpty)
     }
 
+    /// kill -9 of the supervisor: its child leaves when the control pipe closes, and takes
+    /// the subprocesses its task started with it (nothing else would ever kill them).
+    @Test func killedSupervisorTakesTheChildsSubprocessesDown() async throws {
+        let f = KaleFixture()
+        let daemon = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: ["--lease", "2s"], concurrency: 1)
+        try await daemon.waitUntilReady(f)
+        let ref = try await f.client.enqueue(name: "kale.spawn-sleeper", args: .object(["seconds": .number(60), "hold_ms": .number(30_000)]))
+        let sleeper = try #require(await sleeper(of: daemon))
+        defer { kill(sleeper, SIGKILL) }
+        daemon.signal(SIGKILL)
+        _ = await daemon.waitForExit(timeout: .seconds(5))
+        #expect(await waitUntil(timeout: .seconds(5)) { ProcessTable.isGone(sleeper) }, "the task's subprocess outlived its supervisor")
+        _ = try await f.client.cancel(id: ref.id)
+        let b = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: ["--lease", "2s"], concurrency: 1)
+        let info = try await f.client.wait(for: ref.id, timeout: .seconds(20))
+        #expect(info.state == .cancelled, "ended \(info.state)")
+        #expect(try await f.auditQueue("default", ids: [ref.id]).isEmpty)
+        #expect(await b.stop() == 0)
+    }
+
     @Test func allocationBeyondTheCeilingFailsAtOnceAndKeepsTheChild() async throws {
         let f = KaleFixture()
         let daemon = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: ["--max-memory-per-child", "200"], concurrency: 1)
