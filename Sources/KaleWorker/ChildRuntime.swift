@@ -69,8 +69,15 @@ public enum ChildRuntime {
     }
 
     /// Ends the child without running exit handlers twice when two threads see the end.
+    ///
+    /// Called when a pipe from the supervisor closes: it retires this child, or it died
+    /// (kill -9 included). Whatever a task started must not outlive the child, and no one
+    /// else will kill this process group now, so the whole group gets SIGKILL, this process
+    /// with it: it is leaving anyway. Either thread may see the end first. Only a child that
+    /// leads its own group does so (the pool spawns it so); any other would hit its parent's.
     static func leave() -> Never {
         fflush(nil)
+        if getpgrp() == getpid() { kill(0, SIGKILL) }
         _exit(0)
     }
 
@@ -105,11 +112,6 @@ public enum ChildRuntime {
             while let frame = control.next() {
                 if frame.kind == .stop, let request = StopRequest(payload: frame.payload) { current.stop(request) }
             }
-            // The supervisor is gone (or retires us): whatever a task started must not outlive
-            // this child, and no one else will kill this process group now. SIGKILL to the
-            // group takes this process too, which is the point: it is leaving anyway.
-            fflush(nil)
-            kill(0, SIGKILL)
             leave()
         }
         thread.name = "kale-child-control"
