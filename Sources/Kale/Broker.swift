@@ -92,27 +92,25 @@ public struct Broker: Sendable {
     /// Leases up to `count` tasks of `queue` to `worker` until `leaseDeadline` (ms), under the
     /// lease token `lease` (new for every fetch). With `now` 0 the script takes Redis' clock
     /// and `leaseDeadline` is the lease's length (a fetch sent ahead of time, behind a
-    /// blocking command). The first `startNow` tasks leased are counted as started (they go
-    /// straight to idle runners; see ``Scripts/start``).
-    public func fetch(queue: String, worker: String, lease: String, count: Int, leaseDeadline: Int64, now: Int64,
-                      startNow: Int = 0) -> RedisCommand {
+    /// blocking command).
+    public func fetch(queue: String, worker: String, lease: String, count: Int, leaseDeadline: Int64, now: Int64) -> RedisCommand {
         Scripts.fetch.command(
             keys: keys.pendingLists(queue) + [keys.active(queue), keys.notify(queue), keys.dead(queue)],
             arguments: [
                 now, leaseDeadline, worker, count, configuration.maxMessageSize, keys.taskPrefix(queue),
-                keys.doneChannel(""), keys.statsPrefix(queue), configuration.deadSetMaxSize, deadAgeMs, ttlMs, lease, startNow,
+                keys.doneChannel(""), keys.statsPrefix(queue), configuration.deadSetMaxSize, deadAgeMs, ttlMs, lease,
             ])
     }
 
-    /// Parses a fetch reply (sent with lease token `lease` and `startNow`) into leased tasks.
-    public static func leased(from reply: RedisReply, queue: String, lease: String, startNow: Int = 0) -> [LeasedTask] {
+    /// Parses a fetch reply (sent with lease token `lease`) into leased tasks.
+    public static func leased(from reply: RedisReply, queue: String, lease: String) -> [LeasedTask] {
         guard let items = reply.array else { return [] }
         var out: [LeasedTask] = []
         out.reserveCapacity(items.count / 3)
         var i = 0
         while i + 2 < items.count {
             out.append(LeasedTask(id: items[i].string ?? "", queue: queue, lease: lease,
-                                  message: items[i + 1].bytes ?? [], attempt: items[i + 2].int ?? 1, started: out.count < startNow))
+                                  message: items[i + 1].bytes ?? [], attempt: items[i + 2].int ?? 1))
             i += 3
         }
         return out
@@ -130,20 +128,19 @@ public struct Broker: Sendable {
     /// a busy runner spends one script call per task (see ``outcome(of:)``).
     public func succeedCommand(_ task: LeasedTask, worker: String, result: [UInt8], startedAt: Int64, now: Int64,
                                thenStart next: LeasedTask? = nil) -> RedisCommand {
-        var keys = [keys.task(task.queue, task.id), keys.active(task.queue)]
-        var arguments: [any RedisArgument] = [task.id, worker, task.lease, now, result, ttlMs, self.keys.doneChannel(""),
-                                              self.keys.statsPrefix(task.queue), task.attempt, startedAt]
-        Self.fold(next, into: &keys, &arguments, of: task, prefix: self.keys)
-        return Scripts.succeed.command(keys: keys, arguments: arguments)
+        var scriptKeys = [keys.task(task.queue, task.id), keys.active(task.queue)]
+        var arguments: [any RedisArgument] = [task.id, worker, task.lease, now, result, ttlMs, keys.doneChannel(""),
+                                              keys.statsPrefix(task.queue), task.attempt, startedAt]
+        fold(next, of: task, into: &scriptKeys, &arguments)
+        return Scripts.succeed.command(keys: scriptKeys, arguments: arguments)
     }
 
     /// Adds the start of `next` to a transition of `task`'s lease; only within one queue, whose
     /// keys share a hash tag (one slot on a cluster).
-    private static func fold(_ next: LeasedTask?, into keys: inout [String], _ arguments: inout [any RedisArgument],
-                             of task: LeasedTask, prefix: Keys) {
+    private func fold(_ next: LeasedTask?, of task: LeasedTask, into scriptKeys: inout [String], _ arguments: inout [any RedisArgument]) {
         guard let next else { return }
         precondition(next.queue == task.queue, "a start is folded only into a transition of the same queue")
-        keys.append(prefix.task(next.queue, next.id))
+        scriptKeys.append(keys.task(next.queue, next.id))
         arguments += [next.id, next.lease, next.attempt] as [any RedisArgument]
     }
 
@@ -160,14 +157,14 @@ public struct Broker: Sendable {
                             startedAt: Int64?, now: Int64, thenStart next: LeasedTask? = nil) -> RedisCommand {
         let error = (try? JSONEncoder().encode(failure)).map { Array($0) } ?? Array(#"{"kind":"error"}"#.utf8)
         let q = task.queue
-        var keys = [keys.task(q, task.id), keys.active(q), keys.scheduled(q), keys.dead(q)]
+        var scriptKeys = [keys.task(q, task.id), keys.active(q), keys.scheduled(q), keys.dead(q)]
         var arguments: [any RedisArgument] = [
             task.id, worker, task.lease, now, error, retryAt ?? -1, cancelled ? "cancel" : "fail", ttlMs,
-            configuration.deadSetMaxSize, deadAgeMs, self.keys.taskPrefix(q), self.keys.doneChannel(""), self.keys.statsPrefix(q),
+            configuration.deadSetMaxSize, deadAgeMs, keys.taskPrefix(q), keys.doneChannel(""), keys.statsPrefix(q),
             startedAt == nil ? 0 : task.attempt, startedAt ?? 0,
         ]
-        Self.fold(next, into: &keys, &arguments, of: task, prefix: self.keys)
-        return Scripts.fail.command(keys: keys, arguments: arguments)
+        fold(next, of: task, into: &scriptKeys, &arguments)
+        return Scripts.fail.command(keys: scriptKeys, arguments: arguments)
     }
 
     /// The command giving a leased task back to its queue at once, uncounted (shutdown, or a
@@ -243,20 +240,23 @@ public struct LeasedTask: Sendable, Hashable {
     /// (an earlier lease lapsed and the task came back), but never under the same token.
     /// Stored, not computed: the worker looks its leases up by it several times per task.
     public let key: String
+
+    /// Separates the id from the token in ``key``: a control character, which ids never hold.
+    static let keySeparator: Character = "\u{1F}"
+
+    /// The task id in a lease ``key``.
+    public static func taskID(inKey key: String) -> Substring { key.prefix { $0 != keySeparator } }
     /// The message as stored, not yet decoded (decoding may fail: that is a dead letter).
     public var message: [UInt8]
     /// The attempt this lease runs, should it start (1 for the first run).
     public var attempt: Int
-    /// True when the fetch already counted the start (the task went to an idle runner).
-    public var started: Bool
 
-    public init(id: String, queue: String, lease: String, message: [UInt8], attempt: Int, started: Bool = false) {
+    public init(id: String, queue: String, lease: String, message: [UInt8], attempt: Int) {
         self.id = id
         self.queue = queue
         self.lease = lease
-        key = id + "\u{1F}" + lease
+        key = id + String(Self.keySeparator) + lease
         self.message = message
         self.attempt = attempt
-        self.started = started
     }
 }

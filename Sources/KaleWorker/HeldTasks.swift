@@ -144,6 +144,15 @@ final class HeldTasks: Sendable {
 
     func entry(_ key: String) -> Entry? { state.withLock { $0.entries[key] } }
 
+    /// Marks the lease's outcome as being recorded (see ``Entry/finishing``) and returns its
+    /// entry: one lock for what the end of every run needs.
+    func beginFinishing(_ key: String) -> Entry? {
+        state.withLock { s in
+            s.entries[key]?.finishing = true
+            return s.entries[key]
+        }
+    }
+
     /// Every lease held on task `id` (usually one; two when an earlier lease lapsed).
     func entries(ofTask id: String) -> [Entry] {
         state.withLock { s in s.entries.values.filter { $0.task.id == id } }

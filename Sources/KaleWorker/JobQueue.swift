@@ -25,11 +25,6 @@ final class JobQueue<Element: Sendable>: Sendable {
         return accepted
     }
 
-    /// Consumers waiting for an item now, when none is queued: the next pushes go to them.
-    var idleConsumers: Int {
-        state.withLock { s in s.head < s.items.count ? 0 : s.waiters.count }
-    }
-
     /// The next item if one is queued now; never waits.
     func tryPop() -> Element? {
         state.withLock { Self.take(&$0) }

@@ -197,8 +197,8 @@ final class ProcessPool: Executor {
     func describe() async -> [String: String] {
         var out: [String: String] = [:]
         for child in slots.withLock({ $0.compactMap(\.child) }) {
-            // The current task is a lease key (id, separator, token): show the id.
-            let task = child.currentTask.map { " task=" + String($0.prefix { $0 != "\u{1F}" }) } ?? ""
+            // The current task is a lease key: show the task's id.
+            let task = child.currentTask.map { " task=" + LeasedTask.taskID(inKey: $0) } ?? ""
             out[String(child.pid)] = "rss=\(child.residentBytes >> 20)MiB" + task
         }
         return out

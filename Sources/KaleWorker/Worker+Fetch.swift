@@ -51,13 +51,10 @@ extension Worker {
         let block = Duration.seconds(1)
         guard let queue = configuration.fetchOrder().first else { return 0 }
         let lease = nextLeaseToken()
-        // Only this loop hands out tasks, so runners idle now stay idle until these arrive.
-        let startNow = min(jobs.idleConsumers, free)
-        let fetch = broker.fetch(queue: queue, worker: id, lease: lease, count: free, leaseDeadline: configuration.lease.milliseconds,
-                                 now: 0, startNow: startNow)
+        let fetch = broker.fetch(queue: queue, worker: id, lease: lease, count: free, leaseDeadline: configuration.lease.milliseconds, now: 0)
         let replies = try await blocking.pipeline([.blocking(block, "BLPOP", arguments: notifyKeys + [block.seconds]), fetch])
         if case .error(let message)? = replies.last { throw RedisError(.server, detail: message) }
-        let leased = Broker.leased(from: replies[1], queue: queue, lease: lease, startNow: startNow)
+        let leased = Broker.leased(from: replies[1], queue: queue, lease: lease)
         await take(leased)
         return leased.count
     }
@@ -85,10 +82,9 @@ extension Worker {
         for queue in configuration.fetchOrder() where got < free {
             let now = Broker.now()
             let lease = nextLeaseToken()
-            let startNow = got == 0 ? min(jobs.idleConsumers, free) : 0
             let command = broker.fetch(queue: queue, worker: id, lease: lease, count: free - got,
-                                       leaseDeadline: now + configuration.lease.milliseconds, now: now, startNow: startNow)
-            let leased = Broker.leased(from: try await redis.send(command), queue: queue, lease: lease, startNow: startNow)
+                                       leaseDeadline: now + configuration.lease.milliseconds, now: now)
+            let leased = Broker.leased(from: try await redis.send(command), queue: queue, lease: lease)
             await take(leased)
             got += leased.count
             // Strict order: a later queue is looked at only when the earlier ones are empty.

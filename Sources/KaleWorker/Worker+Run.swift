@@ -19,6 +19,16 @@ extension Worker {
     /// ``Scripts/start``); nil when no start was folded in or the write failed.
     typealias Recorder = @Sendable (LeasedTask?) async -> Int?
 
+    /// How the start of a run is counted.
+    private enum StartMark {
+        /// Not yet: the run sends its own start.
+        case own
+        /// Folded into the previous task's record, which the run need not wait for.
+        case folded
+        /// Folded into the previous task's record, whose write the run waits for (inline).
+        case awaited(Task<Int?, Never>)
+    }
+
     /// One of `concurrency` loops that take leased tasks and run them.
     ///
     /// Recording an outcome in Redis happens beside the loop, not in it: the slot (a child
@@ -29,7 +39,7 @@ extension Worker {
     func runnerLoop() async {
         await withDiscardingTaskGroup { records in
             var ready: Prepared?
-            var folded: Task<Int?, Never>??
+            var folded = StartMark.own
             while true {
                 let prepared: Prepared
                 if let r = ready {
@@ -40,8 +50,8 @@ extension Worker {
                 } else {
                     break
                 }
-                let startSent = folded
-                folded = nil
+                let start = folded
+                folded = .own
                 switch prepared {
                 case .drop(let task):
                     held.remove(task.key)
@@ -51,26 +61,26 @@ extension Worker {
                         self.held.remove(task.key)
                     }
                 case .run(let task, let envelope, let log):
-                    guard let record = await run(task, envelope, log, startSent: startSent) else {
+                    guard let record = await run(task, envelope, log, start: start) else {
                         held.remove(task.key)
                         continue
                     }
                     var next: LeasedTask?
                     if let following = jobs.tryPop() {
                         ready = prepare(following)
-                        if case .run(let n, _, _)? = ready, n.queue == task.queue, !n.started { next = n }
+                        if case .run(let n, _, _)? = ready, n.queue == task.queue { next = n }
                     }
                     if let next, configuration.pool == .inline {
                         // Unstructured: the next run waits for its start (see markStarted), and
                         // the group keeps this task held until its record is written.
                         let written = Task { await record(next) }
-                        folded = .some(written)
+                        folded = .awaited(written)
                         records.addTask {
                             _ = await written.value
                             self.held.remove(task.key)
                         }
                     } else {
-                        if next != nil { folded = .some(nil) }
+                        if next != nil { folded = .folded }
                         records.addTask {
                             _ = await record(next)
                             self.held.remove(task.key)
@@ -110,16 +120,15 @@ extension Worker {
         if entry?.cancelRequested == true {
             let failure = TaskFailure(kind: .cancelled, type: "Cancelled", message: "cancelled before it started", retryable: false)
             return .record(task, { [log] in
-                _ = await self.recordFailure(task, envelope, failure, started: false, cancelled: true, duration: .zero, log, next: nil)
+                _ = self.held.beginFinishing(task.key)
+                _ = await self.recordFailure(task, envelope, failure, startedAt: nil, cancelled: true, duration: .zero, log, next: nil)
             })
         }
         return .run(task, envelope, log)
     }
 
     /// Runs a task; returns the work that records its outcome (nil: nothing to record).
-    /// `startSent` is set when the start was folded into the previous task's record: the
-    /// inner value is that write, when the run must wait for it.
-    private func run(_ task: LeasedTask, _ envelope: Envelope, _ log: Logger, startSent: Task<Int?, Never>??) async -> Recorder? {
+    private func run(_ task: LeasedTask, _ envelope: Envelope, _ log: Logger, start: StartMark) async -> Recorder? {
         guard held.beginRun(task.key, name: envelope.name) else {
             if held.entry(task.key)?.leaseLost == true {
                 log.warning("lease lost while the task waited to run; not running it")
@@ -132,11 +141,10 @@ extension Worker {
             }
         }
         let verdict: StartVerdict
-        switch startSent {
-        case .none where task.started: verdict = .run
-        case .none: verdict = await markStarted(task, log)
-        case .some(.none): verdict = .run
-        case .some(.some(let write)): verdict = Self.verdict(await write.value, log)
+        switch start {
+        case .own: verdict = await markStarted(task, log)
+        case .folded: verdict = .run
+        case .awaited(let write): verdict = Self.verdict(await write.value, log)
         }
         switch verdict {
         case .run: break
@@ -146,7 +154,11 @@ extension Worker {
         case .cancelled:
             held.update(task.key) { $0.running = false; $0.cancelRequested = true }
             let failure = TaskFailure(kind: .cancelled, type: "Cancelled", message: "cancelled before it started", retryable: false)
-            return { next in await self.recordFailure(task, envelope, failure, started: true, cancelled: true, duration: .zero, log, next: next) }
+            return { next in
+                let entry = self.held.beginFinishing(task.key)
+                return await self.recordFailure(task, envelope, failure, startedAt: Self.ms(entry?.startedAt), cancelled: true,
+                                                duration: .zero, log, next: next)
+            }
         }
         let job = Job(
             leased: task, envelope: envelope,
@@ -173,9 +185,9 @@ extension Worker {
         }
     }
 
-    /// When the run of `task` began (ms), as the worker saw it.
-    private func startedMs(_ task: LeasedTask) -> Int64 {
-        held.entry(task.key)?.startedAt.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) } ?? Broker.now()
+    /// A run's start as the worker saw it (ms since 1970); now when it is unknown.
+    private static func ms(_ date: Date?) -> Int64 {
+        date.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) } ?? Broker.now()
     }
 
     private func reject(_ task: LeasedTask, _ log: Logger, _ failure: TaskFailure) async {
@@ -189,8 +201,8 @@ extension Worker {
 
     private func finish(_ task: LeasedTask, _ envelope: Envelope, _ outcome: Outcome, duration: Duration, _ log: Logger,
                         next: LeasedTask?) async -> Int? {
-        held.update(task.key) { $0.finishing = true }
-        let entry = held.entry(task.key)
+        let entry = held.beginFinishing(task.key)
+        let startedAt = Self.ms(entry?.startedAt)
         if entry?.leaseLost == true, entry?.cancelRequested != true {
             let ended: String
             switch outcome {
@@ -212,12 +224,12 @@ extension Worker {
             return await startAlone(next)
         case .succeeded(let bytes) where bytes.count > configuration.maxResultSize:
             let failure = HandlerRun.resultTooLarge(bytes.count, limit: configuration.maxResultSize)
-            return await recordFailure(task, envelope, failure, started: true, cancelled: false, duration: duration, log, next: next)
+            return await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: false, duration: duration, log, next: next)
         case .succeeded(let bytes):
             // Recorded even when a cold shutdown began meanwhile: the work is done, and giving
             // it back would run it twice.
             let reply = await acknowledge(
-                broker.succeedCommand(task, worker: id, result: bytes, startedAt: startedMs(task), now: Broker.now(), thenStart: next),
+                broker.succeedCommand(task, worker: id, result: bytes, startedAt: startedAt, now: Broker.now(), thenStart: next),
                 task: task, what: "result")
             let (result, start) = reply.map(Broker.outcome(of:)) ?? (nil, nil)
             if result == 0 {
@@ -239,20 +251,21 @@ extension Worker {
             if cancelled {
                 failure = TaskFailure(kind: .cancelled, type: "Cancelled", message: "cancelled while running: \(failure.message)", retryable: false)
             }
-            return await recordFailure(task, envelope, failure, started: true, cancelled: cancelled, duration: duration, log, next: next)
+            return await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: cancelled, duration: duration, log, next: next)
         }
     }
 
-    /// Records a failed (or cancelled) run; returns the result of a folded start of `next`.
-    private func recordFailure(_ task: LeasedTask, _ envelope: Envelope, _ failure: TaskFailure, started: Bool,
+    /// Records a failed (or cancelled) run that began at `startedAt` (nil: it never started,
+    /// no attempt is spent); returns the result of a folded start of `next`. The caller has
+    /// marked the lease as finishing.
+    private func recordFailure(_ task: LeasedTask, _ envelope: Envelope, _ failure: TaskFailure, startedAt: Int64?,
                                cancelled: Bool, duration: Duration, _ log: Logger, next: LeasedTask?) async -> Int? {
-        held.update(task.key) { $0.finishing = true }
         let ms = { String(format: "%.1f", duration.seconds * 1000) }
         let retryAt: Int64? = failure.retryable
             ? Broker.now() + envelope.backoff.delay(afterAttempt: task.attempt).milliseconds : nil
         let reply = await acknowledge(
             broker.failCommand(task, worker: id, failure: failure, retryAt: retryAt, cancelled: cancelled,
-                               startedAt: started ? startedMs(task) : nil, now: Broker.now(), thenStart: next),
+                               startedAt: startedAt, now: Broker.now(), thenStart: next),
             task: task, what: "failure")
         let (code, start) = reply.map(Broker.outcome(of:)) ?? (nil, nil)
         let result: String

@@ -85,6 +85,31 @@ import Testing
         #expect(await b.stop() == 0)
     }
 
+    /// Defect 3, the other half: a fetch whose reply never reaches its worker spends no
+    /// attempt. The worker's fetch waits in Redis behind its BLPOP; the worker is stopped, a
+    /// task arrives (Redis leases it to the stopped worker), and the worker is killed before
+    /// it could read the reply.
+    @Test func aFetchReplyThatNeverArrivesSpendsNoAttempt() async throws {
+        let server = try RedisServer()
+        defer { server.kill() }
+        let f = KaleFixture(server: server)
+        let a = try WorkerDaemon(url: server.url, prefix: f.keys.prefix, arguments: ["--lease", "2s"], concurrency: 1)
+        try await a.waitUntilReady(f)
+        #expect(try await waitUntil {
+            (try await f.redis.send("CLIENT", "LIST").string ?? "").contains("cmd=blpop")
+        }, "the idle worker blocks, its fetch queued behind the block")
+        a.signal(SIGSTOP)
+        let ref = try await f.client.enqueue(name: "kale.noop", args: .null, options: .init(maxRetries: 0))
+        #expect(try await waitUntil { try await f.client.status(of: ref.id)?.state == .started }, "leased to the stopped worker")
+        a.signal(SIGKILL)
+        let b = try WorkerDaemon(url: server.url, prefix: f.keys.prefix, arguments: ["--lease", "2s"], concurrency: 1)
+        let info = try await f.client.wait(for: ref.id, timeout: .seconds(30))
+        #expect(info.state == .succeeded, "ended \(info.state): \(info.error?.message ?? "")")
+        #expect(info.attempt == 1)
+        #expect(try await f.auditQueue("default", ids: [ref.id]).isEmpty)
+        #expect(await b.stop() == 0)
+    }
+
     /// What decision 0007 protects, kept under the new counting: a task that kills its whole
     /// worker (the inline pool runs it in the worker's own process) ends dead after
     /// `max_retries + 1` starts instead of killing workers forever.

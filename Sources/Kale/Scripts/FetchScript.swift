@@ -7,16 +7,14 @@ extension Scripts {
     /// The lease is named by `lease`, a token new for every fetch; every later script that acts
     /// on the task checks it. No attempt is spent here: a leased task may wait in the worker's
     /// prefetch buffer and never run, so the attempt is counted by ``Scripts/start`` when a
-    /// runner takes it (decision 0015).
+    /// runner takes it (decision 0016).
     /// Ids whose record is missing, whose message is over the size limit, or that expired are
     /// dealt with here (dead or expired) and not returned. When every pending list is empty
     /// the notify list is deleted, so stale wake-up tokens never pile up.
     /// KEYS: 1-3 pending lists (high, normal, low), 4 active set, 5 notify list, 6 dead set
     /// ARGV: 1 now ms (0: use Redis' clock), 2 lease deadline ms (with now 0: lease length ms), 3 worker id, 4 max tasks, 5 max message bytes,
     ///       6 task-key prefix, 7 done-channel prefix, 8 stats prefix, 9 dead max size,
-    ///       10 dead max age ms, 11 default result TTL ms, 12 lease token, 13 how many of the
-    ///       leased tasks start at once (they go to idle runners): their start is counted here,
-    ///       as ``Scripts/start`` would, saving that call
+    ///       10 dead max age ms, 11 default result TTL ms, 12 lease token
     /// Returns: a flat array {id, message, attempt it will run as, id, message, attempt, …}
     static let fetch = RedisScript(name: "fetch", source: LuaLibrary.source + #"""
     local C = {now = tonumber(ARGV[1]), tp = ARGV[6], chan = ARGV[7], stats = ARGV[8], dead = KEYS[6],
@@ -30,7 +28,6 @@ extension Scripts {
       deadline = C.now + deadline
     end
     local want, maxSize = tonumber(ARGV[4]), tonumber(ARGV[5])
-    local startNow = tonumber(ARGV[13] or '0') or 0
     local out = {}
     local budget = want + 100
     local li = 1
@@ -63,18 +60,12 @@ extension Scripts {
           elseif redis.call('HEXISTS', key, 'msg') == 0 then
             kale_dead(C, key, id, kale_error('rejected', 'MissingMessage', 'the task record has no message', false))
           else
-            local attempt = (tonumber(f[3] or '0') or 0) + 1
-            if #out < startNow * 3 then
-              redis.call('HSET', key, 'state', 'started', 'worker', ARGV[3], 'lease', ARGV[12], 'leased_at', C.now,
-                'run', ARGV[12], 'attempt', attempt, 'started_at', C.now)
-            else
-              redis.call('HSET', key, 'state', 'started', 'worker', ARGV[3], 'lease', ARGV[12], 'leased_at', C.now)
-            end
+            redis.call('HSET', key, 'state', 'started', 'worker', ARGV[3], 'lease', ARGV[12], 'leased_at', C.now)
             redis.call('HDEL', key, 'progress')
             redis.call('ZADD', KEYS[4], deadline, id)
             out[#out + 1] = id
             out[#out + 1] = redis.call('HGET', key, 'msg')
-            out[#out + 1] = attempt
+            out[#out + 1] = (tonumber(f[3] or '0') or 0) + 1
           end
         end
       end
