@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "KaleRedis", targets: ["KaleRedis"]),
         .library(name: "Kale", targets: ["Kale"]),
+        .library(name: "KaleCelery", targets: ["KaleCelery"]),
         .library(name: "KaleWorker", targets: ["KaleWorker"]),
         .library(name: "KaleCLI", targets: ["KaleCLI"]),
         .library(name: "KaleTestSupport", targets: ["KaleTestSupport"]),
@@ -34,10 +35,15 @@ let package = Package(
             name: "Kale",
             dependencies: ["KaleRedis", .product(name: "Logging", package: "swift-log")]
         ),
+        // The Celery bridge: its wire format, the producer to Celery workers, the result format.
+        .target(
+            name: "KaleCelery",
+            dependencies: ["Kale", "KaleRedis"]
+        ),
         .target(
             name: "KaleWorker",
             dependencies: [
-                "Kale", "KaleRedis", "CKaleSystem",
+                "Kale", "KaleRedis", "KaleCelery", "CKaleSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -46,7 +52,7 @@ let package = Package(
         .target(
             name: "KaleCLI",
             dependencies: [
-                "Kale", "KaleWorker", "KaleRedis",
+                "Kale", "KaleWorker", "KaleRedis", "KaleCelery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -64,10 +70,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KaleRedisTests", dependencies: ["KaleRedis", "KaleTestSupport"]),
-        .testTarget(name: "KaleTests", dependencies: ["Kale", "KaleWorker", "KaleRedis", "KaleTestSupport"]),
+        .testTarget(name: "KaleTests", dependencies: ["Kale", "KaleCelery", "KaleWorker", "KaleRedis", "KaleTestSupport"]),
         .testTarget(
             name: "KaleWorkerTests",
-            dependencies: ["Kale", "KaleWorker", "KaleRedis", "KaleTestSupport"]
+            dependencies: ["Kale", "KaleCelery", "KaleWorker", "KaleRedis", "KaleTestSupport"]
         ),
         .testTarget(
             name: "KaleCLITests",

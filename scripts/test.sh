@@ -6,7 +6,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/deps.sh
+source scripts/lib/python-venv.sh
 ensure_packages pkg-config libhiredis-dev redis-server redis-tools || exit 1
+# A real Celery (pinned) for the Celery bridge's tests, in .venv-test/.
+ensure_test_venv || exit 1
 
 status=0
 swift build --build-tests || exit 1

@@ -126,13 +126,31 @@ public struct Broker: Sendable {
     /// The command recording `result` for a leased task whose run began at `startedAt` (ms);
     /// with `next` (a task of the same queue), it also counts the start of that task's run, so
     /// a busy runner spends one script call per task (see ``outcome(of:)``).
+    /// `forward` are (list, message) pairs pushed in the same step when the result is recorded
+    /// (the Celery messages that follow a bridged task).
     public func succeedCommand(_ task: LeasedTask, worker: String, result: [UInt8], startedAt: Int64, now: Int64,
-                               thenStart next: LeasedTask? = nil) -> RedisCommand {
+                               thenStart next: LeasedTask? = nil, forward: [Forward] = []) -> RedisCommand {
         var scriptKeys = [keys.task(task.queue, task.id), keys.active(task.queue)]
         var arguments: [any RedisArgument] = [task.id, worker, task.lease, now, result, ttlMs, keys.doneChannel(""),
                                               keys.statsPrefix(task.queue), task.attempt, startedAt]
         fold(next, of: task, into: &scriptKeys, &arguments)
+        Self.append(forward, to: &arguments, at: 14)
         return Scripts.succeed.command(keys: scriptKeys, arguments: arguments)
+    }
+
+    /// A message pushed (LPUSH) onto a list in the same step as a transition.
+    public struct Forward: Sendable, Hashable {
+        public var list: String
+        public var message: [UInt8]
+        public init(list: String, message: [UInt8]) { self.list = list; self.message = message }
+    }
+
+    /// Puts `forward` at ARGV position `position` (1-based), padding the optional start
+    /// arguments that come before it.
+    private static func append(_ forward: [Forward], to arguments: inout [any RedisArgument], at position: Int) {
+        guard !forward.isEmpty else { return }
+        while arguments.count < position - 1 { arguments.append("") }
+        for f in forward { arguments += [f.list, f.message] as [any RedisArgument] }
     }
 
     /// Adds the start of `next` to a transition of `task`'s lease; only within one queue, whose
@@ -154,7 +172,8 @@ public struct Broker: Sendable {
     /// The command recording a failed run; `retryAt` nil means do not retry. With `startedAt`
     /// nil (a message rejected, or cancelled, before it ran) no attempt is spent.
     public func failCommand(_ task: LeasedTask, worker: String, failure: TaskFailure, retryAt: Int64?, cancelled: Bool,
-                            startedAt: Int64?, now: Int64, thenStart next: LeasedTask? = nil) -> RedisCommand {
+                            startedAt: Int64?, now: Int64, thenStart next: LeasedTask? = nil,
+                            forward: [Forward] = []) -> RedisCommand {
         let error = (try? JSONEncoder().encode(failure)).map { Array($0) } ?? Array(#"{"kind":"error"}"#.utf8)
         let q = task.queue
         var scriptKeys = [keys.task(q, task.id), keys.active(q), keys.scheduled(q), keys.dead(q)]
@@ -164,6 +183,7 @@ public struct Broker: Sendable {
             startedAt == nil ? 0 : task.attempt, startedAt ?? 0,
         ]
         fold(next, of: task, into: &scriptKeys, &arguments)
+        Self.append(forward, to: &arguments, at: 19)
         return Scripts.fail.command(keys: scriptKeys, arguments: arguments)
     }
 
@@ -216,6 +236,20 @@ public struct Broker: Sendable {
         let a = reply.array ?? []
         func int(_ i: Int) -> Int { a.count > i ? a[i].int ?? 0 : 0 }
         return Reaped(requeued: int(0), dead: int(1), cancelled: int(2), lostRuns: a.count > 3 ? a[3].strings ?? [] : [])
+    }
+
+    /// The command that takes up to `limit` Celery messages of `queue` over from kombu's lists
+    /// (`buckets`: the lists of priorities 0, 3, 6 and 9) into Kale tasks; see
+    /// ``Scripts/celeryIntake``. Its reply is {taken, scheduled, ended at once}.
+    public func celeryIntakeCommand(queue: String, buckets: [String], resultKeyPrefix: String, resultExpires: Int,
+                                    maxRetries: Int, limit: Int, now: Int64) -> RedisCommand {
+        precondition(buckets.count == 4, "kombu has four priority lists")
+        return Scripts.celeryIntake.command(
+            keys: buckets + [keys.celeryIntake(queue)] + keys.pendingLists(queue)
+                + [keys.scheduled(queue), keys.notify(queue), keys.dead(queue)],
+            arguments: [now, limit, keys.taskPrefix(queue), keys.doneChannel(""), keys.statsPrefix(queue),
+                        configuration.deadSetMaxSize, deadAgeMs, ttlMs, resultKeyPrefix, resultExpires,
+                        configuration.maxMessageSize, maxRetries])
     }
 
     /// Promotes due scheduled tasks of `queue`; returns how many, and when the next is due (ms).

@@ -29,6 +29,10 @@ public struct Envelope: Sendable, Hashable, Codable {
     public var uniqueKey: String?
     public var resultTTLMs: Int64?
     public var headers: [String: String]
+    /// The request as Celery sent it, for a task taken over from a Celery queue: its positional
+    /// `args`, `kwargs`, `embed` (callbacks, errbacks, chain, chord) and headers. Read by the
+    /// bridge (`KaleCelery`); not part of the kale/1 format, so never written by ``write(to:)``.
+    public var celery: JSONValue?
 
     public init(
         id: String, name: String, queue: String, args: JSONValue, enqueuedAt: Int64, eta: Int64? = nil,

@@ -7,11 +7,16 @@
 struct JSONReader {
     private let bytes: [UInt8]
     private var i = 0
+    /// Python's `json` writes `NaN`, `Infinity` and `-Infinity`, which JSON has no words for.
+    /// Read leniently they become the strings of those names, which ``JSONValue/decode(_:)``
+    /// turns back into a `Double` (and a `String` field keeps as text).
+    private var nonFinite = false
     /// Deeper nesting than this is refused: garbage must not be able to exhaust the stack.
     static let maxDepth = 256
 
-    static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+    static func parse(_ bytes: [UInt8], allowingNonFinite: Bool = false) throws -> JSONValue {
         var r = JSONReader(bytes: bytes)
+        r.nonFinite = allowingNonFinite
         r.skipSpace()
         let v = try r.value(depth: 0)
         r.skipSpace()
@@ -47,6 +52,10 @@ struct JSONReader {
         case UInt8(ascii: "t"): return try literal("true", .bool(true))
         case UInt8(ascii: "f"): return try literal("false", .bool(false))
         case UInt8(ascii: "n"): return try literal("null", .null)
+        case UInt8(ascii: "N") where nonFinite: return try literal("NaN", .string("NaN"))
+        case UInt8(ascii: "I") where nonFinite: return try literal("Infinity", .string("Infinity"))
+        case UInt8(ascii: "-") where nonFinite && i + 1 < bytes.count && bytes[i + 1] == UInt8(ascii: "I"):
+            return try literal("-Infinity", .string("-Infinity"))
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
         default: throw error("unexpected character")
         }

@@ -16,8 +16,10 @@ public enum JSONValue: Sendable, Hashable, Codable {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() { self = .null }
         else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let n = try? c.decode(Double.self) { self = .number(n) }
+        // Text before numbers: a decoder that reads "NaN" as a Double (see decode(_:)) must
+        // not turn the text into a number that JSON cannot hold.
         else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let n = try? c.decode(Double.self) { self = .number(n) }
         else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
         else { self = .object(try c.decode([String: JSONValue].self)) }
     }
@@ -50,14 +52,27 @@ public enum JSONValue: Sendable, Hashable, Codable {
         self = try JSONReader.parse(bytes)
     }
 
+    /// Parses JSON as Python's `json` module writes it: `NaN`, `Infinity` and `-Infinity`
+    /// become the strings of those names (see ``decode(_:)``).
+    public init(parsingPython bytes: [UInt8]) throws {
+        self = try JSONReader.parse(bytes, allowingNonFinite: true)
+    }
+
     /// Converts any `Encodable` value.
     public init(encoding value: some Encodable) throws {
         self = try JSONValue(parsing: JSONEncoder().encode(value))
     }
 
     /// Decodes this value as `T`.
+    ///
+    /// A `Float` or `Double` also decodes from the strings `"NaN"`, `"Infinity"` and
+    /// `"-Infinity"`: that is how a message from Python carries them (JSON has no such numbers).
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try JSONDecoder().decode(T.self, from: data())
+        if let same = self as? T { return same }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return try decoder.decode(T.self, from: data())
     }
 
     /// The value as compact JSON with sorted keys.
@@ -79,6 +94,30 @@ public enum JSONValue: Sendable, Hashable, Codable {
         (try? data()).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
 
+    /// The text of a string; nil for anything else.
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    /// The elements of an array; nil for anything else.
+    public var arrayValue: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
+    /// The members of an object; nil for anything else.
+    public var objectValue: [String: JSONValue]? {
+        if case .object(let o) = self { return o }
+        return nil
+    }
+
+    /// A number; nil for anything else.
+    public var doubleValue: Double? {
+        if case .number(let n) = self { return n }
+        return nil
+    }
+
     /// The member `key` of an object.
     public subscript(key: String) -> JSONValue? {
         if case .object(let o) = self { return o[key] }
@@ -91,4 +130,10 @@ public enum JSONValue: Sendable, Hashable, Codable {
         guard case .number(let n) = self, n.rounded() == n, abs(n) < 9.2e18 else { return nil }
         return Int64(n)
     }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int) { self = .number(Double(value)) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
 }

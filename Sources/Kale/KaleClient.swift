@@ -250,6 +250,20 @@ public final class KaleClient: Sendable {
         try await wait(for: handle.id, queue: handle.queue, timeout: timeout).output(as: T.Output.self)
     }
 
+    /// Waits on pub/sub channel `channel` (over the client's shared subscriber connection)
+    /// until `check` returns a value: `check` runs once the subscription is live (payload nil,
+    /// `first` true) and again for every message (and, with nil, after a reconnect). Whatever
+    /// `check` publishes on its first call cannot be missed. For waits on channels that are not
+    /// Kale's own, such as Celery's result keys.
+    ///
+    /// - Returns: the value, or nil when `timeout` passed first.
+    public func awaitChannel<T: Sendable>(
+        _ channel: String, timeout: Duration,
+        check: @escaping @Sendable (_ payload: [UInt8]?, _ first: Bool) async throws -> T?
+    ) async throws -> T? {
+        try await waiter().wait(channel: channel, until: .now + timeout, check: check)
+    }
+
     private func waiter() -> ResultWaiter {
         waiterBox.withLock { box in
             if let w = box { return w }

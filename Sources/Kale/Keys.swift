@@ -36,6 +36,12 @@ public struct Keys: Sendable, Hashable {
     /// Prefix of the per-10-second counters of finished tasks (`succeeded:<bucket>` …).
     public func statsPrefix(_ queue: String) -> String { queuePrefix(queue) + "stats:" }
 
+    /// List of Celery messages moved out of kombu's list by a blocked worker, not yet made
+    /// into tasks (see ``Scripts/celeryIntake``).
+    public func celeryIntake(_ queue: String) -> String { queuePrefix(queue) + "celery:intake" }
+    /// Set of the Celery queues that workers take over (for inspection).
+    public var celeryQueues: String { "\(prefix):celery:queues" }
+
     /// Set of every queue name ever enqueued to (for inspection).
     public var queues: String { "\(prefix):queues" }
     /// Sorted set of worker ids, scored by last heartbeat (ms).

@@ -19,6 +19,11 @@ public protocol TaskDefinition: Sendable {
     /// Options applied when the producer leaves them unset (queue, retries, limits …).
     static var defaultOptions: EnqueueOptions { get }
 
+    /// The names of the input's fields in the order a caller that passes positional arguments
+    /// gives them (a Celery client's `args=(2, 3)`). Default none: such a caller must use
+    /// keyword arguments.
+    static var argumentNames: [String] { get }
+
     /// Does the work.
     ///
     /// Check `context.isCancelled` (or call `try context.checkCancellation()`) in long loops
@@ -30,18 +35,22 @@ public protocol TaskDefinition: Sendable {
 
 extension TaskDefinition {
     public static var defaultOptions: EnqueueOptions { EnqueueOptions() }
+    public static var argumentNames: [String] { [] }
 }
 
 /// A task definition with its types erased, as the worker runs it from JSON.
 public struct TaskHandler: Sendable {
     public let name: String
     public let defaultOptions: EnqueueOptions
+    /// See ``TaskDefinition/argumentNames``.
+    public let argumentNames: [String]
     /// Decodes the input, runs the task and encodes the output.
     public let run: @Sendable (JSONValue, TaskContext) async throws -> JSONValue
 
     public init<T: TaskDefinition>(_ task: T) {
         name = T.name
         defaultOptions = T.defaultOptions
+        argumentNames = T.argumentNames
         run = { args, context in
             let input: T.Input
             do { input = try args.decode(T.Input.self) }
@@ -56,10 +65,11 @@ public struct TaskHandler: Sendable {
     }
 
     /// A handler from a closure over raw JSON, for built-in and dynamic tasks.
-    public init(name: String, defaultOptions: EnqueueOptions = EnqueueOptions(),
+    public init(name: String, defaultOptions: EnqueueOptions = EnqueueOptions(), argumentNames: [String] = [],
                 run: @escaping @Sendable (JSONValue, TaskContext) async throws -> JSONValue) {
         self.name = name
         self.defaultOptions = defaultOptions
+        self.argumentNames = argumentNames
         self.run = run
     }
 }

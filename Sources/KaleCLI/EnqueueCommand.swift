@@ -15,6 +15,9 @@ struct EnqueueCommand: AsyncParsableCommand {
           kale enqueue kale.spin --args '{"ms":100}' --count 100 --wait --json
           kale enqueue reports.daily --eta 2030-01-01T06:00:00Z --unique daily
           kale enqueue invoices.send --id invoice:42
+          kale enqueue proj.tasks.add --celery --args '{"x":2,"y":3}' --wait
+
+        With --celery the task is sent in Celery's format to a Celery queue (default: celery) for a Celery worker (or a Kale worker that takes that queue over): --args are its keyword arguments, --priority is 0-9 (0 the highest), and --wait reads Celery's result backend.
 
         Without --args the task gets {}. Any name is accepted: a task that no worker knows is dead-lettered by the worker that fetches it (reason UnknownTask).
 
@@ -73,6 +76,17 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Flag(help: "Wait for every task to end and print the results.")
     var wait = false
 
+    @Flag(help: "Send in Celery's format to a Celery queue (see above).")
+    var celery = false
+
+    @Option(name: .customLong("celery-broker-prefix"),
+            help: ArgumentHelp("With --celery: Celery's broker_transport_options global_keyprefix.", valueName: "prefix"))
+    var celeryBrokerPrefix: String?
+
+    @Option(name: .customLong("celery-result-prefix"),
+            help: ArgumentHelp("With --celery: Celery's result_backend_transport_options global_keyprefix.", valueName: "prefix"))
+    var celeryResultPrefix: String?
+
     @Option(help: ArgumentHelp("With --wait: give up after this long (default: no limit).", valueName: "duration"))
     var timeout: DurationArgument?
 
@@ -80,9 +94,13 @@ struct EnqueueCommand: AsyncParsableCommand {
     static let batchSize = 1000
 
     func validate() throws {
+        if celery { try validateCelery() }
+        if !celery, celeryBrokerPrefix != nil || celeryResultPrefix != nil {
+            throw ValidationError("--celery-broker-prefix and --celery-result-prefix need --celery")
+        }
         if args != nil && argsFile != nil { throw ValidationError("--args and --args-file cannot be used together") }
         if delay != nil && eta != nil { throw ValidationError("--delay and --eta cannot be used together") }
-        if let priority, Priority(rawValue: priority) == nil {
+        if !celery, let priority, Priority(rawValue: priority) == nil {
             throw ValidationError("unknown priority '\(priority)' (use high, normal or low)")
         }
         if let queue, !Keys.isValidQueueName(queue) {
@@ -104,6 +122,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     func run() async throws {
         // Everything that can be wrong with the input is found before Redis is touched.
         let input = try loadArgs()
+        if celery { return try await runCelery(input) }
         let options = enqueueOptions()
         let client = try await global.client()
         var refs: [KaleClient.TaskRef] = []
@@ -168,7 +187,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     }
 
     /// The input JSON from --args, --args-file or stdin; `{}` when none is given.
-    private func loadArgs() throws -> JSONValue {
+    func loadArgs() throws -> JSONValue {
         let text: String
         let source: String
         if let args {

@@ -1,5 +1,6 @@
 import Foundation
 import Kale
+import KaleCelery
 
 /// The plain-text forms of `kale inspect`.
 enum InspectRender {
@@ -10,6 +11,15 @@ enum InspectRender {
         for s in stats {
             t.add([s.queue, "\(s.pendingTotal)", "\(s.scheduled)", "\(s.active)", "\(s.dead)",
                    "\(s.succeededRecently)", "\(s.failedRecently)"])
+        }
+        return t.render()
+    }
+
+    static func celeryQueues(_ stats: [CeleryQueueStats]) -> String {
+        var t = TextTable([("CELERY QUEUE", .left), ("KOMBU 0", .right), ("KOMBU 3", .right), ("KOMBU 6", .right),
+                           ("KOMBU 9", .right), ("INTAKE", .right), ("UNACKED", .right)])
+        for s in stats {
+            t.add([s.brokerPrefix + s.queue] + s.kombuPending.map(String.init) + ["\(s.intake)", "\(s.unacked)"])
         }
         return t.render()
     }

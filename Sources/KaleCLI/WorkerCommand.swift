@@ -62,6 +62,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @OptionGroup(title: "Celery bridge") var celery: CeleryWorkerOptions
+
     func validate() throws {
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if WorkerConfiguration.Pool(rawValue: pool) == nil { throw ValidationError("--pool must be process or inline, not '\(pool)'") }
@@ -70,6 +72,7 @@ struct WorkerCommand: AsyncParsableCommand {
         if let m = maxMemoryPerChild, m < 1 { throw ValidationError("--max-memory-per-child must be at least 1 (MB)") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level '\(logLevel)' is not a log level") }
         _ = try parseQueues()
+        try celery.validate()
     }
 
     /// `a,b` (strict order) or `a=3,b=1` (weighted).
@@ -161,6 +164,7 @@ struct WorkerCommand: AsyncParsableCommand {
         config.maxTasksPerChild = maxTasksPerChild
         config.maxMemoryPerChild = maxMemoryPerChild.map { $0 << 20 }
         if let name { config.name = name }
+        config.celery = celery.configuration()
 
         // Fail fast with exit 3 when Redis is not there at start; later outages are ridden out.
         let probe = RedisConnection(configuration: kale.redis)

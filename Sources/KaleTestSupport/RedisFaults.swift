@@ -1,5 +1,5 @@
 import Foundation
-public import KaleRedis
+import KaleRedis
 
 extension RedisServer {
     /// Makes the server answer `-BUSY` to every other client for about `duration`, the way a

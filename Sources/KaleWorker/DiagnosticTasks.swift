@@ -4,7 +4,7 @@ import Glibc
 public import Kale
 
 /// Built-in tasks for trying out and testing a deployment: `kale.noop`, `kale.echo`,
-/// `kale.sleep`, `kale.spin`, `kale.fail`, `kale.crash`, `kale.alloc` and `kale.spawn-sleeper`.
+/// `kale.sleep`, `kale.spin`, `kale.fail`, `kale.crash`, `kale.alloc`, `kale.spawn-sleeper` and `kale.add`.
 ///
 /// The stand-alone `kale worker` serves them; an embedding executable only with `--diagnostics`.
 public enum DiagnosticTasks {
@@ -18,6 +18,7 @@ public enum DiagnosticTasks {
         registry.register(Crash())
         registry.register(Alloc())
         registry.register(SpawnSleeper())
+        registry.register(Add())
     }
 
     /// Does nothing but say which process ran it; measures the queue's own overhead.
@@ -30,6 +31,8 @@ public enum DiagnosticTasks {
     /// Returns its arguments.
     public struct Echo: TaskDefinition {
         public static let name = "kale.echo"
+        /// A positional call (a Celery errback gets the failed task's id) returns {"value": …}.
+        public static let argumentNames = ["value"]
         public init() {}
         public func run(_ input: JSONValue, context: TaskContext) async throws -> JSONValue { input }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Kale
+import KaleCelery
 import KaleRedis
 import Logging
 import Synchronization
@@ -66,7 +67,9 @@ final class ProcessPool: Executor {
         catch { return .failed(TaskFailure(kind: .crashed, type: "ChildStart", message: "cannot start a child process: \(error)")) }
 
         // Children speak kale/1; a message in another format is converted here, once.
-        let message = format is KaleJSONFormat ? job.leased.message : ((try? KaleJSONFormat().encode(job.envelope)) ?? [])
+        // (A task taken over from Celery always is: its input was mapped by the supervisor.)
+        let native = job.envelope.celery == nil && (format is KaleJSONFormat || format is CeleryBridgeFormat)
+        let message = native ? job.leased.message : ((try? KaleJSONFormat().encode(job.envelope)) ?? [])
         var payload = Frame.int64(Int64(job.leased.attempt)) + Frame.int64(job.softTimeLimit?.milliseconds ?? -1)
         payload.append(contentsOf: message)
         let monitor = watch(child, job)

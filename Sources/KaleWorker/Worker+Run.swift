@@ -1,5 +1,6 @@
 import Foundation
 import Kale
+import KaleCelery
 import KaleRedis
 import Logging
 
@@ -98,19 +99,26 @@ extension Worker {
         log[metadataKey: "queue"] = "\(task.queue)"
         log[metadataKey: "attempt"] = "\(task.attempt)"
 
-        let envelope: Envelope
-        do { envelope = try kale.format.decode(task.message) }
+        var envelope: Envelope
+        do { envelope = try format.decode(task.message) }
         catch {
             let failure = TaskFailure.rejected(
-                "malformed message (\(kale.format.name)): \(Self.describeDecoding(error))", type: "MalformedMessage")
+                "malformed message (\(format.name)): \(Self.describeDecoding(error))", type: "MalformedMessage")
             return .record(task, { [log] in await self.reject(task, log, failure) })
         }
         log[metadataKey: "task.name"] = "\(envelope.name)"
-        guard registry.handler(named: envelope.name) != nil else {
+        guard let handler = registry.handler(named: envelope.name) else {
             let known = registry.names.joined(separator: ", ")
             let failure = TaskFailure.rejected(
                 "unknown task '\(envelope.name)' (this worker runs: \(known.isEmpty ? "none" : known))", type: "UnknownTask")
             return .record(task, { [log] in await self.reject(task, log, failure) })
+        }
+        if envelope.celery != nil {
+            do { try bridge(&envelope, task: task, handler: handler) }
+            catch {
+                let failure = error as? TaskFailure ?? .rejected("\(error)", type: "InvalidInput")
+                return .record(task, { [log] in await self.reject(task, log, failure) })
+            }
         }
         let entry = held.entry(task.key)
         if entry?.leaseLost == true {
@@ -119,7 +127,7 @@ extension Worker {
         }
         if entry?.cancelRequested == true {
             let failure = TaskFailure(kind: .cancelled, type: "Cancelled", message: "cancelled before it started", retryable: false)
-            return .record(task, { [log] in
+            return .record(task, { [log, envelope] in
                 _ = self.held.beginFinishing(task.key)
                 _ = await self.recordFailure(task, envelope, failure, startedAt: nil, cancelled: true, duration: .zero, log, next: nil)
             })
@@ -226,10 +234,17 @@ extension Worker {
             let failure = HandlerRun.resultTooLarge(bytes.count, limit: configuration.maxResultSize)
             return await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: false, duration: duration, log, next: next)
         case .succeeded(let bytes):
+            let forward: [Broker.Forward]
+            do { forward = try celerySuccessors(envelope, result: bytes) }
+            catch {
+                let failure = TaskFailure.rejected("cannot send the Celery callbacks of this task: \(error)", type: "InvalidCallback")
+                return await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: false, duration: duration, log, next: next)
+            }
             // Recorded even when a cold shutdown began meanwhile: the work is done, and giving
             // it back would run it twice.
             let reply = await acknowledge(
-                broker.succeedCommand(task, worker: id, result: bytes, startedAt: startedAt, now: Broker.now(), thenStart: next),
+                broker.succeedCommand(task, worker: id, result: bytes, startedAt: startedAt, now: Broker.now(), thenStart: next,
+                                      forward: forward),
                 task: task, what: "result")
             let (result, start) = reply.map(Broker.outcome(of:)) ?? (nil, nil)
             if result == 0 {
@@ -261,11 +276,13 @@ extension Worker {
     private func recordFailure(_ task: LeasedTask, _ envelope: Envelope, _ failure: TaskFailure, startedAt: Int64?,
                                cancelled: Bool, duration: Duration, _ log: Logger, next: LeasedTask?) async -> Int? {
         let ms = { String(format: "%.1f", duration.seconds * 1000) }
-        let retryAt: Int64? = failure.retryable
+        // A bridged task's retries are its task type's (the record holds the bridge's default).
+        let retryAt: Int64? = failure.retryable && (envelope.celery == nil || task.attempt <= envelope.maxRetries)
             ? Broker.now() + envelope.backoff.delay(afterAttempt: task.attempt).milliseconds : nil
+        let forward = retryAt == nil && !cancelled ? celeryErrbacks(envelope, log) : []
         let reply = await acknowledge(
             broker.failCommand(task, worker: id, failure: failure, retryAt: retryAt, cancelled: cancelled,
-                               startedAt: startedAt, now: Broker.now(), thenStart: next),
+                               startedAt: startedAt, now: Broker.now(), thenStart: next, forward: forward),
             task: task, what: "failure")
         let (code, start) = reply.map(Broker.outcome(of:)) ?? (nil, nil)
         let result: String

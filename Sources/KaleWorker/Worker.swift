@@ -1,5 +1,6 @@
 import Foundation
 public import Kale
+import KaleCelery
 import KaleRedis
 public import Logging
 import Metrics
@@ -43,16 +44,32 @@ public final class Worker: Sendable {
     let metrics: WorkerMetrics
     /// Numbers the fetches, for their lease tokens.
     let leaseCounter = Atomic<UInt64>(0)
+    /// Reads the task records: Kale's format, plus Celery's on a worker that takes Celery
+    /// queues over.
+    let format: any MessageFormat
+    /// Writes the Celery messages that follow a bridged task (callbacks, chain steps).
+    let celeryWriter: CeleryMessageWriter
 
     /// - Parameters:
     ///   - registry: the tasks this worker can run; children build the same registry.
     public init(configuration: WorkerConfiguration, kale: KaleConfiguration, registry: TaskRegistry,
                 logger: Logger = Logger(label: "kale.worker")) {
+        var configuration = configuration
+        if let celery = configuration.celery {
+            // A Celery queue's messages become tasks of the Kale queue of the same name.
+            for queue in celery.queues where !configuration.queues.contains(where: { $0.name == queue }) {
+                configuration.queues.append((queue, 1))
+            }
+            format = CeleryBridgeFormat(kale: kale.format)
+        } else {
+            format = kale.format
+        }
         self.configuration = configuration
         self.kale = kale
         self.registry = registry
         let suffix = UUID().uuidString.prefix(6).lowercased()
         id = "\(configuration.name)-\(getpid())-\(suffix)"
+        celeryWriter = CeleryMessageWriter(origin: "kale\(getpid())@\(configuration.name)")
         var redisConfig = kale.redis
         redisConfig.clientName = "kale-worker"
         redis = RedisClient(configuration: redisConfig, logger: logger)
@@ -64,7 +81,7 @@ public final class Worker: Sendable {
                          batch: max(configuration.prefetch / 2, 1))
         switch configuration.pool {
         case .inline: executor = InlineExecutor(registry: registry)
-        case .process: executor = ProcessPool(configuration: configuration, format: kale.format, logger: log)
+        case .process: executor = ProcessPool(configuration: configuration, format: format, logger: log)
         }
         metrics = WorkerMetrics()
     }
@@ -116,6 +133,7 @@ public final class Worker: Sendable {
         ])
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.fetchLoop() }
+            for queue in configuration.celery?.queues ?? [] { group.addTask { await self.celeryIntakeLoop(queue) } }
             for _ in 0..<configuration.concurrency { group.addTask { await self.runnerLoop() } }
             group.addTask { await Scheduler(worker: self).run() }
             group.addTask { await Reaper(worker: self).run() }

@@ -1,4 +1,5 @@
 public import Foundation
+public import KaleCelery
 
 /// How a worker daemon runs. Read once at the edge (the CLI) and passed down.
 public struct WorkerConfiguration: Sendable {
@@ -57,6 +58,9 @@ public struct WorkerConfiguration: Sendable {
     /// child needs (the Redis URL with its password) go here, not in ``childArguments``:
     /// every user of the host can read a command line in `ps`, not another user's environment.
     public var childEnvironment: [String: String]
+    /// Celery queues to take over (the Celery bridge): their messages become Kale tasks of
+    /// the queue of the same name, which this worker then also serves. Default none.
+    public var celery: CeleryConfiguration?
 
     public init(
         queues: [(name: String, weight: Int)] = [("default", 1)],

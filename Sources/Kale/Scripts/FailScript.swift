@@ -13,6 +13,8 @@ extension Scripts {
     ///       at ms (written with the attempt: the start mark may arrive after this)
     ///       16-18 optional: the start of the runner's next task of this queue (id, lease token,
     ///       attempt; KEYS 5 its record), counted as ``Scripts/start`` does, in the same call
+    ///       19… optional: pairs of (list, message) pushed (LPUSH) when the task goes dead: the
+    ///       Celery errbacks of a bridged task (ARGV 16-18 are empty without a start)
     /// Returns: 0 lease lost, 1 retrying, 2 dead, 3 cancelled (now, or by an earlier try of this
     ///          call); with a start folded in, {that, the start's result}
     static let fail = RedisScript(name: "fail", source: LuaLibrary.source + #"""
@@ -43,10 +45,13 @@ extension Scripts {
       if retryAt >= 0 and attempt <= maxRetries then
         redis.call('HSET', key, 'state', 'retrying')
         redis.call('ZADD', KEYS[3], retryAt, id)
+        local cel = redis.call('HGET', key, 'cel')
+        if cel then kale_celery_end(key, cel, 'retrying', C.now) end
         kale_stat(C, 'retried')
         return 1
       end
       kale_dead(C, key, id, ARGV[5])
+      kale_celery_forward(19)
       return 2
     end
     local r = record()

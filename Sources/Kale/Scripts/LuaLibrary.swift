@@ -5,7 +5,7 @@
 /// `C.dead` dead-set key, `C.deadMax` / `C.deadAge` dead-set caps, `C.ttl` default result
 /// TTL (ms), `C.now` the caller's time (ms).
 enum LuaLibrary {
-    static let source = #"""
+    static let source = CeleryLua.source + #"""
     local function kale_stat(C, kind)
       local k = C.stats .. kind .. ':' .. math.floor(C.now / 10000)
       if redis.call('INCR', k) == 1 then redis.call('PEXPIRE', k, 130000) end
@@ -43,10 +43,11 @@ enum LuaLibrary {
       local fields = {'state', state, 'finished_at', C.now}
       if extra then for _, v in ipairs(extra) do fields[#fields + 1] = v end end
       redis.call('HSET', key, unpack(fields))
-      local f = redis.call('HMGET', key, 'ttl', 'unique')
+      local f = redis.call('HMGET', key, 'ttl', 'unique', 'cel')
       local ttl = tonumber(f[1] or '') or C.ttl
       if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
       if f[2] and redis.call('GET', f[2]) == id then redis.call('DEL', f[2]) end
+      if f[3] then kale_celery_end(key, f[3], state, C.now) end
       kale_stat(C, state)
       kale_publish(C, key, id)
     end
@@ -58,6 +59,8 @@ enum LuaLibrary {
       redis.call('PERSIST', key)
       redis.call('ZADD', C.dead, C.now, id)
       kale_release_unique(key, id)
+      local cel = redis.call('HGET', key, 'cel')
+      if cel then kale_celery_end(key, cel, 'dead', C.now) end
       kale_stat(C, 'dead')
       kale_publish(C, key, id)
       local trimmed = redis.call('ZRANGEBYSCORE', C.dead, '-inf', '(' .. (C.now - C.deadAge), 'LIMIT', 0, 100)

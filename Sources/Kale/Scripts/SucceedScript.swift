@@ -11,6 +11,8 @@ extension Scripts {
     ///       is sent without waiting, and may arrive after this), 10 started at ms (likewise)
     ///       11-13 optional: the start of the runner's next task of this queue (id, lease token,
     ///       attempt; KEYS 3 its record), counted as ``Scripts/start`` does, in the same call
+    ///       14… optional: pairs of (list, message) pushed (LPUSH) when the result is recorded: the
+    ///       Celery messages that follow a bridged task (ARGV 11-13 are empty without a start)
     /// Returns: 1 recorded (now, or by an earlier try of this call), 0 lease lost; with a start
     ///          folded in, {that, the start's result}
     static let succeed = RedisScript(name: "succeed", source: LuaLibrary.source + #"""
@@ -22,6 +24,7 @@ extension Scripts {
         return 0
       end
       kale_finish(C, key, id, 'succeeded', {'result', ARGV[5], 'attempt', ARGV[9], 'started_at', ARGV[10]})
+      kale_celery_forward(14)
       return 1
     end
     local r = record()

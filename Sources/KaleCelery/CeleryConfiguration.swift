@@ -1,0 +1,50 @@
+/// How Kale meets Celery on a shared Redis: which kombu queues a worker takes over, and the
+/// key prefixes and result expiry the Celery side is configured with.
+///
+/// The defaults are Celery's defaults (`celery` queue, no `global_keyprefix`, results kept
+/// one day), so an unmodified Celery app needs no settings here.
+public struct CeleryConfiguration: Sendable, Hashable {
+    /// kombu queues whose messages workers take over (and whose Kale queue of the same name
+    /// they serve). Producers leave this empty.
+    public var queues: [String]
+    /// kombu's `broker_transport_options={'global_keyprefix': …}`: prefixes every broker key.
+    public var brokerKeyPrefix: String
+    /// `result_backend_transport_options={'global_keyprefix': …}`. Celery appends `_` to it
+    /// unless it ends in one of `:_-.`; give it as Celery is configured, the rule is applied here.
+    public var resultKeyPrefix: String
+    /// Celery's `result_expires` in seconds (0: kept forever). Default 1 day, as Celery's.
+    public var resultExpires: Int
+    /// Retries of a failing bridged task after its first run, unless the task type declares
+    /// its own in ``Kale/TaskDefinition/defaultOptions`` (at most ``recordRetries``). Default 0:
+    /// a Celery task that raises fails at once, as Celery does without `autoretry_for`.
+    public var maxRetries: Int
+    /// The retries a bridged task's record allows: those of ``maxRetries`` for failures it
+    /// raises, and at least 3 for runs lost with their worker (a kill -9, a lost host), which
+    /// are not the task's fault. The worker applies the task's own policy to raised failures;
+    /// this bound is what the reaper applies to lost runs, so a task that keeps killing its
+    /// worker still ends in the dead set.
+    public var recordRetries: Int { max(maxRetries, 3) }
+
+    /// Where a callback or chain step goes when its signature names no queue: Celery's
+    /// `task_default_queue`.
+    public var defaultQueue: String
+    /// The highest number of messages one intake step takes over.
+    public var intakeBatch: Int
+    /// An idle worker blocks on kombu's default-priority list (where Celery puts every
+    /// message sent without a priority) and wakes at once for it; messages of priorities 3-9
+    /// are looked for at least this often. Default 200 ms.
+    public var pollInterval: Duration = .milliseconds(200)
+
+    public init(queues: [String] = [], brokerKeyPrefix: String = "", resultKeyPrefix: String = "",
+                resultExpires: Int = 86_400, maxRetries: Int = 0, defaultQueue: String = "celery", intakeBatch: Int = 200) {
+        self.queues = queues
+        self.brokerKeyPrefix = brokerKeyPrefix
+        self.resultKeyPrefix = resultKeyPrefix
+        self.resultExpires = resultExpires
+        self.maxRetries = maxRetries
+        self.defaultQueue = defaultQueue
+        self.intakeBatch = intakeBatch
+    }
+
+    public var keys: CeleryKeys { CeleryKeys(brokerPrefix: brokerKeyPrefix, resultPrefix: resultKeyPrefix) }
+}
