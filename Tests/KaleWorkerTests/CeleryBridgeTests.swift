@@ -261,4 +261,20 @@ import Testing
         #expect(try await f.auditCelery(py, ids: ids).isEmpty)
         #expect(await second.stop() == 0)
     }
+
+    @Test func ignoreResultWritesNoCeleryResult() async throws {
+        let f = KaleFixture()
+        let py = CeleryPython(f)
+        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: py.workerArguments())
+        try await worker.waitUntilReady(f)
+        let quiet = try #require(try await py.run("send", "kale.echo", "{}", "ignore_result=true").first?["id"]?.stringValue)
+        let loud = try #require(try await py.run("send", "kale.echo", "{}").first?["id"]?.stringValue)
+        for id in [quiet, loud] {
+            #expect(try await waitUntil { try await f.client.status(of: id, queue: "celery")?.state == .succeeded })
+        }
+        #expect(try await f.redis.send("EXISTS", py.prefix + "celery-task-meta-" + loud).int == 1)
+        #expect(try await f.redis.send("EXISTS", py.prefix + "celery-task-meta-" + quiet).int == 0)
+        #expect(try await f.auditCelery(py, ids: [quiet, loud]).isEmpty)
+        #expect(await worker.stop() == 0)
+    }
 }
