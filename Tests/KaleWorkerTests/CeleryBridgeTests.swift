@@ -277,4 +277,20 @@ import Testing
         #expect(try await f.auditCelery(py, ids: [quiet, loud]).isEmpty)
         #expect(await worker.stop() == 0)
     }
+
+    @Test func cancelsAndSoftLimitsReachPythonAsCeleryExceptions() async throws {
+        let f = KaleFixture()
+        let py = CeleryPython(f)
+        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: py.workerArguments())
+        try await worker.waitUntilReady(f)
+        let soft = try #require(try await py.run("send", "kale.sleep", #"{"ms": 20000}"#, "soft_time_limit=0.5").first?["id"]?.stringValue)
+        let long = try #require(try await py.run("send", "kale.sleep", #"{"ms": 20000}"#).first?["id"]?.stringValue)
+        #expect(try await waitUntil { try await f.client.status(of: long, queue: "celery")?.state == .started })
+        _ = try await f.client.cancel(id: long, queue: "celery")
+        let results = try await py.run("get", soft, long)
+        #expect(results.first?["raised"] == "SoftTimeLimitExceeded" && results.first?["module"] == "billiard.exceptions", "\(results)")
+        #expect(results.last?["raised"] == "TaskRevokedError" && results.last?["state"] == "REVOKED", "\(results)")
+        #expect(try await f.auditCelery(py, ids: [soft, long]).isEmpty)
+        #expect(await worker.stop() == 0)
+    }
 }
