@@ -61,7 +61,7 @@ extension EnqueueCommand {
                 unsuccessful += 1
                 let error = CeleryTaskError(r)
                 output.json ? Output.json(.object(["id": .string(call.id), "state": .string(r.status), "error": r.result]))
-                    : Output.line("\(call.id) \(r.status) \(error)")
+                    : Output.line("\(call.id) \(r.status) \(Output.printable("\(error)", keepingNewlines: false))")
             case .failure(let e):
                 unsuccessful += 1
                 late += 1

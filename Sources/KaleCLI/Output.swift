@@ -4,9 +4,25 @@ import Kale
 
 /// Writes what commands print. Stdout carries data only; progress and notes go to stderr.
 enum Output {
-    /// One line on stdout.
+    /// One line on stdout. Control characters (but line feeds and tabs) are shown escaped:
+    /// text a task supplied (its error message, a Celery exception) must not be able to drive
+    /// the operator's terminal with escape sequences.
     static func line(_ text: String) {
-        print(text)
+        print(printable(text))
+    }
+
+    /// `text` with C0 controls (but `\n` and `\t`), DEL and C1 controls as `\u{…}`.
+    static func printable(_ text: String, keepingNewlines: Bool = true) -> String {
+        func isControl(_ u: Unicode.Scalar) -> Bool {
+            if keepingNewlines && u == "\n" || u == "\t" { return false }
+            return u.value < 0x20 || (0x7F...0x9F).contains(u.value)
+        }
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = String.UnicodeScalarView()
+        for u in text.unicodeScalars {
+            if isControl(u) { out.append(contentsOf: "\\u{\(String(u.value, radix: 16))}".unicodeScalars) } else { out.append(u) }
+        }
+        return String(out)
     }
 
     /// One JSON value as one line on stdout.

@@ -150,6 +150,19 @@ import Testing
         #expect(try await worker.stop().status == 0)
     }
 
+    /// A task's error message is printed with its control characters escaped: it must not be
+    /// able to drive the operator's terminal.
+    @Test func aTasksEscapeSequencesAreNotPrintedRaw() async throws {
+        let cli = CLI(prefix: testNamespace())
+        let worker = try cli.startWorker()
+        let run = try await cli.run(["enqueue", "kale.fail", "--args", #"{"message":"\u001b[2J\u001b]0;owned\u0007 red"}"#,
+                                     "--retries", "0", "--wait", "--timeout", "20s"])
+        #expect(run.status == 1, "\(run)")
+        #expect(!run.stdout.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" }, "\(run)")
+        #expect(run.stdout.contains("\\u{1b}[2J"), "\(run)")
+        #expect(try await worker.stop().status == 0)
+    }
+
     @Test func waitTimesOutWithExitOneWhenNoWorkerRuns() async throws {
         let cli = CLI(prefix: testNamespace())
         let start = ContinuousClock.now
