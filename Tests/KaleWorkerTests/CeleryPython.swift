@@ -70,8 +70,7 @@ struct CeleryPython {
     func startWorker(queue: String) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.python)
-        process.arguments = ["-m", "celery", "-A", "app", "worker", "-Q", queue, "--concurrency", "2", "--loglevel", "warning",
-                             "--without-heartbeat", "--without-mingle", "--without-gossip"]
+        process.arguments = ["-m", "celery", "-A", "app", "worker", "-Q", queue, "--concurrency", "2", "--loglevel", "warning"]
         process.environment = environment
         process.currentDirectoryURL = URL(fileURLWithPath: Self.scripts)
         process.standardOutput = FileHandle.nullDevice
