@@ -239,17 +239,23 @@ public struct Broker: Sendable {
     }
 
     /// The command that takes up to `limit` Celery messages of `queue` over from kombu's lists
-    /// (`buckets`: the lists of priorities 0, 3, 6 and 9) into Kale tasks; see
-    /// ``Scripts/celeryIntake``. Its reply is {taken, scheduled, ended at once}.
-    public func celeryIntakeCommand(queue: String, buckets: [String], resultKeyPrefix: String, resultExpires: Int,
-                                    maxRetries: Int, limit: Int, now: Int64) -> RedisCommand {
-        precondition(buckets.count == 4, "kombu has four priority lists")
-        return Scripts.celeryIntake.command(
-            keys: buckets + [keys.celeryIntake(queue)] + keys.pendingLists(queue)
-                + [keys.scheduled(queue), keys.notify(queue), keys.dead(queue)],
+    /// (`buckets`: each list with its priority step, highest priority first) into Kale tasks,
+    /// reading `intake` (Kale's list of moved messages) first; see ``Scripts/celeryIntake``.
+    /// Its reply is {taken, scheduled, ended at once}.
+    public func celeryIntakeCommand(queue: String, buckets: [(list: String, step: Int)], intake: String, resultKeyPrefix: String,
+                                    resultExpires: Int, maxRetries: Int, limit: Int, now: Int64) -> RedisCommand {
+        Scripts.celeryIntake.command(
+            keys: [intake] + keys.pendingLists(queue) + [keys.scheduled(queue), keys.notify(queue), keys.dead(queue)]
+                + buckets.map(\.list),
             arguments: [now, limit, keys.taskPrefix(queue), keys.doneChannel(""), keys.statsPrefix(queue),
                         configuration.deadSetMaxSize, deadAgeMs, ttlMs, resultKeyPrefix, resultExpires,
-                        configuration.maxMessageSize, maxRetries])
+                        configuration.maxMessageSize, maxRetries] + buckets.map { $0.step as any RedisArgument })
+    }
+
+    /// The command writing Celery result `json` at `key` (never over a SUCCESS), published on
+    /// the key; for a task the bridge answers without a record of its own.
+    public func celeryResultCommand(key: String, json: [UInt8], expires: Int) -> RedisCommand {
+        Scripts.celeryResult.command(keys: [key], arguments: [json, expires])
     }
 
     /// Promotes due scheduled tasks of `queue`; returns how many, and when the next is due (ms).

@@ -36,9 +36,11 @@ public struct Keys: Sendable, Hashable {
     /// Prefix of the per-10-second counters of finished tasks (`succeeded:<bucket>` …).
     public func statsPrefix(_ queue: String) -> String { queuePrefix(queue) + "stats:" }
 
-    /// List of Celery messages moved out of kombu's list by a blocked worker, not yet made
-    /// into tasks (see ``Scripts/celeryIntake``).
-    public func celeryIntake(_ queue: String) -> String { queuePrefix(queue) + "celery:intake" }
+    /// List of Celery messages moved out of kombu's list (under kombu prefix `brokerPrefix`) by
+    /// a blocked worker, not yet made into tasks (see ``Scripts/celeryIntake``).
+    public func celeryIntake(_ queue: String, brokerPrefix: String = "") -> String {
+        queuePrefix(queue) + "celery:intake" + (brokerPrefix.isEmpty ? "" : ":" + brokerPrefix)
+    }
     /// Set of the Celery queues that workers take over (for inspection).
     public var celeryQueues: String { "\(prefix):celery:queues" }
 

@@ -26,6 +26,22 @@ struct CeleryWorkerOptions: ParsableArguments {
             help: "Retries of a failing Celery task whose type sets none (default 0, as Celery).")
     var retries: Int = 0
 
+    @Option(name: .customLong("celery-route"),
+            help: ArgumentHelp("As Celery's task_routes, for callbacks and chain steps: 'media.*=swift' (repeat).", valueName: "glob=queue"))
+    var routes: [String] = []
+
+    @Option(name: .customLong("celery-priority-steps"),
+            help: ArgumentHelp("kombu's priority_steps transport option (default 0,3,6,9).", valueName: "steps"))
+    var prioritySteps: String?
+
+    @Option(name: .customLong("celery-separator"),
+            help: ArgumentHelp("kombu's sep transport option (default \\x06\\x16).", valueName: "sep"))
+    var separator: String?
+
+    func steps() -> [Int]? {
+        prioritySteps.map { $0.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    }
+
     func names() -> [String] {
         (queues ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
@@ -39,11 +55,23 @@ struct CeleryWorkerOptions: ParsableArguments {
         }
         if resultExpires < 0 { throw ValidationError("--celery-result-expires must be 0 or more") }
         if retries < 0 { throw ValidationError("--celery-retries must be 0 or more") }
+        for r in routes where CeleryRoute(parsing: r) == nil {
+            throw ValidationError("--celery-route '\(r)' is not glob=queue, e.g. 'media.*=swift'")
+        }
+        if let text = prioritySteps, let steps = steps(),
+           steps.isEmpty || steps.count != text.split(separator: ",").count || steps.contains(where: { !(0...9).contains($0) }) {
+            throw ValidationError("--celery-priority-steps '\(text)' must be numbers 0-9 separated by commas, e.g. 0,3,6,9")
+        }
+        if separator?.isEmpty == true { throw ValidationError("--celery-separator must not be empty") }
     }
 
     func configuration() -> CeleryConfiguration? {
         guard queues != nil else { return nil }
-        return CeleryConfiguration(queues: names(), brokerKeyPrefix: brokerPrefix, resultKeyPrefix: resultPrefix,
-                                   resultExpires: resultExpires, maxRetries: retries)
+        var c = CeleryConfiguration(queues: names(), brokerKeyPrefix: brokerPrefix, resultKeyPrefix: resultPrefix,
+                                    resultExpires: resultExpires, maxRetries: retries)
+        c.routes = routes.compactMap(CeleryRoute.init(parsing:))
+        if let steps = steps() { c.prioritySteps = steps }
+        if let separator { c.separator = separator }
+        return c
     }
 }

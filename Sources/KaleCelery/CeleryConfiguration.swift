@@ -30,10 +30,21 @@ public struct CeleryConfiguration: Sendable, Hashable {
     public var defaultQueue: String
     /// The highest number of messages one intake step takes over.
     public var intakeBatch: Int
+    /// kombu's `priority_steps` transport option. Default `[0, 3, 6, 9]`, kombu's.
+    public var prioritySteps: [Int] = CeleryKeys.prioritySteps
+    /// kombu's `sep` transport option. Default `"\x06\x16"`, kombu's.
+    public var separator: String = CeleryKeys.separator
+    /// Celery's `task_routes` for the messages the bridge sends (callbacks, chain steps) whose
+    /// signature names no queue: (pattern, queue) pairs, first match wins; a pattern may end in
+    /// or hold `*` (as Celery's glob routes). Unmatched: ``defaultQueue``.
+    public var routes: [CeleryRoute] = []
     /// An idle worker blocks on kombu's default-priority list (where Celery puts every
     /// message sent without a priority) and wakes at once for it; messages of priorities 3-9
     /// are looked for at least this often. Default 200 ms.
-    public var pollInterval: Duration = .milliseconds(200)
+    public var pollInterval: Duration = .milliseconds(200) {
+        // Zero would make BLMOVE block forever: nothing but priority 0 would ever be taken.
+        didSet { if pollInterval < .milliseconds(10) { pollInterval = .milliseconds(10) } }
+    }
 
     public init(queues: [String] = [], brokerKeyPrefix: String = "", resultKeyPrefix: String = "",
                 resultExpires: Int = 86_400, maxRetries: Int = 0, defaultQueue: String = "celery", intakeBatch: Int = 200) {
@@ -46,5 +57,12 @@ public struct CeleryConfiguration: Sendable, Hashable {
         self.intakeBatch = intakeBatch
     }
 
-    public var keys: CeleryKeys { CeleryKeys(brokerPrefix: brokerKeyPrefix, resultPrefix: resultKeyPrefix) }
+    public var keys: CeleryKeys {
+        CeleryKeys(brokerPrefix: brokerKeyPrefix, resultPrefix: resultKeyPrefix, prioritySteps: prioritySteps, separator: separator)
+    }
+
+    /// The queue a message for task `name` goes to when its signature names none.
+    public func queue(for name: String) -> String {
+        routes.first { $0.matches(name) }?.queue ?? defaultQueue
+    }
 }

@@ -12,6 +12,10 @@ public struct CeleryBridgeFormat: MessageFormat {
 
     public var name: String { "\(kale.name)+celery/2" }
 
+    /// Whether the wrapped format is Kale's own: then a non-Celery message is already what a
+    /// pool child reads.
+    public var wrapsKaleJSON: Bool { kale is KaleJSONFormat }
+
     public func decode(_ bytes: [UInt8]) throws -> Envelope {
         guard Self.looksLikeCelery(bytes) else { return try kale.decode(bytes) }
         return try CeleryMessage(envelope: bytes).envelope(queue: "")

@@ -1,16 +1,23 @@
 /// The Redis keys of kombu's transport and Celery's result backend (`../shared/CELERY.md` §2.1, §3.1).
 public struct CeleryKeys: Sendable, Hashable {
-    /// kombu's separator between a queue name and its priority step, and inside bindings.
+    /// kombu's default separator between a queue name and its priority step, and inside bindings.
     public static let separator = "\u{06}\u{16}"
-    /// kombu's priority steps on Redis: 0 is the highest.
+    /// kombu's default priority steps on Redis: 0 is the highest.
     public static let prioritySteps = [0, 3, 6, 9]
 
     public let brokerPrefix: String
     /// The result-key prefix as Celery uses it (with its `_` appended when needed).
     public let resultPrefix: String
+    /// kombu's `priority_steps` and `sep` transport options (Celery's routing guide suggests
+    /// `list(range(10))` and `':'` for ten real levels).
+    public let steps: [Int]
+    public let sep: String
 
-    public init(brokerPrefix: String = "", resultPrefix: String = "") {
+    public init(brokerPrefix: String = "", resultPrefix: String = "", prioritySteps: [Int] = CeleryKeys.prioritySteps,
+                separator: String = CeleryKeys.separator) {
         self.brokerPrefix = brokerPrefix
+        steps = prioritySteps.isEmpty ? CeleryKeys.prioritySteps : prioritySteps.sorted()
+        sep = separator
         if resultPrefix.isEmpty || ":_-.".contains(resultPrefix.last!) {
             self.resultPrefix = resultPrefix
         } else {
@@ -20,16 +27,17 @@ public struct CeleryKeys: Sendable, Hashable {
 
     /// The list of `queue` holding messages of `priority` (0-9; kombu rounds down to a step).
     public func bucket(_ queue: String, priority: Int) -> String {
-        let step = Self.prioritySteps.last { $0 <= max(priority, 0) } ?? 0
-        return brokerPrefix + queue + (step == 0 ? "" : Self.separator + String(step))
+        // As kombu's _q_for_pri: the largest step not above the priority; step 0 has no suffix.
+        let step = steps.last { $0 <= max(priority, 0) } ?? steps[steps.count - 1]
+        return brokerPrefix + queue + (step == 0 ? "" : sep + String(step))
     }
 
-    /// The four lists of `queue`, highest priority first.
-    public func buckets(_ queue: String) -> [String] { Self.prioritySteps.map { bucket(queue, priority: $0) } }
+    /// The lists of `queue` with their priority steps, highest priority (0) first.
+    public func buckets(_ queue: String) -> [(list: String, step: Int)] { steps.map { (bucket(queue, priority: $0), $0) } }
 
     /// The set kombu routes exchange `queue` through, and its member for the queue itself.
     public func binding(_ queue: String) -> (key: String, member: String) {
-        (brokerPrefix + "_kombu.binding." + queue, queue + Self.separator + Self.separator + queue)
+        (brokerPrefix + "_kombu.binding." + queue, queue + sep + sep + queue)
     }
 
     /// kombu 5.7's copy of the binding table that its sweep keeps.

@@ -82,6 +82,7 @@ public struct CeleryMessage: Sendable, Hashable {
             if let v = headers[name], v != .null { request[name] = v }
         }
         request["queue"] = .string(queue)
+        if let p = properties["priority"], p != .null { request["priority"] = p }
         var e = Envelope(id: id, name: task, queue: queue, args: .object(kwargs), enqueuedAt: 0,
                          softTimeLimitMs: ms(1), timeLimitMs: ms(0), priority: priority ?? .high, headers: traceHeaders)
         e.celery = .object(request)

@@ -107,6 +107,17 @@ public struct CeleryMessageWriter: Sendable {
                       parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec, micros)
     }
 
+    /// Milliseconds since 1970 of an ISO-8601 time as Python writes it (no zone: UTC, with or
+    /// without a fraction); nil when unreadable.
+    public static func ms(iso text: String) -> Int64? {
+        var t = text
+        if !(t.hasSuffix("Z") || t.range(of: #"[+-]\d\d:?\d\d$"#, options: .regularExpression) != nil) { t += "Z" }
+        let plain = Date.ISO8601FormatStyle()
+        let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        guard let date = (try? fractional.parse(t)) ?? (try? plain.parse(t)) else { return nil }
+        return Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+
     /// Roughly Python's repr, for the `argsrepr` header that Celery shows in logs and Flower.
     static func repr(_ args: [JSONValue]) -> String {
         "(" + args.map(\.jsonString).joined(separator: ", ") + (args.count == 1 ? ",)" : ")")

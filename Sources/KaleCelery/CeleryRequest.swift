@@ -10,6 +10,9 @@ public struct CeleryRequest: Sendable {
     public let embed: [String: JSONValue]
     public let rootID: String?
     public let groupID: String?
+    /// The message's priority (0-9), passed on to callbacks that set none, as Celery does.
+    public let priority: Int?
+    public let retries: Int
 
     /// The request an envelope carries, or nil for a Kale message.
     public init?(_ envelope: Envelope) {
@@ -21,6 +24,8 @@ public struct CeleryRequest: Sendable {
         embed = r["embed"]?.objectValue ?? [:]
         rootID = r["root_id"]?.stringValue
         groupID = r["group"]?.stringValue
+        priority = r["priority"]?.doubleValue.map { Int($0) }
+        retries = Int(r["retries"]?.doubleValue ?? 0)
     }
 
     /// The task's input: the keyword arguments, with positional ones named by `names` (the
@@ -46,12 +51,36 @@ public struct CeleryRequest: Sendable {
     }
 
     /// Why this request cannot run on a Kale worker, or nil. A chord header needs Celery's
-    /// chord counter in its result backend (CELERY.md §3.6), which Kale does not keep.
+    /// chord counter in its result backend (CELERY.md §3.6), which Kale does not keep; a
+    /// callback that is itself a chain, group or chord would need Celery's canvas to expand.
     public var unsupported: String? {
         if let chord = embed["chord"], chord != .null {
             return "this task is the header of a Celery chord; chord headers must run on Celery workers (route the chord's tasks to a Celery queue)"
         }
+        for key in ["callbacks", "errbacks", "chain"] {
+            for sig in embed[key]?.arrayValue ?? [] {
+                if let kind = sig["subtask_type"]?.stringValue {
+                    return "a \(key == "chain" ? "chain step" : "callback") of this task is a Celery \(kind), which a Kale worker cannot expand; link single tasks, or run the canvas on Celery workers"
+                }
+            }
+        }
         return nil
+    }
+
+    /// The id of the chord body whose header this task is: it must fail too (ChordError) when
+    /// the header is refused, or the chord's `get()` would wait for ever.
+    public var chordBodyID: String? { embed["chord"]?["options"]?["task_id"]?.stringValue }
+
+    /// Celery's result for the chord body when its header was refused.
+    public func chordBodyFailure(_ why: String) throws -> [UInt8] {
+        guard let id = chordBodyID else { return [] }
+        return try JSONValue.object([
+            "status": "FAILURE",
+            "result": .object(["exc_type": "ChordError", "exc_message": .array([.string("dependency \(self.id) refused: \(why)")]),
+                               "exc_module": "celery.exceptions"]),
+            "traceback": .null, "children": .array([]), "date_done": .string(CeleryMessageWriter.iso(Broker.now())),
+            "task_id": .string(id),
+        ]).bytes()
     }
 
     /// The messages a Celery worker sends when this task succeeds with `result`: every `link`
@@ -85,8 +114,9 @@ public struct CeleryRequest: Sendable {
         let immutable = s["immutable"] == .bool(true)
         var args = s["args"]?.arrayValue ?? []
         if !immutable { args.insert(value, at: 0) }
-        let queue = options["queue"]?.stringValue ?? options["routing_key"]?.stringValue ?? configuration.defaultQueue
-        let priority = Int(options["priority"]?.doubleValue ?? 0)
+        // As a Celery worker's apply_async: the signature's queue, else the app's routes.
+        let queue = options["queue"]?.stringValue ?? options["routing_key"]?.stringValue ?? configuration.queue(for: task)
+        let priority = options["priority"]?.doubleValue.map { Int($0) } ?? self.priority ?? 0
         var embed: [String: JSONValue] = [:]
         if let chain, !chain.isEmpty { embed["chain"] = .array(chain) }
         for (name, key) in [("link", "callbacks"), ("link_error", "errbacks")] {
@@ -98,6 +128,12 @@ public struct CeleryRequest: Sendable {
             rootID: rootID ?? id, parentID: id, groupID: options["group_id"]?.stringValue, embed: embed)
         if let given = options["task_id"]?.stringValue { call.id = given }
         if let countdown = options["countdown"]?.doubleValue { call.eta = Broker.now() + Int64(countdown * 1000) }
+        if let eta = options["eta"]?.stringValue.flatMap(CeleryMessageWriter.ms(iso:)) { call.eta = eta }
+        switch options["expires"] {
+        case .number(let seconds)?: call.expires = Broker.now() + Int64(seconds * 1000)
+        case .string(let iso)?: call.expires = CeleryMessageWriter.ms(iso: iso)
+        default: break
+        }
         if let limit = options["time_limit"]?.doubleValue { call.hardTimeLimit = limit }
         if let limit = options["soft_time_limit"]?.doubleValue { call.softTimeLimit = limit }
         return Broker.Forward(list: configuration.keys.bucket(queue, priority: priority), message: try writer.envelope(call))

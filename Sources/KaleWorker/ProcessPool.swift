@@ -68,7 +68,8 @@ final class ProcessPool: Executor {
 
         // Children speak kale/1; a message in another format is converted here, once.
         // (A task taken over from Celery always is: its input was mapped by the supervisor.)
-        let native = job.envelope.celery == nil && (format is KaleJSONFormat || format is CeleryBridgeFormat)
+        let native = job.envelope.celery == nil
+            && (format is KaleJSONFormat || (format as? CeleryBridgeFormat)?.wrapsKaleJSON == true)
         let message = native ? job.leased.message : ((try? KaleJSONFormat().encode(job.envelope)) ?? [])
         var payload = Frame.int64(Int64(job.leased.attempt)) + Frame.int64(job.softTimeLimit?.milliseconds ?? -1)
         payload.append(contentsOf: message)

@@ -117,7 +117,10 @@ extension Worker {
             do { try bridge(&envelope, task: task, handler: handler) }
             catch {
                 let failure = error as? TaskFailure ?? .rejected("\(error)", type: "InvalidInput")
-                return .record(task, { [log] in await self.reject(task, log, failure) })
+                return .record(task, { [log, envelope] in
+                    await self.failChordBody(of: envelope, failure, log)
+                    await self.reject(task, log, failure)
+                })
             }
         }
         let entry = held.entry(task.key)
@@ -279,7 +282,8 @@ extension Worker {
         // A bridged task's retries are its task type's (the record holds the bridge's default).
         let retryAt: Int64? = failure.retryable && (envelope.celery == nil || task.attempt <= envelope.maxRetries)
             ? Broker.now() + envelope.backoff.delay(afterAttempt: task.attempt).milliseconds : nil
-        let forward = retryAt == nil && !cancelled ? celeryErrbacks(envelope, log) : []
+        // Sent only if the script finds the task out of retries (it has the last word on that).
+        let forward = cancelled ? [] : celeryErrbacks(envelope, log)
         let reply = await acknowledge(
             broker.failCommand(task, worker: id, failure: failure, retryAt: retryAt, cancelled: cancelled,
                                startedAt: startedAt, now: Broker.now(), thenStart: next, forward: forward),

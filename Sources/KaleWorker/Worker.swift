@@ -55,15 +55,13 @@ public final class Worker: Sendable {
     public init(configuration: WorkerConfiguration, kale: KaleConfiguration, registry: TaskRegistry,
                 logger: Logger = Logger(label: "kale.worker")) {
         var configuration = configuration
-        if let celery = configuration.celery {
-            // A Celery queue's messages become tasks of the Kale queue of the same name.
-            for queue in celery.queues where !configuration.queues.contains(where: { $0.name == queue }) {
-                configuration.queues.append((queue, 1))
-            }
-            format = CeleryBridgeFormat(kale: kale.format)
-        } else {
-            format = kale.format
+        // A Celery queue's messages become tasks of the Kale queue of the same name.
+        for queue in configuration.celery?.queues ?? [] where !configuration.queues.contains(where: { $0.name == queue }) {
+            configuration.queues.append((queue, 1))
         }
+        // Every worker reads both: one serving a queue the bridge fills (a rolling upgrade, a
+        // worker started without --celery-queues) must run those tasks, not dead-letter them.
+        format = CeleryBridgeFormat(kale: kale.format)
         self.configuration = configuration
         self.kale = kale
         self.registry = registry

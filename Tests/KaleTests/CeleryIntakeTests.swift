@@ -19,11 +19,11 @@ import Testing
         return try JSONValue.object(envelope).bytes()
     }
 
-    private func intake(_ f: KaleFixture, prefix: String, now: Int64 = Broker.now()) async throws -> [Int] {
-        let keys = CeleryKeys(brokerPrefix: prefix, resultPrefix: prefix)
+    private func intake(_ f: KaleFixture, prefix: String, keys given: CeleryKeys? = nil, now: Int64 = Broker.now()) async throws -> [Int] {
+        let keys = given ?? CeleryKeys(brokerPrefix: prefix, resultPrefix: prefix)
         let command = f.client.broker.celeryIntakeCommand(
-            queue: "celery", buckets: keys.buckets("celery"), resultKeyPrefix: keys.resultKeyPrefix,
-            resultExpires: 60, maxRetries: 3, limit: 100, now: now)
+            queue: "celery", buckets: keys.buckets("celery"), intake: f.keys.celeryIntake("celery", brokerPrefix: prefix),
+            resultKeyPrefix: keys.resultKeyPrefix, resultExpires: 60, maxRetries: 3, limit: 100, now: now)
         return try await f.redis.send(command).array?.compactMap(\.int) ?? []
     }
 
@@ -68,6 +68,64 @@ import Testing
         _ = try await intake(f, prefix: prefix)
         let kept = try #require(try await f.redis.send("GET", prefix + "celery-task-meta-done").bytes.flatMap(CeleryResult.init(json:)))
         #expect(kept.status == "SUCCESS")
+    }
+}
+
+extension CeleryIntakeTests {
+    /// A message over the size limit is kept in the dead set under its own id and answered
+    /// with a FAILURE, so the caller's get() raises instead of waiting.
+    @Test func anOversizedMessageIsAnsweredUnderItsOwnID() async throws {
+        let f = KaleFixture { $0.maxMessageSize = 4096 }
+        let prefix = f.keys.prefix + "-c:"
+        let call = CeleryMessageWriter.Call(id: "big-1", task: "kale.echo", kwargs: ["blob": .string(String(repeating: "x", count: 10_000))])
+        _ = try await f.redis.send("LPUSH", prefix + "celery", try CeleryMessageWriter().envelope(call))
+        #expect(try await intake(f, prefix: prefix) == [1, 0, 1])
+        let info = try #require(try await f.client.status(of: "big-1", queue: "celery"))
+        #expect(info.state == .dead && info.error?.type == "PayloadTooLarge", "\(info)")
+        let meta = try #require(try await f.redis.send("GET", prefix + "celery-task-meta-big-1").bytes.flatMap(CeleryResult.init(json:)))
+        #expect(meta.status == "FAILURE" && CeleryTaskError(meta).type == "PayloadTooLarge")
+        #expect(try await f.redis.send("HSTRLEN", f.keys.task("celery", "big-1"), "msg").int ?? 0 > 10_000)
+    }
+
+    /// kombu's priority_steps and sep transport options (ten real levels, ':' as separator).
+    @Test func customPriorityStepsAndSeparatorAreRead() async throws {
+        let f = KaleFixture()
+        let prefix = f.keys.prefix + "-c:"
+        let keys = CeleryKeys(brokerPrefix: prefix, resultPrefix: prefix, prioritySteps: Array(0...9), separator: ":")
+        #expect(keys.bucket("celery", priority: 7) == prefix + "celery:7" && keys.bucket("celery", priority: 0) == prefix + "celery")
+        #expect(keys.binding("celery").member == "celery::celery")
+        for p in [0, 4, 7] {
+            _ = try await f.redis.send("LPUSH", keys.bucket("celery", priority: p), try message(id: "p\(p)", priority: p))
+        }
+        #expect(try await intake(f, prefix: prefix, keys: keys) == [3, 0, 0])
+        #expect(try await f.redis.send("LRANGE", f.keys.pending("celery", .high), 0, -1).strings == ["p0"])
+        #expect(try await f.redis.send("LRANGE", f.keys.pending("celery", .normal), 0, -1).strings == ["p4"])
+        #expect(try await f.redis.send("LRANGE", f.keys.pending("celery", .low), 0, -1).strings == ["p7"])
+    }
+
+    /// Celery appends '_' to a result prefix unless it ends in one of ':_-.'.
+    @Test func theResultPrefixFollowsCeleryRule() {
+        #expect(CeleryKeys(resultPrefix: "app").result("x") == "app_celery-task-meta-x")
+        #expect(CeleryKeys(resultPrefix: "app:").result("x") == "app:celery-task-meta-x")
+        #expect(CeleryKeys(resultPrefix: "app.").result("x") == "app.celery-task-meta-x")
+        #expect(CeleryKeys().result("x") == "celery-task-meta-x")
+    }
+
+    /// A retried acknowledgement (its first try ran, its reply was lost) must not send the
+    /// task's callbacks twice.
+    @Test func aRetriedSucceedSendsItsCallbacksOnce() async throws {
+        let f = KaleFixture()
+        let ref = try await f.client.enqueue(name: "kale.echo", args: .object([:]))
+        let leased = Broker.leased(from: try await f.redis.send(f.client.broker.fetch(
+            queue: ref.queue, worker: "w", lease: "l1", count: 1, leaseDeadline: Broker.now() + 10_000, now: Broker.now())),
+            queue: ref.queue, lease: "l1")
+        let task = try #require(leased.first)
+        let list = f.keys.prefix + "-c:celery"
+        let succeed = f.client.broker.succeedCommand(task, worker: "w", result: Array("1".utf8), startedAt: Broker.now(), now: Broker.now(),
+                                                     forward: [Broker.Forward(list: list, message: Array("next".utf8))])
+        #expect(try await f.redis.send(succeed).int == 1)
+        #expect(try await f.redis.send(succeed).int == 1)
+        #expect(try await f.redis.send("LLEN", list).int == 1)
     }
 }
 

@@ -155,6 +155,9 @@ import Testing
         #expect(field(try line(lines, "errback"), "value", "value") == .string(failedID))
         let chord = try line(lines, "chord")
         #expect(chord["raised"] == "Unsupported" && chord["message"]?.stringValue?.contains("chord") == true, "\(chord)")
+        // The chord's own result (its body) fails too, instead of never arriving.
+        let body = try line(lines, "body")
+        #expect(body["raised"] == "ChordError" && body["state"] == "FAILURE", "\(body)")
         #expect(try await f.auditCelery(py, ids: try await bridgedIDs(f)).isEmpty)
         #expect(await worker.stop() == 0)
     }
@@ -291,6 +294,23 @@ import Testing
         #expect(results.first?["raised"] == "SoftTimeLimitExceeded" && results.first?["module"] == "billiard.exceptions", "\(results)")
         #expect(results.last?["raised"] == "TaskRevokedError" && results.last?["state"] == "REVOKED", "\(results)")
         #expect(try await f.auditCelery(py, ids: [soft, long]).isEmpty)
+        #expect(await worker.stop() == 0)
+    }
+
+    /// A chain from Python that alternates between the fleets: Kale routes the Python step by
+    /// its `--celery-route`, and the Python worker sends the last step back to Kale's queue.
+    @Test func aChainCrossesFromKaleToCeleryAndBack() async throws {
+        let f = KaleFixture()
+        let py = CeleryPython(f)
+        let celeryWorker = try py.startWorker(queue: "py")
+        defer { kill(celeryWorker.processIdentifier, SIGKILL) }
+        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix,
+                                      arguments: py.workerArguments() + ["--celery-route", "py.*=py"])
+        try await worker.waitUntilReady(f)
+        let lines = try await py.run("mixed")
+        #expect(field(try line(lines, "chain"), "value") == 112, "\(lines)")
+        #expect(try await f.auditCelery(py, ids: try await bridgedIDs(f)).isEmpty)
+        #expect(try await f.auditCelery(py, queue: "py", ids: []).isEmpty)
         #expect(await worker.stop() == 0)
     }
 }

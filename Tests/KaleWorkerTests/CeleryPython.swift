@@ -97,7 +97,7 @@ extension KaleFixture {
                 : type == "zset" ? try await redis.send("ZCARD", python.prefix + key).int ?? 0 : 0
             if n != 0 { problems.append("kombu's \(key) holds \(n)") }
         }
-        let intake = try await redis.send("LLEN", keys.celeryIntake(queue)).int ?? -1
+        let intake = try await redis.send("LLEN", keys.celeryIntake(queue, brokerPrefix: python.prefix)).int ?? -1
         if intake != 0 { problems.append("Kale's intake list holds \(intake)") }
         problems += try await auditQueue(queue, ids: ids)
         return problems

@@ -81,7 +81,16 @@ def canvas():
     # a chord header cannot run on Kale: refused with a clear failure, never ignored.
     from celery import chord
     c = chord([add_stub.s(1, 1)], add_stub.s(0)).apply_async()
-    out(chord=outcome(c.parent.results[0] if c.parent else c, timeout=10))
+    # c.get() re-raises the header's error first (as Celery does); the body's own result, read
+    # alone, must be there too (ChordError), or a waiter on the body id would wait for ever.
+    out(chord=outcome(c.parent.results[0] if c.parent else c, timeout=10),
+        body=outcome(AsyncResult(c.id, app=app), timeout=10), body_via_chord=outcome(c, timeout=10))
+
+
+def mixed():
+    """A chain that crosses fleets: Kale, then a Python worker (queue py), then Kale again."""
+    c = chain(add_stub.s(1, 1), app.signature("py.add", args=(10,)), add_stub.s(100)).apply_async()
+    out(chain=outcome(c, timeout=60))
 
 
 def buckets(queue):

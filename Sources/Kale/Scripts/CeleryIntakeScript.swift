@@ -15,22 +15,23 @@ extension Scripts {
     /// decoded by the worker, where a bad body is rejected like any bad message. A message that
     /// cannot be read at all goes to the dead set under an id derived from its bytes; one with a
     /// Celery id but a bad envelope also gets a FAILURE result, so the caller's `get()` raises.
-    /// KEYS: 1-4 kombu's lists for priorities 0, 3, 6, 9, 5 intake list, 6-8 pending lists
-    ///       (high, normal, low), 9 scheduled set, 10 notify list, 11 dead set
+    /// KEYS: 1 intake list, 2-4 pending lists (high, normal, low), 5 scheduled set, 6 notify
+    ///       list, 7 dead set, 8… kombu's lists, highest priority first (one per priority step)
     /// ARGV: 1 now ms (0: Redis' clock), 2 most messages to take, 3 task-key prefix, 4 done-channel prefix,
     ///       5 stats prefix, 6 dead max size, 7 dead max age ms, 8 default result TTL ms,
     ///       9 Celery result-key prefix (`celery-task-meta-`), 10 Celery result expiry s (0: none),
-    ///       11 max message bytes, 12 retries allowed after the first run
+    ///       11 max message bytes, 12 retries allowed after the first run, 13… the priority step of
+    ///       each of kombu's lists (0-9), in the order of KEYS 8…
     /// Returns: {taken, of which scheduled, of which rejected or ended at once}
     static let celeryIntake = RedisScript(name: "celery-intake", source: LuaLibrary.source + #"""
-    local C = {now = tonumber(ARGV[1]), tp = ARGV[3], chan = ARGV[4], stats = ARGV[5], dead = KEYS[11],
+    local C = {now = tonumber(ARGV[1]), tp = ARGV[3], chan = ARGV[4], stats = ARGV[5], dead = KEYS[7],
       deadMax = tonumber(ARGV[6]), deadAge = tonumber(ARGV[7]), ttl = tonumber(ARGV[8])}
     if C.now == 0 then
       -- Sent behind a blocking move: the caller's clock would be stale by the time this runs.
       local t = redis.call('TIME')
       C.now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
     end
-    local pending = {KEYS[6], KEYS[7], KEYS[8]}
+    local pending = {KEYS[2], KEYS[3], KEYS[4]}
     local maxSize = tonumber(ARGV[11])
 
     -- ISO-8601 (with or without fraction and zone; no zone means UTC) to ms; nil if unreadable.
@@ -100,20 +101,13 @@ extension Scripts {
     local function take(raw, bucket)
       taken = taken + 1
       local derived = 'celery-invalid-' .. redis.sha1hex(raw)
-      local function reject(id, cel, why)
+      local function reject(id, cel, why, typ, name)
         local key = C.tp .. id
-        redis.call('HSET', key, 'msg', raw, 'state', 'pending', 'max_retries', 0, 'enqueued_at', C.now, 'name', '?')
+        redis.call('HSET', key, 'msg', raw, 'state', 'pending', 'max_retries', 0, 'enqueued_at', C.now,
+          'name', name or '?')
         if cel then redis.call('HSET', key, 'cel', cel) end
-        kale_dead(C, key, id, kale_error('rejected', 'MalformedMessage', why, false))
+        kale_dead(C, key, id, kale_error('rejected', typ or 'MalformedMessage', why, false))
         ended = ended + 1
-      end
-      if #raw > maxSize then
-        local key = C.tp .. derived
-        redis.call('HSET', key, 'msg', '', 'state', 'pending', 'max_retries', 0, 'enqueued_at', C.now, 'name', '?')
-        kale_dead(C, key, derived, kale_error('rejected', 'PayloadTooLarge',
-          'Celery message of ' .. #raw .. ' bytes exceeds the limit of ' .. maxSize, false))
-        ended = ended + 1
-        return
       end
       local ok, env = pcall(cjson.decode, raw)
       if not ok or type(env) ~= 'table' then return reject(derived, nil, 'not a JSON object (kombu envelope expected)') end
@@ -130,13 +124,20 @@ extension Scripts {
           problem = 'no task header: not a Celery protocol 2 message'
         end
       end
-      if type(cid) ~= 'string' or cid == '' then cid = nil end
+      -- An id with a line feed could not be told apart inside 'cel': no result for it.
+      if type(cid) ~= 'string' or cid == '' or string.find(cid, '\n', 1, true) then cid = nil end
       local cel = nil
       if cid and h.ignore_result ~= true then cel = ARGV[10] .. '\n' .. cid .. '\n' .. ARGV[9] .. cid end
       local id = cid
       if not valid_id(id) then
         id = derived
-        problem = problem or ('task id ' .. tostring(cid) .. ' cannot be a Kale task id')
+        problem = problem or ('task id ' .. tostring(h.id) .. ' cannot be a Kale task id')
+      end
+      if #raw > maxSize then
+        -- Kept (the bytes are the caller's) and answered under the caller's id, so its get()
+        -- raises instead of waiting: a message too large to run is still not dropped.
+        return reject(id, cel, 'Celery message of ' .. #raw .. ' bytes exceeds the limit of ' .. maxSize .. ' bytes',
+          'PayloadTooLarge', type(name) == 'string' and name or nil)
       end
       local key = C.tp .. id
       local state = redis.call('HGET', key, 'state')
@@ -164,15 +165,17 @@ extension Scripts {
         expires = iso_ms(h.expires)
         if not expires then problem = 'expires ' .. h.expires .. ' is not an ISO-8601 time' end
       end
-      if problem then return reject(id, cel, problem) end
-      local prio = bucket
-      if type(p.priority) == 'number' then
-        if p.priority <= 2 then prio = 0 elseif p.priority <= 5 then prio = 1 else prio = 2 end
-      end
-      local retries = tonumber(h.retries) or 0
-      redis.call('HSET', key, 'msg', raw, 'state', 'pending', 'prio', prio, 'max_retries', ARGV[12],
+      if problem then return reject(id, cel, problem, nil, type(name) == 'string' and name or nil) end
+      -- kombu's priority (0 the highest) into Kale's three: 0-2 high, 3-5 normal, 6-9 low.
+      local step = bucket
+      if type(p.priority) == 'number' then step = p.priority end
+      local prio = 2
+      if step <= 2 then prio = 0 elseif step <= 5 then prio = 1 end
+      local retries = math.max(math.floor(tonumber(h.retries) or 0), 0)
+      -- Runs spent before (a message re-sent by Celery's retry) do not eat this budget.
+      redis.call('HSET', key, 'msg', raw, 'state', 'pending', 'prio', prio, 'max_retries', tonumber(ARGV[12]) + retries,
         'enqueued_at', C.now, 'ttl', C.ttl, 'name', name)
-      if retries > 0 then redis.call('HSET', key, 'attempt', math.floor(retries)) end
+      if retries > 0 then redis.call('HSET', key, 'attempt', retries) end
       if cel then redis.call('HSET', key, 'cel', cel) end
       if expires > 0 then
         redis.call('HSET', key, 'expires_at', expires)
@@ -184,24 +187,24 @@ extension Scripts {
       end
       if due > C.now then
         redis.call('HSET', key, 'state', 'scheduled')
-        redis.call('ZADD', KEYS[9], due, id)
+        redis.call('ZADD', KEYS[5], due, id)
         scheduled = scheduled + 1
       else
-        kale_push(pending, KEYS[10], prio, id, false)
+        kale_push(pending, KEYS[6], prio, id, false)
       end
     end
 
     local want = tonumber(ARGV[2])
     while taken < want do
-      local raw = redis.call('RPOP', KEYS[5])
+      local raw = redis.call('RPOP', KEYS[1])
       if not raw then break end
-      take(raw, 0)
+      take(raw, tonumber(ARGV[13]) or 0)
     end
-    for b = 1, 4 do
+    for b = 8, #KEYS do
       while taken < want do
         local raw = redis.call('RPOP', KEYS[b])
         if not raw then break end
-        take(raw, math.min(b - 1, 2))
+        take(raw, tonumber(ARGV[b + 5]) or 0)
       end
     end
     return {taken, scheduled, ended}
