@@ -65,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "KaleBench",
             dependencies: [
-                "Kale", "KaleRedis", "KaleWorker", "KaleCLI", "KaleTestSupport",
+                "Kale", "KaleRedis", "KaleCelery", "KaleWorker", "KaleCLI", "KaleTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

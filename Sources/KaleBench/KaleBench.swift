@@ -10,8 +10,8 @@ import KaleCLI
 struct KaleBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kale-bench",
-        abstract: "Benchmarks for Kale. Build in release: swift run -c release kale-bench [queue|redis].",
-        subcommands: [QueueBench.self, RedisBench.self],
+        abstract: "Benchmarks for Kale. Build in release: swift run -c release kale-bench [queue|redis|celery].",
+        subcommands: [QueueBench.self, RedisBench.self, CeleryBench.self],
         defaultSubcommand: QueueBench.self
     )
 }

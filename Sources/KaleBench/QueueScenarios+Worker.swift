@@ -8,9 +8,11 @@ import KaleRedis
 final class BenchWorker {
     let process = Process()
 
+    /// This executable's path, which `worker` makes a worker daemon.
+    static let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+
     init(url: RedisURL, prefix: String, concurrency: Int, prefetch: Int?, pool: String) throws {
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        process.executableURL = URL(fileURLWithPath: me)
+        process.executableURL = URL(fileURLWithPath: Self.executable)
         var args = ["worker", "--redis", url.connectionString, "--prefix", prefix, "--queues", "bench",
                     "--concurrency", String(concurrency), "--pool", pool, "--log-level", "warning"]
         if let prefetch { args += ["--prefetch", String(prefetch)] }

@@ -81,8 +81,13 @@ func table(_ figures: [Figure], title: String) -> String {
             f.met.map { $0 ? "ok" : "MISSED" } ?? "",
         ])
     }
-    let widths = (0..<header.count).map { col in rows.map { $0[col].count }.max() ?? 0 }
-    let numeric: Set<Int> = [2, 4, 5]
+    return aligned(rows, numeric: [2, 4, 5], title: title)
+}
+
+/// `rows` (the first is the header, underlined) in columns under `title`; the columns in
+/// `numeric` are right-aligned so that their digits line up.
+func aligned(_ rows: [[String]], numeric: Set<Int>, title: String) -> String {
+    let widths = (0..<rows[0].count).map { col in rows.map { $0[col].count }.max() ?? 0 }
     var lines = [title]
     for (i, row) in rows.enumerated() {
         let cells = row.enumerated().map { col, cell in
@@ -131,7 +136,11 @@ struct BenchOptions: ParsableArguments {
 
 /// Prints the table, or with `json` the figures as JSON on stdout and the table on stderr.
 func emit(_ figures: [Figure], title: String, json: Bool) throws {
-    let text = table(figures, title: title)
+    try emit(figures, text: table(figures, title: title), json: json)
+}
+
+/// Prints `text`, or with `json` the figures as JSON on stdout and `text` on stderr.
+func emit(_ figures: [Figure], text: String, json: Bool) throws {
     guard json else {
         print(text)
         return

@@ -27,6 +27,12 @@ def add_stub(x, y):
 
 
 # Tasks that the Python worker runs (Swift producer -> Celery worker).
+@app.task(name="py.noop")
+def py_noop():
+    """The Celery worker's side of `kale-bench celery`: the same no-op as kale.noop (its pid)."""
+    return os.getpid()
+
+
 @app.task(name="py.add")
 def py_add(x, y):
     return x + y
