@@ -108,7 +108,8 @@ struct CeleryScenarios {
     /// Throws unless nothing of the queue is left: kombu's lists and unacked hash, Kale's intake
     /// list, pending lists and leases. Each worker must start on an empty queue.
     private func expectEmpty(_ celery: CeleryKeys, kale: Keys) async throws {
-        let lists = celery.buckets(Self.queue) + [kale.celeryIntake(Self.queue)] + kale.pendingLists(Self.queue)
+        let lists = celery.buckets(Self.queue).map(\.list) + [kale.celeryIntake(Self.queue, brokerPrefix: celery.brokerPrefix)]
+            + kale.pendingLists(Self.queue)
         var commands = lists.map { RedisCommand("LLEN", $0) }
         commands += [RedisCommand("HLEN", celery.unacked), RedisCommand("ZCARD", kale.active(Self.queue))]
         let replies = try await redis.pipeline(commands)
