@@ -11,6 +11,12 @@ enum Output {
         print(printable(text))
     }
 
+    /// Text on stdout as it is: for the terminal sequences the CLI writes itself (a watch's
+    /// redraw), around text already made ``printable(_:keepingNewlines:)``.
+    static func raw(_ text: String) {
+        print(text, terminator: "")
+    }
+
     /// `text` with C0 controls (but `\n` and `\t`), DEL and C1 controls as `\u{…}`.
     static func printable(_ text: String, keepingNewlines: Bool = true) -> String {
         func isControl(_ u: Unicode.Scalar) -> Bool {

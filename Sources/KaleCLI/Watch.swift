@@ -17,10 +17,12 @@ enum Watch {
             if !text.isEmpty {
                 // Home, overwrite each line, then clear what is left of an earlier, longer
                 // frame: clearing the whole screen first would flicker.
+                // The frame's own text is made printable first; only our sequences stay raw.
+                let safe = Output.printable(text)
                 let body = clearing
-                    ? "\u{1B}[H" + text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\u{1B}[K\n") + "\u{1B}[K\u{1B}[J"
-                    : text
-                Output.line(body)
+                    ? "\u{1B}[H" + safe.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\u{1B}[K\n") + "\u{1B}[K\u{1B}[J"
+                    : safe
+                Output.raw(body + "\n")
                 Output.flush()
             }
             try await Task.sleep(for: .seconds(1))
