@@ -38,6 +38,10 @@ struct CeleryWorkerOptions: ParsableArguments {
             help: ArgumentHelp("kombu's sep transport option (default \\x06\\x16).", valueName: "sep"))
     var separator: String?
 
+    @Flag(name: .customLong("celery-events"),
+          help: "Send Celery's events (heartbeats, task events) so Flower and 'celery events' see this worker.")
+    var events = false
+
     func steps() -> [Int]? {
         prioritySteps.map { $0.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
     }
@@ -72,6 +76,7 @@ struct CeleryWorkerOptions: ParsableArguments {
         c.routes = routes.compactMap(CeleryRoute.init(parsing:))
         if let steps = steps() { c.prioritySteps = steps }
         if let separator { c.separator = separator }
+        c.events = events
         return c
     }
 }

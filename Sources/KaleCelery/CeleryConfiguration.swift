@@ -38,6 +38,9 @@ public struct CeleryConfiguration: Sendable, Hashable {
     /// signature names no queue: (pattern, queue) pairs, first match wins; a pattern may end in
     /// or hold `*` (as Celery's glob routes). Unmatched: ``defaultQueue``.
     public var routes: [CeleryRoute] = []
+    /// Send Celery's events (worker heartbeats, task-started/-succeeded/-failed), so Flower and
+    /// `celery events` see Kale workers. Default off, as Celery's `worker_send_task_events`.
+    public var events = false
     /// An idle worker blocks on kombu's default-priority list (where Celery puts every
     /// message sent without a priority) and wakes at once for it; messages of priorities 3-9
     /// are looked for at least this often. Default 200 ms.

@@ -119,11 +119,11 @@ public struct CeleryMessageWriter: Sendable {
     }
 
     /// Roughly Python's repr, for the `argsrepr` header that Celery shows in logs and Flower.
-    static func repr(_ args: [JSONValue]) -> String {
+    public static func repr(_ args: [JSONValue]) -> String {
         "(" + args.map(\.jsonString).joined(separator: ", ") + (args.count == 1 ? ",)" : ")")
     }
 
-    static func repr(_ kwargs: [String: JSONValue]) -> String {
+    public static func repr(_ kwargs: [String: JSONValue]) -> String {
         "{" + kwargs.sorted { $0.key < $1.key }.map { "'\($0.key)': \($0.value.jsonString)" }.joined(separator: ", ") + "}"
     }
 }

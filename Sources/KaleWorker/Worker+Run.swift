@@ -171,6 +171,7 @@ extension Worker {
                                                 duration: .zero, log, next: next)
             }
         }
+        if envelope.celery != nil { celeryTaskStarted(envelope, attempt: task.attempt) }
         let job = Job(
             leased: task, envelope: envelope,
             softTimeLimit: envelope.softTimeLimitMs.map { .milliseconds($0) } ?? configuration.softTimeLimit,
@@ -257,6 +258,7 @@ extension Worker {
                 log.info("task succeeded", metadata: ["duration.ms": "\(ms())", "outcome": "succeeded"])
             }
             metrics.finished(queue: task.queue, outcome: "succeeded", duration: duration)
+            if envelope.celery != nil, result == 1 { celeryTaskEnded(envelope, result: bytes, failure: nil, retrying: false, duration: duration) }
             return start
         case .failed(let failure):
             if entry?.killedByShutdown == true, entry?.cancelRequested != true {
@@ -300,6 +302,9 @@ extension Worker {
         log.log(level: level, "task failed", metadata: [
             "duration.ms": "\(ms())", "outcome": "\(result)", "error.kind": "\(failure.kind)", "error": "\(failure.type): \(failure.message)"])
         metrics.finished(queue: task.queue, outcome: result, duration: duration)
+        if envelope.celery != nil, code == 1 || code == 2 || code == 3 {
+            celeryTaskEnded(envelope, result: nil, failure: failure, retrying: code == 1, revoked: code == 3, duration: duration)
+        }
         return start
     }
 

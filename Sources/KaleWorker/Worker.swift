@@ -49,6 +49,10 @@ public final class Worker: Sendable {
     let format: any MessageFormat
     /// Writes the Celery messages that follow a bridged task (callbacks, chain steps).
     let celeryWriter: CeleryMessageWriter
+    /// Celery's events, with `--celery-events`: Flower's view of this worker.
+    let celeryEvents: CeleryEventPublisher?
+    /// Bridged tasks ended, for the `processed` of Celery's heartbeat.
+    let celeryProcessed = Atomic<Int>(0)
 
     /// - Parameters:
     ///   - registry: the tasks this worker can run; children build the same registry.
@@ -72,6 +76,12 @@ public final class Worker: Sendable {
         redisConfig.clientName = "kale-worker"
         redis = RedisClient(configuration: redisConfig, logger: logger)
         broker = Broker(redis: redis, configuration: kale)
+        if let celery = configuration.celery, celery.events {
+            celeryEvents = CeleryEventPublisher(redis: redis, configuration: celery, database: redisConfig.url.database,
+                                                hostname: "kale\(getpid())@\(configuration.name)", version: Heartbeat.version)
+        } else {
+            celeryEvents = nil
+        }
         var log = logger
         log[metadataKey: "worker"] = "\(id)"
         self.logger = log
@@ -132,6 +142,7 @@ public final class Worker: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.fetchLoop() }
             for queue in configuration.celery?.queues ?? [] { group.addTask { await self.celeryIntakeLoop(queue) } }
+            if celeryEvents != nil { group.addTask { await self.celeryHeartbeatLoop() } }
             for _ in 0..<configuration.concurrency { group.addTask { await self.runnerLoop() } }
             group.addTask { await Scheduler(worker: self).run() }
             group.addTask { await Reaper(worker: self).run() }
@@ -143,6 +154,7 @@ public final class Worker: Sendable {
             listener.stop()
         }
         await Heartbeat(worker: self).deregister()
+        await celeryEvents?.sendWorker("worker-offline", active: 0, processed: celeryProcessed.load(ordering: .relaxed))
         await executor.close()
         logger.info("worker stopped")
     }

@@ -313,4 +313,23 @@ import Testing
         #expect(try await f.auditCelery(py, queue: "py", ids: []).isEmpty)
         #expect(await worker.stop() == 0)
     }
+
+    /// With --celery-events, Celery's own event receiver and State (what Flower runs on) see the
+    /// Kale worker alive, with its heartbeat figures, and every bridged task's end.
+    @Test func celeryEventsLetFlowerSeeTheWorkerAndItsTasks() async throws {
+        let f = KaleFixture()
+        let py = CeleryPython(f)
+        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: py.workerArguments() + ["--celery-events"])
+        try await worker.waitUntilReady(f)
+        let seen = try #require(try await py.run("events", "3").first)
+        let workers = try #require(seen["workers"]?.objectValue)
+        let me = try #require(workers.first { $0.key.hasPrefix("kale\(worker.pid)@") }?.value, "\(workers)")
+        #expect(me["alive"] == .bool(true) && me["sw_ident"] == "kale", "\(me)")
+        #expect((me["processed"]?.doubleValue ?? 0) >= 4, "\(me)")
+        let tasks = try #require(seen["tasks"]?.objectValue)
+        #expect(tasks.values.filter { $0["state"] == "SUCCESS" && $0["name"] == "kale.echo" }.count == 3, "\(tasks)")
+        #expect(tasks.values.filter { $0["state"] == "FAILURE" && $0["name"] == "kale.fail" }.count == 1, "\(tasks)")
+        #expect(try await f.auditCelery(py, ids: try await bridgedIDs(f)).isEmpty)
+        #expect(await worker.stop() == 0)
+    }
 }

@@ -93,6 +93,46 @@ def mixed():
     out(chain=outcome(c, timeout=60))
 
 
+def events(count):
+    """Listens to Celery's event channel with Celery's own Receiver and State (as Flower does)
+    while `count` tasks run; prints the workers it saw and the tasks' states."""
+    import threading
+
+    from celery.events.state import State
+
+    state = State()
+    n = int(count)
+    results = []
+
+    def send():
+        time.sleep(1.0)
+        rs = [app.send_task("kale.echo", kwargs={"i": i}) for i in range(n)]
+        rs.append(app.send_task("kale.fail", kwargs={"message": "seen by Flower"}))
+        for r in rs:
+            results.append(outcome(r))
+
+    sender = threading.Thread(target=send)
+    with app.connection() as conn:
+        recv = app.events.Receiver(conn, handlers={"*": state.event})
+
+        def done():
+            finished = [t for t in state.tasks.values() if t.state in ("SUCCESS", "FAILURE")]
+            beats = [w for w in state.workers.values() if w.heartbeats]
+            return len(finished) >= n + 1 and beats and not sender.is_alive()
+
+        it = recv.itercapture(limit=None, timeout=2.5, wakeup=False)
+        sender.start()
+        deadline = time.time() + 30
+        for _ in it:
+            if done() or time.time() > deadline:
+                break
+    sender.join()
+    out(workers={h: {"alive": w.alive, "active": w.active, "processed": w.processed, "sw_ident": w.sw_ident}
+                 for h, w in state.workers.items()},
+        tasks={t.uuid: {"state": t.state, "name": t.name} for t in state.tasks.values()},
+        results=results)
+
+
 def buckets(queue):
     import redis
     from app import prefix, url
