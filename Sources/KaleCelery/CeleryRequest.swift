@@ -13,6 +13,9 @@ public struct CeleryRequest: Sendable {
     /// The message's priority (0-9), passed on to callbacks that set none, as Celery does.
     public let priority: Int?
     public let retries: Int
+    /// W3C trace context (`traceparent`, `tracestate`) the message carried: passed on to the
+    /// messages this task sends, so one trace runs through a chain across both fleets.
+    public let traceHeaders: [String: String]
 
     /// The request an envelope carries, or nil for a Kale message.
     public init?(_ envelope: Envelope) {
@@ -26,6 +29,7 @@ public struct CeleryRequest: Sendable {
         groupID = r["group"]?.stringValue
         priority = r["priority"]?.doubleValue.map { Int($0) }
         retries = Int(r["retries"]?.doubleValue ?? 0)
+        traceHeaders = envelope.headers.filter { $0.key == "traceparent" || $0.key == "tracestate" }
     }
 
     /// The task's input: the keyword arguments, with positional ones named by `names` (the
@@ -125,7 +129,7 @@ public struct CeleryRequest: Sendable {
         if let chord = options["chord"], chord != .null { embed["chord"] = chord }
         var call = CeleryMessageWriter.Call(
             task: task, args: args, kwargs: s["kwargs"]?.objectValue ?? [:], queue: queue, priority: priority,
-            rootID: rootID ?? id, parentID: id, groupID: options["group_id"]?.stringValue, embed: embed)
+            rootID: rootID ?? id, parentID: id, groupID: options["group_id"]?.stringValue, embed: embed, headers: traceHeaders)
         if let given = options["task_id"]?.stringValue { call.id = given }
         if let countdown = options["countdown"]?.doubleValue { call.eta = Broker.now() + Int64(countdown * 1000) }
         if let eta = options["eta"]?.stringValue.flatMap(CeleryMessageWriter.ms(iso:)) { call.eta = eta }

@@ -147,6 +147,17 @@ extension CeleryIntakeTests {
         #expect(try request.arguments(names: ["x", "y"]) == .object(["x": 2, "y": 3]))
         #expect(throws: TaskFailure.self) { try request.arguments(names: ["y"]) }
         #expect(throws: TaskFailure.self) { try request.arguments(names: []) }
+        // The trace context goes on with the messages the task sends (here: a chain's next step).
+        var chained = call
+        chained.embed = ["chain": .array([.object(["task": "kale.echo", "args": .array([]), "kwargs": .object([:]),
+                                                   "options": .object(["queue": "swift"]), "subtask_type": .null,
+                                                   "immutable": false])])]
+        let next = try #require(CeleryRequest(try CeleryMessage(envelope: try CeleryMessageWriter(origin: "t@h").envelope(chained))
+            .envelope(queue: "swift")))
+        let forwards = try next.successors(of: 5, configuration: CeleryConfiguration(), writer: CeleryMessageWriter(origin: "t@h"))
+        let sent = try CeleryMessage(envelope: try #require(forwards.first).message)
+        #expect(sent.headers["traceparent"] == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        #expect(sent.headers["parent_id"] == "m-1" && sent.headers["root_id"] == "root-1" && sent.args == [5])
     }
 
     @Test func theWriterProducesWhatTheCelery5ClientDoes() throws {
