@@ -35,6 +35,9 @@ public final class CeleryEventPublisher: Sendable {
         _ = try? await redis.send("PUBLISH", channel, message)
     }
 
+    /// The next tick of the Lamport clock (for control replies, which carry one too).
+    public func tick() -> Int { clock.add(1, ordering: .relaxed).newValue }
+
     /// A worker event with the load figures Celery's heartbeat carries.
     public func sendWorker(_ type: String, active: Int, processed: Int) async {
         var load = [Double](repeating: 0, count: 3)
@@ -55,7 +58,7 @@ public final class CeleryEventPublisher: Sendable {
         body["timestamp"] = .number(Date().timeIntervalSince1970)
         body["utcoffset"] = .number(Double(-TimeZone.current.secondsFromGMT()) / 3600)
         body["pid"] = .number(Double(getpid()))
-        body["clock"] = .number(Double(clock.add(1, ordering: .relaxed).newValue))
+        body["clock"] = .number(Double(tick()))
         let envelope: JSONValue = .object([
             "body": .string(Data(try JSONValue.object(body).bytes()).base64EncodedString()),
             "content-encoding": "utf-8", "content-type": "application/json",

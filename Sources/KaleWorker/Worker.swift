@@ -142,7 +142,10 @@ public final class Worker: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.fetchLoop() }
             for queue in configuration.celery?.queues ?? [] { group.addTask { await self.celeryIntakeLoop(queue) } }
-            if celeryEvents != nil { group.addTask { await self.celeryHeartbeatLoop() } }
+            if celeryEvents != nil {
+                group.addTask { await self.celeryHeartbeatLoop() }
+                group.addTask { await self.celeryControlLoop() }
+            }
             for _ in 0..<configuration.concurrency { group.addTask { await self.runnerLoop() } }
             group.addTask { await Scheduler(worker: self).run() }
             group.addTask { await Reaper(worker: self).run() }

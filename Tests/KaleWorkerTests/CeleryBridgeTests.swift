@@ -332,4 +332,21 @@ import Testing
         #expect(try await f.auditCelery(py, ids: try await bridgedIDs(f)).isEmpty)
         #expect(await worker.stop() == 0)
     }
+
+    /// `celery inspect` (and Flower's worker pages) get answers from a Kale worker.
+    @Test func celeryInspectGetsAnswersFromAKaleWorker() async throws {
+        let f = KaleFixture()
+        let py = CeleryPython(f)
+        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: py.workerArguments() + ["--celery-events"])
+        try await worker.waitUntilReady(f)
+        let seen = try #require(try await py.run("control").first)
+        let node = "kale\(worker.pid)@"
+        func mine(_ key: String) -> JSONValue? { seen[key]?.objectValue?.first { $0.key.hasPrefix(node) }?.value }
+        #expect(mine("ping") == .object(["ok": "pong"]), "\(seen)")
+        #expect(mine("registered")?.arrayValue?.contains("kale.echo") == true, "\(seen)")
+        #expect(mine("active_queues")?.arrayValue?.first?["name"] == "celery", "\(seen)")
+        #expect(mine("stats")?["pool"]?["max-concurrency"] == 2, "\(seen)")
+        #expect(mine("unknown")?["error"]?.stringValue?.contains("do not implement") == true, "\(seen)")
+        #expect(await worker.stop() == 0)
+    }
 }

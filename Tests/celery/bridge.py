@@ -133,6 +133,13 @@ def events(count):
         results=results)
 
 
+def control():
+    """Celery's remote control, as `celery inspect` and Flower ask it."""
+    i = app.control.inspect(timeout=2.0)
+    out(ping=i.ping(), registered=i.registered(), active_queues=i.active_queues(), stats=i.stats(),
+        unknown=i.scheduled())
+
+
 def buckets(queue):
     import redis
     from app import prefix, url
