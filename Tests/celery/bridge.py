@@ -116,8 +116,10 @@ def events(count):
         recv = app.events.Receiver(conn, handlers={"*": state.event})
 
         def done():
+            # Task events alone also make State list a worker: wait for a heartbeat of Kale's
+            # (sw_ident) that counts every task, sent after they all ended.
             finished = [t for t in state.tasks.values() if t.state in ("SUCCESS", "FAILURE")]
-            beats = [w for w in state.workers.values() if w.heartbeats]
+            beats = [w for w in state.workers.values() if w.sw_ident == "kale" and (w.processed or 0) >= n + 1]
             return len(finished) >= n + 1 and beats and not sender.is_alive()
 
         it = recv.itercapture(limit=None, timeout=2.5, wakeup=False)
