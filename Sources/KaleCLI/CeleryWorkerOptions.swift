@@ -10,13 +10,7 @@ struct CeleryWorkerOptions: ParsableArguments {
             help: ArgumentHelp("Take these Celery (kombu) queues over: their tasks run here (a,b).", valueName: "queues"))
     var queues: String?
 
-    @Option(name: .customLong("celery-broker-prefix"),
-            help: ArgumentHelp("Celery's broker_transport_options global_keyprefix.", valueName: "prefix"))
-    var brokerPrefix: String = ""
-
-    @Option(name: .customLong("celery-result-prefix"),
-            help: ArgumentHelp("Celery's result_backend_transport_options global_keyprefix.", valueName: "prefix"))
-    var resultPrefix: String = ""
+    @OptionGroup var prefixes: CeleryPrefixOptions
 
     @Option(name: .customLong("celery-result-expires"),
             help: ArgumentHelp("Celery's result_expires in seconds (default 86400; 0 = never).", valueName: "seconds"))
@@ -71,7 +65,7 @@ struct CeleryWorkerOptions: ParsableArguments {
 
     func configuration() -> CeleryConfiguration? {
         guard queues != nil else { return nil }
-        var c = CeleryConfiguration(queues: names(), brokerKeyPrefix: brokerPrefix, resultKeyPrefix: resultPrefix,
+        var c = CeleryConfiguration(queues: names(), brokerKeyPrefix: prefixes.broker, resultKeyPrefix: prefixes.result,
                                     resultExpires: resultExpires, maxRetries: retries)
         c.routes = routes.compactMap(CeleryRoute.init(parsing:))
         if let steps = steps() { c.prioritySteps = steps }

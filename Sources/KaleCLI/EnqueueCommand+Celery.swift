@@ -21,7 +21,7 @@ extension EnqueueCommand {
         }
         let client = try await global.client()
         let celery = CeleryClient(kale: client, configuration: CeleryConfiguration(
-            brokerKeyPrefix: celeryBrokerPrefix ?? "", resultKeyPrefix: celeryResultPrefix ?? ""))
+            brokerKeyPrefix: celeryPrefixes.broker, resultKeyPrefix: celeryPrefixes.result))
         var calls: [CeleryMessageWriter.Call] = []
         for n in 0..<count {
             var call = CeleryMessageWriter.Call(id: n == 0 ? id : nil, task: name, kwargs: kwargs, queue: queue ?? "celery",

@@ -79,13 +79,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Flag(help: "Send in Celery's format to a Celery queue (see above).")
     var celery = false
 
-    @Option(name: .customLong("celery-broker-prefix"),
-            help: ArgumentHelp("With --celery: Celery's broker_transport_options global_keyprefix.", valueName: "prefix"))
-    var celeryBrokerPrefix: String?
-
-    @Option(name: .customLong("celery-result-prefix"),
-            help: ArgumentHelp("With --celery: Celery's result_backend_transport_options global_keyprefix.", valueName: "prefix"))
-    var celeryResultPrefix: String?
+    @OptionGroup(title: "With --celery") var celeryPrefixes: CeleryPrefixOptions
 
     @Option(help: ArgumentHelp("With --wait: give up after this long (default: no limit).", valueName: "duration"))
     var timeout: DurationArgument?
@@ -95,7 +89,7 @@ struct EnqueueCommand: AsyncParsableCommand {
 
     func validate() throws {
         if celery { try validateCelery() }
-        if !celery, celeryBrokerPrefix != nil || celeryResultPrefix != nil {
+        if !celery, celeryPrefixes.isSet {
             throw ValidationError("--celery-broker-prefix and --celery-result-prefix need --celery")
         }
         if args != nil && argsFile != nil { throw ValidationError("--args and --args-file cannot be used together") }

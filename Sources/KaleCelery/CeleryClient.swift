@@ -59,25 +59,22 @@ public struct CeleryClient: Sendable {
     ///
     /// - Throws: ``Kale/KaleError`` `.timeout` when no final state arrived within `timeout`.
     public func send(_ call: CeleryMessageWriter.Call, wait timeout: Duration) async throws -> CeleryResult {
-        let commands = try publishCommands(call)
-        let redis = kale.redis
-        let key = configuration.keys.result(call.id)
-        let result = try await kale.awaitChannel(key, timeout: timeout) { payload, first -> CeleryResult? in
-            if first { _ = try await redis.pipeline(commands) }
-            if let payload, let r = CeleryResult(json: payload), r.isReady { return r }
-            guard let stored = try await redis.send("GET", key).bytes else { return nil }
-            return CeleryResult(json: stored).flatMap { $0.isReady ? $0 : nil }
-        }
-        guard let result else { throw KaleError(.timeout, detail: "Celery task \(call.id) did not finish within \(timeout)", taskID: call.id) }
-        return result
+        try await result(of: call.id, timeout: timeout, publishing: try publishCommands(call))
     }
 
     /// Waits for the final state of Celery task `id`: read once, then woken by the backend's
     /// PUBLISH on the result key.
     public func result(of id: String, timeout: Duration = .seconds(60)) async throws -> CeleryResult {
+        try await result(of: id, timeout: timeout, publishing: [])
+    }
+
+    /// Subscribes to the result of `id`, sends `publishing` once the subscription is live, then
+    /// reads the result and waits for its PUBLISH until it is final.
+    private func result(of id: String, timeout: Duration, publishing commands: [RedisCommand]) async throws -> CeleryResult {
         let redis = kale.redis
         let key = configuration.keys.result(id)
-        let result = try await kale.awaitChannel(key, timeout: timeout) { payload, _ -> CeleryResult? in
+        let result = try await kale.awaitChannel(key, timeout: timeout) { payload, first -> CeleryResult? in
+            if first, !commands.isEmpty { _ = try await redis.pipeline(commands) }
             if let payload, let r = CeleryResult(json: payload), r.isReady { return r }
             guard let stored = try await redis.send("GET", key).bytes else { return nil }
             return CeleryResult(json: stored).flatMap { $0.isReady ? $0 : nil }
@@ -86,14 +83,10 @@ public struct CeleryClient: Sendable {
         return result
     }
 
-    /// The binding (and kombu 5.7's permanent copy) of the queue, then the push onto its list.
+    /// The queue's bindings, then the push onto its list.
     func publishCommands(_ call: CeleryMessageWriter.Call) throws -> [RedisCommand] {
         let keys = configuration.keys
-        let binding = keys.binding(call.queue)
-        return [
-            RedisCommand("SADD", binding.key, binding.member),
-            RedisCommand("SADD", keys.permanentBinding(call.queue), binding.member),
-            RedisCommand("LPUSH", keys.bucket(call.queue, priority: call.priority), try writer.envelope(call)),
-        ]
+        return keys.bindingCommands(call.queue)
+            + [RedisCommand("LPUSH", keys.bucket(call.queue, priority: call.priority), try writer.envelope(call))]
     }
 }

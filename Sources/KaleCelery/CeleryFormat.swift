@@ -25,10 +25,12 @@ public struct CeleryBridgeFormat: MessageFormat {
 
     /// kombu writes `{"body": …` first (Python's dict order); kale/1 writes its keys sorted,
     /// `args` first. Anything else is parsed to look for the members.
+    private static let celeryHead = Array("{\"body\"".utf8)
+    private static let kaleHead = Array("{\"args\":".utf8)
+
     static func looksLikeCelery(_ bytes: [UInt8]) -> Bool {
-        let head = Array("{\"body\"".utf8)
-        if bytes.count > head.count, Array(bytes.prefix(head.count)) == head { return true }
-        if bytes.count > 8, bytes.prefix(8).elementsEqual("{\"args\":".utf8) { return false }
+        if bytes.starts(with: celeryHead) { return true }
+        if bytes.starts(with: kaleHead) { return false }
         guard case .object(let o)? = try? JSONValue(parsingPython: bytes) else { return false }
         return o["v"] == nil && o["headers"] != nil && o["body"] != nil
     }

@@ -1,3 +1,5 @@
+public import KaleRedis
+
 /// The Redis keys of kombu's transport and Celery's result backend (`../shared/CELERY.md` §2.1, §3.1).
 public struct CeleryKeys: Sendable, Hashable {
     /// kombu's default separator between a queue name and its priority step, and inside bindings.
@@ -42,6 +44,13 @@ public struct CeleryKeys: Sendable, Hashable {
 
     /// kombu 5.7's copy of the binding table that its sweep keeps.
     public func permanentBinding(_ queue: String) -> String { brokerPrefix + "_kombu.binding_permanent." + queue }
+
+    /// The bindings a Celery client or worker declaring `queue` writes: the table kombu routes
+    /// by, and kombu 5.7's permanent copy of it.
+    public func bindingCommands(_ queue: String) -> [RedisCommand] {
+        let b = binding(queue)
+        return [RedisCommand("SADD", b.key, b.member), RedisCommand("SADD", permanentBinding(queue), b.member)]
+    }
 
     /// kombu's hash of delivered, unacknowledged messages (Kale never uses it).
     public var unacked: String { brokerPrefix + "unacked" }

@@ -78,10 +78,10 @@ public struct CeleryMessage: Sendable, Hashable {
         var request: [String: JSONValue] = [
             "args": .array(args), "kwargs": .object(kwargs), "embed": .object(embed), "id": .string(id), "task": .string(task),
         ]
-        for name in ["root_id", "parent_id", "group", "group_index", "retries", "ignore_result"] {
+        // Only what CeleryRequest reads: the raw message stays in the record for everything else.
+        for name in ["root_id", "retries"] {
             if let v = headers[name], v != .null { request[name] = v }
         }
-        request["queue"] = .string(queue)
         if let p = properties["priority"], p != .null { request["priority"] = p }
         var e = Envelope(id: id, name: task, queue: queue, args: .object(kwargs), enqueuedAt: 0,
                          softTimeLimitMs: ms(1), timeLimitMs: ms(0), priority: priority ?? .high, headers: traceHeaders)

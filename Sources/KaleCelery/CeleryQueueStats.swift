@@ -43,9 +43,7 @@ public struct CeleryQueueStats: Sendable, Hashable {
         for (q, keys) in queues {
             commands += keys.buckets(q).map { RedisCommand("LLEN", $0.list) }
             commands.append(RedisCommand("LLEN", client.configuration.keys.celeryIntake(q, brokerPrefix: keys.brokerPrefix)))
-            // kombu's unacked is a hash; a Python worker under another setup may differ: count only a hash.
-            commands.append(RedisCommand("EVAL", "if redis.call('TYPE', KEYS[1]).ok == 'hash' then return redis.call('HLEN', KEYS[1]) end return 0",
-                                         1, keys.unacked))
+            commands.append(RedisCommand("HLEN", keys.unacked))
         }
         let replies = try await client.redis.pipeline(commands)
         for r in replies { try r.throwingServerError() }

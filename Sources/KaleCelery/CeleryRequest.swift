@@ -9,7 +9,6 @@ public struct CeleryRequest: Sendable {
     public let kwargs: [String: JSONValue]
     public let embed: [String: JSONValue]
     public let rootID: String?
-    public let groupID: String?
     /// The message's priority (0-9), passed on to callbacks that set none, as Celery does.
     public let priority: Int?
     public let retries: Int
@@ -26,7 +25,6 @@ public struct CeleryRequest: Sendable {
         kwargs = r["kwargs"]?.objectValue ?? [:]
         embed = r["embed"]?.objectValue ?? [:]
         rootID = r["root_id"]?.stringValue
-        groupID = r["group"]?.stringValue
         priority = r["priority"]?.doubleValue.map { Int($0) }
         retries = Int(r["retries"]?.doubleValue ?? 0)
         traceHeaders = envelope.headers.filter { $0.key == "traceparent" || $0.key == "tracestate" }

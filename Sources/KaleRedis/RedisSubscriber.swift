@@ -43,10 +43,10 @@ public final class RedisSubscriber: Sendable {
         var outbox: [Operation] = []
         var closed = false
 
-        /// Fails the callers waiting for `channel`'s confirmation (of entry `generation`, when
-        /// given); their references go with them, and the entry with the last one.
-        mutating func failWaiters(_ channel: String, generation: UInt64? = nil) -> [CheckedContinuation<Void, any Error>] {
-            guard var c = channels[channel], generation == nil || c.generation == generation else { return [] }
+        /// Fails the callers waiting for `channel`'s confirmation; their references go with
+        /// them, and the entry with the last one.
+        mutating func failWaiters(_ channel: String) -> [CheckedContinuation<Void, any Error>] {
+            guard var c = channels[channel] else { return [] }
             let w = Array(c.waiters.values)
             c.waiters.removeAll()
             c.references -= w.count
@@ -354,7 +354,7 @@ public final class RedisSubscriber: Sendable {
         let (waiters, held) = state.withLock { s -> ([CheckedContinuation<Void, any Error>], Bool) in
             guard s.channels[channel]?.generation == generation else { return ([], false) }
             s.channels[channel]?.requested = false
-            let w = s.failWaiters(channel, generation: generation)
+            let w = s.failWaiters(channel)
             return (w, s.channels[channel] != nil)
         }
         // Nobody waits to be told, but someone still counts on the channel: say it in the log.

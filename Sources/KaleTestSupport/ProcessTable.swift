@@ -25,14 +25,14 @@ public enum ProcessTable {
     /// Whether `pid` has been reaped by its parent (a zombie still counts as present).
     public static func isReaped(_ pid: pid_t) -> Bool { stat(pid) == nil }
 
-    /// State letter, parent and process group from `/proc/PID/stat`.
-    public static func stat(_ pid: pid_t) -> (state: Character, parent: pid_t, group: pid_t)? {
+    /// State letter and parent from `/proc/PID/stat`.
+    private static func stat(_ pid: pid_t) -> (state: Character, parent: pid_t)? {
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return nil }
         let text = String(decoding: data, as: UTF8.self)
         // The command name sits in parentheses and may itself contain spaces or ')'.
         guard let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 3, let state = fields[0].first, let parent = pid_t(fields[1]), let group = pid_t(fields[2]) else { return nil }
-        return (state, parent, group)
+        guard fields.count > 2, let state = fields[0].first, let parent = pid_t(fields[1]) else { return nil }
+        return (state, parent)
     }
 }

@@ -22,6 +22,10 @@ public final class RedisServer: Sendable {
     private let state = Mutex(State())
     private let external: Bool
 
+    /// The pid of the server this process started; nil for an external one (its pid, even if
+    /// INFO names one, may be of another host or container: never signalled).
+    var processID: pid_t? { external ? nil : state.withLock { $0.pid } }
+
     /// The server shared by all tests of this process.
     public static let shared: RedisServer = {
         TestLogging.bootstrap

@@ -8,13 +8,8 @@ extension RedisServer {
     /// A stalled host, for real: connections stay open and connects still complete (the kernel
     /// accepts into the backlog), but nothing is answered until the server is thawed.
     public func frozen<T>(_ body: () async throws -> T) async throws -> T {
-        let client = RedisClient(configuration: configuration(poolSize: 1))
-        defer { client.close() }
-        let info = try await client.send("INFO", "server").string ?? ""
-        guard let line = info.split(separator: "\r\n").first(where: { $0.hasPrefix("process_id:") }),
-            let pid = pid_t(line.dropFirst("process_id:".count))
-        else {
-            throw RedisError(.unexpectedReply, detail: "INFO server names no process_id")
+        guard let pid = processID, pid > 0 else {
+            throw RedisError(.unexpectedReply, detail: "only a server this process started can be frozen")
         }
         Glibc.kill(pid, SIGSTOP)
         defer { Glibc.kill(pid, SIGCONT) }

@@ -44,6 +44,15 @@ final class ChildProcess: Sendable {
         /// Run frames sent so far: the child counts them too, and a stop request names the
         /// run it is for (see ``StopRequest``).
         var runs: UInt32 = 0
+
+        /// Ends the current run: its continuation, for the caller to resume outside the lock.
+        mutating func takeCurrent() -> CheckedContinuation<Outcome, Never>? {
+            let c = current
+            current = nil
+            progress = nil
+            currentTask = nil
+            return c
+        }
     }
 
     let pid: pid_t
@@ -191,11 +200,7 @@ final class ChildProcess: Sendable {
                 } else {
                     return (nil, nil)
                 }
-                let c = s.current
-                s.current = nil
-                s.progress = nil
-                s.currentTask = nil
-                return (c, outcome)
+                return (s.takeCurrent(), outcome)
             }
             // A child that cannot take a frame can never serve again: make sure it ends, so
             // the pool replaces it instead of handing it the next task.
@@ -268,11 +273,7 @@ final class ChildProcess: Sendable {
                         ?? TaskFailure(kind: .error, type: "InvalidFailure", message: String(decoding: frame.payload, as: UTF8.self)))
                 }
                 let c = state.withLock { s -> CheckedContinuation<Outcome, Never>? in
-                    let c = s.current
-                    s.current = nil
-                    s.progress = nil
-                    s.currentTask = nil
-                    return c
+                    s.takeCurrent()
                 }
                 c?.resume(returning: outcome)
             case .run, .stop:
@@ -303,11 +304,7 @@ final class ChildProcess: Sendable {
             // A writer still sending settles the run itself, with this failure if its frame
             // got through.
             guard !s.sending else { return (nil, failure) }
-            let c = s.current
-            s.current = nil
-            s.progress = nil
-            s.currentTask = nil
-            return (c, failure)
+            return (s.takeCurrent(), failure)
         }
         c?.resume(returning: .failed(failure))
     }

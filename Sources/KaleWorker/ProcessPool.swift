@@ -20,7 +20,9 @@ final class ProcessPool: Executor {
     }
 
     private let configuration: WorkerConfiguration
-    private let format: any MessageFormat
+    /// Whether the records' own messages are kale/1, what children read: then a message goes to
+    /// its child as stored, and only others (a task taken over from Celery) are converted.
+    private let storesKaleJSON: Bool
     private let logger: Logger
     private let slots: Mutex<[Slot]>
     /// Set by ``terminate()``: no run may start after it (see `run`).
@@ -28,7 +30,7 @@ final class ProcessPool: Executor {
 
     init(configuration: WorkerConfiguration, format: any MessageFormat, logger: Logger) {
         self.configuration = configuration
-        self.format = format
+        storesKaleJSON = format is KaleJSONFormat || (format as? CeleryBridgeFormat)?.wrapsKaleJSON == true
         self.logger = logger
         slots = Mutex(Array(repeating: Slot(), count: configuration.concurrency))
     }
@@ -66,11 +68,10 @@ final class ProcessPool: Executor {
         do { child = try liveChild(index) }
         catch { return .failed(TaskFailure(kind: .crashed, type: "ChildStart", message: "cannot start a child process: \(error)")) }
 
-        // Children speak kale/1; a message in another format is converted here, once.
-        // (A task taken over from Celery always is: its input was mapped by the supervisor.)
-        let native = job.envelope.celery == nil
-            && (format is KaleJSONFormat || (format as? CeleryBridgeFormat)?.wrapsKaleJSON == true)
-        let message = native ? job.leased.message : ((try? KaleJSONFormat().encode(job.envelope)) ?? [])
+        // Children speak kale/1; a message in another format is converted here, once. A task
+        // taken over from Celery always is: its input was mapped by the supervisor.
+        let message = storesKaleJSON && job.envelope.celery == nil
+            ? job.leased.message : ((try? KaleJSONFormat().encode(job.envelope)) ?? [])
         var payload = Frame.int64(Int64(job.leased.attempt)) + Frame.int64(job.softTimeLimit?.milliseconds ?? -1)
         payload.append(contentsOf: message)
         let monitor = watch(child, job)

@@ -63,10 +63,7 @@ extension Worker {
     /// Writes the bindings kombu routes `queue` by (as a Celery worker declaring it would) and
     /// names the queue in Kale's registry of bridged queues, for `kale inspect`.
     private func announceCeleryQueue(_ queue: String, keys: CeleryKeys) async throws {
-        let binding = keys.binding(queue)
-        let replies = try await redis.pipeline([
-            RedisCommand("SADD", binding.key, binding.member),
-            RedisCommand("SADD", keys.permanentBinding(queue), binding.member),
+        let replies = try await redis.pipeline(keys.bindingCommands(queue) + [
             RedisCommand("SADD", kale.keys.celeryQueues, CeleryQueueStats.registryMember(queue: queue, keys: keys)),
         ])
         for case .error(let message) in replies { throw RedisError(.server, detail: message) }

@@ -34,9 +34,9 @@ extension Worker {
     /// task-succeeded, -retried, -failed or -revoked of a bridged task, once its outcome is recorded.
     func celeryTaskEnded(_ envelope: Envelope, result: [UInt8]?, failure: TaskFailure?, retrying: Bool, revoked: Bool = false,
                          duration: Duration) {
-        guard CeleryRequest(envelope) != nil else { return }
+        guard let request = CeleryRequest(envelope) else { return }
         if !retrying { celeryProcessed.add(1, ordering: .relaxed) }
-        guard let events = celeryEvents, let request = CeleryRequest(envelope) else { return }
+        guard let events = celeryEvents else { return }
         Task {
             if revoked {
                 await events.send("task-revoked", ["uuid": .string(request.id), "terminated": true, "signum": .null, "expired": false])

@@ -16,9 +16,17 @@ extension Worker {
     }
 
     /// Records the outcome of a run. Given the runner's next task (same queue), it counts that
-    /// task's start in the same script call and returns the start's result (see
-    /// ``Scripts/start``); nil when no start was folded in or the write failed.
-    typealias Recorder = @Sendable (LeasedTask?) async -> Int?
+    /// task's start in the same script call where it can (see ``Scripts/start``); a path that
+    /// does not says so, and ``recordAndStart(_:_:)`` counts the start alone, in one place.
+    typealias Recorder = @Sendable (LeasedTask?) async -> FoldedStart
+
+    /// What recording an outcome did with the start of the runner's next task.
+    enum FoldedStart {
+        /// Counted in the same script call: the start's result (nil: the write failed).
+        case folded(Int?)
+        /// Not counted (the outcome took no script call, or another one).
+        case notFolded
+    }
 
     /// How the start of a run is counted.
     private enum StartMark {
@@ -74,7 +82,7 @@ extension Worker {
                     if let next, configuration.pool == .inline {
                         // Unstructured: the next run waits for its start (see markStarted), and
                         // the group keeps this task held until its record is written.
-                        let written = Task { await record(next) }
+                        let written = Task { await self.recordAndStart(record, next) }
                         folded = .awaited(written)
                         records.addTask {
                             _ = await written.value
@@ -83,7 +91,7 @@ extension Worker {
                     } else {
                         if next != nil { folded = .folded }
                         records.addTask {
-                            _ = await record(next)
+                            _ = await self.recordAndStart(record, next)
                             self.held.remove(task.key)
                         }
                     }
@@ -146,9 +154,9 @@ extension Worker {
                 return nil
             }
             // A cold shutdown began: the task never started, so it goes back uncounted.
-            return { next in
+            return { _ in
                 await self.requeue([task])
-                return await self.startAlone(next)
+                return .notFolded
             }
         }
         let verdict: StartVerdict
@@ -167,11 +175,11 @@ extension Worker {
             let failure = TaskFailure(kind: .cancelled, type: "Cancelled", message: "cancelled before it started", retryable: false)
             return { next in
                 let entry = self.held.beginFinishing(task.key)
-                return await self.recordFailure(task, envelope, failure, startedAt: Self.ms(entry?.startedAt), cancelled: true,
-                                                duration: .zero, log, next: next)
+                return .folded(await self.recordFailure(task, envelope, failure, startedAt: Self.ms(entry?.startedAt),
+                                                        cancelled: true, duration: .zero, log, next: next))
             }
         }
-        if envelope.celery != nil { celeryTaskStarted(envelope, attempt: task.attempt) }
+        celeryTaskStarted(envelope, attempt: task.attempt)
         let job = Job(
             leased: task, envelope: envelope,
             softTimeLimit: envelope.softTimeLimitMs.map { .milliseconds($0) } ?? configuration.softTimeLimit,
@@ -187,6 +195,16 @@ extension Worker {
         let duration = ContinuousClock.now - started
         held.update(task.key) { $0.running = false }
         return { next in await self.finish(task, envelope, outcome, duration: duration, log, next: next) }
+    }
+
+    /// Runs `record` and, unless it counted the start of `next` itself, counts that start alone.
+    private func recordAndStart(_ record: Recorder, _ next: LeasedTask?) async -> Int? {
+        switch await record(next) {
+        case .folded(let start): return start
+        case .notFolded:
+            guard let next else { return nil }
+            return await startAlone(next)
+        }
     }
 
     /// Writes the latest progress of a run until none is left; refused by Redis (and so
@@ -212,7 +230,7 @@ extension Worker {
     }
 
     private func finish(_ task: LeasedTask, _ envelope: Envelope, _ outcome: Outcome, duration: Duration, _ log: Logger,
-                        next: LeasedTask?) async -> Int? {
+                        next: LeasedTask?) async -> FoldedStart {
         let entry = held.beginFinishing(task.key)
         let startedAt = Self.ms(entry?.startedAt)
         if entry?.leaseLost == true, entry?.cancelRequested != true {
@@ -224,7 +242,7 @@ extension Worker {
             }
             log.warning("lease was lost while the task ran; its outcome is not recorded (another run counts)",
                         metadata: ["outcome": "\(ended)", "lease.lost": "1"])
-            return await startAlone(next)
+            return .notFolded
         }
         // Formatted only if a line is logged: swift-log takes metadata as an autoclosure, and at
         // thousands of tasks a second String(format:) on every task is not free.
@@ -233,16 +251,16 @@ extension Worker {
         case .notStarted(let why):
             log.warning("task did not reach its runner; returning it to the queue", metadata: ["reason": "\(why)"])
             await requeue([task])
-            return await startAlone(next)
+            return .notFolded
         case .succeeded(let bytes) where bytes.count > configuration.maxResultSize:
             let failure = HandlerRun.resultTooLarge(bytes.count, limit: configuration.maxResultSize)
-            return await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: false, duration: duration, log, next: next)
+            return .folded(await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: false, duration: duration, log, next: next))
         case .succeeded(let bytes):
             let forward: [Broker.Forward]
             do { forward = try celerySuccessors(envelope, result: bytes) }
             catch {
                 let failure = TaskFailure.rejected("cannot send the Celery callbacks of this task: \(error)", type: "InvalidCallback")
-                return await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: false, duration: duration, log, next: next)
+                return .folded(await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: false, duration: duration, log, next: next))
             }
             // Recorded even when a cold shutdown began meanwhile: the work is done, and giving
             // it back would run it twice.
@@ -258,20 +276,20 @@ extension Worker {
                 log.info("task succeeded", metadata: ["duration.ms": "\(ms())", "outcome": "succeeded"])
             }
             metrics.finished(queue: task.queue, outcome: "succeeded", duration: duration)
-            if envelope.celery != nil, result == 1 { celeryTaskEnded(envelope, result: bytes, failure: nil, retrying: false, duration: duration) }
-            return start
+            if result == 1 { celeryTaskEnded(envelope, result: bytes, failure: nil, retrying: false, duration: duration) }
+            return .folded(start)
         case .failed(let failure):
             if entry?.killedByShutdown == true, entry?.cancelRequested != true {
                 // Killed by a cold shutdown: not the task's fault, give it back uncounted.
                 await requeue([task])
-                return await startAlone(next)
+                return .notFolded
             }
             var failure = failure
             let cancelled = entry?.cancelRequested == true || failure.kind == .cancelled && !failure.retryable
             if cancelled {
                 failure = TaskFailure(kind: .cancelled, type: "Cancelled", message: "cancelled while running: \(failure.message)", retryable: false)
             }
-            return await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: cancelled, duration: duration, log, next: next)
+            return .folded(await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: cancelled, duration: duration, log, next: next))
         }
     }
 
@@ -281,8 +299,9 @@ extension Worker {
     private func recordFailure(_ task: LeasedTask, _ envelope: Envelope, _ failure: TaskFailure, startedAt: Int64?,
                                cancelled: Bool, duration: Duration, _ log: Logger, next: LeasedTask?) async -> Int? {
         let ms = { String(format: "%.1f", duration.seconds * 1000) }
-        // A bridged task's retries are its task type's (the record holds the bridge's default).
-        let retryAt: Int64? = failure.retryable && (envelope.celery == nil || task.attempt <= envelope.maxRetries)
+        // The message's retries: a Kale record holds the same number, a bridged one the bound
+        // within which the worker applies the task type's own (see bridge(_:task:handler:)).
+        let retryAt: Int64? = failure.retryable && task.attempt <= envelope.maxRetries
             ? Broker.now() + envelope.backoff.delay(afterAttempt: task.attempt).milliseconds : nil
         // Sent only if the script finds the task out of retries (it has the last word on that).
         let forward = cancelled ? [] : celeryErrbacks(envelope, log)
@@ -302,7 +321,7 @@ extension Worker {
         log.log(level: level, "task failed", metadata: [
             "duration.ms": "\(ms())", "outcome": "\(result)", "error.kind": "\(failure.kind)", "error": "\(failure.type): \(failure.message)"])
         metrics.finished(queue: task.queue, outcome: result, duration: duration)
-        if envelope.celery != nil, code == 1 || code == 2 || code == 3 {
+        if code == 1 || code == 2 || code == 3 {
             celeryTaskEnded(envelope, result: nil, failure: failure, retrying: code == 1, revoked: code == 3, duration: duration)
         }
         return start

@@ -34,9 +34,8 @@ extension Worker {
         return Self.verdict(await startAlone(task), log)
     }
 
-    /// Counts the start of `task` with a script call of its own; nil for no task.
-    func startAlone(_ task: LeasedTask?) async -> Int? {
-        guard let task else { return nil }
-        return await acknowledge(broker.startCommand(task, worker: id, now: Broker.now()), task: task, what: "start")?.int
+    /// Counts the start of `task` with a script call of its own.
+    func startAlone(_ task: LeasedTask) async -> Int? {
+        await acknowledge(broker.startCommand(task, worker: id, now: Broker.now()), task: task, what: "start")?.int
     }
 }

@@ -71,14 +71,16 @@ public final class Worker: Sendable {
         self.registry = registry
         let suffix = UUID().uuidString.prefix(6).lowercased()
         id = "\(configuration.name)-\(getpid())-\(suffix)"
-        celeryWriter = CeleryMessageWriter(origin: "kale\(getpid())@\(configuration.name)")
         var redisConfig = kale.redis
         redisConfig.clientName = "kale-worker"
         redis = RedisClient(configuration: redisConfig, logger: logger)
         broker = Broker(redis: redis, configuration: kale)
+        // Celery's node name for this worker (`name@host` in Celery): in messages it sends and events.
+        let node = "kale\(getpid())@\(configuration.name)"
+        celeryWriter = CeleryMessageWriter(origin: node)
         if let celery = configuration.celery, celery.events {
             celeryEvents = CeleryEventPublisher(redis: redis, configuration: celery, database: redisConfig.url.database,
-                                                hostname: "kale\(getpid())@\(configuration.name)", version: Heartbeat.version)
+                                                hostname: node, version: Heartbeat.version)
         } else {
             celeryEvents = nil
         }

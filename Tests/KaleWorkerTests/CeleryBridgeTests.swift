@@ -35,8 +35,7 @@ import Testing
     @Test func pythonClientsGetKaleResultsAndFailures() async throws {
         let f = KaleFixture()
         let py = CeleryPython(f)
-        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: py.workerArguments())
-        try await worker.waitUntilReady(f)
+        let worker = try await py.kaleWorker(f)
         let lines = try await py.run("basic")
         let text = "héllo wörld ✓ 日本語 🥬"
         #expect(field(try line(lines, "send_task"), "value", "text") == .string(text))
@@ -70,8 +69,7 @@ import Testing
     @Test func twoHundredSendTasksAllReturn() async throws {
         let f = KaleFixture()
         let py = CeleryPython(f)
-        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: py.workerArguments())
-        try await worker.waitUntilReady(f)
+        let worker = try await py.kaleWorker(f)
         let lines = try await py.run("many", "200")
         #expect(lines.first?["ok"] == .bool(true) && lines.first?["count"] == 200, "\(lines)")
         let ids = try await bridgedIDs(f)
@@ -91,7 +89,7 @@ import Testing
         // No worker yet: the messages wait in kombu's lists 0, 3 and 9.
         let lengths = try await py.run("buckets", "celery")
         #expect(lengths.first?["lengths"] == .array([1, 1, 0, 1]), "\(lengths)")
-        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: py.workerArguments())
+        let worker = try await py.kaleWorker(f, waitUntilReady: false)
         let results = try await py.run(["get"] + ids)
         #expect(results.map { $0["state"] } == [.string("SUCCESS"), .string("SUCCESS"), .string("SUCCESS")], "\(results)")
         #expect(results.map { field($0, "value", "p") } == [0, 5, 9])
@@ -102,8 +100,7 @@ import Testing
     @Test func aCountdownRunsOnTimeThroughAKilledWorker() async throws {
         let f = KaleFixture()
         let py = CeleryPython(f)
-        let a = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: py.workerArguments())
-        try await a.waitUntilReady(f)
+        let a = try await py.kaleWorker(f)
         let sent = try await py.run("send", "kale.echo", #"{"late": true}"#, "countdown=2")
         let id = try #require(sent.first?["id"]?.stringValue)
         let sentMs = try #require(sent.first?["sent_ms"]?.doubleValue)
@@ -111,7 +108,7 @@ import Testing
         #expect(try await waitUntil { try await f.redis.send("ZSCORE", f.keys.scheduled("celery"), id).string != nil })
         a.signal(SIGKILL)
         _ = await a.waitForExit()
-        let b = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: py.workerArguments())
+        let b = try await py.kaleWorker(f, waitUntilReady: false)
         let got = try await py.run("get", id)
         #expect(got.first?["state"] == "SUCCESS", "\(got)")
         let info = try #require(try await f.client.status(of: id, queue: "celery"))
@@ -144,8 +141,7 @@ import Testing
     @Test func linksChainsAndErrbacksFromPythonAreHonoured() async throws {
         let f = KaleFixture()
         let py = CeleryPython(f)
-        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: py.workerArguments())
-        try await worker.waitUntilReady(f)
+        let worker = try await py.kaleWorker(f)
         let lines = try await py.run("canvas")
         #expect(field(try line(lines, "linked"), "value") == 3)
         #expect(field(try line(lines, "callback"), "value") == 13)
@@ -165,8 +161,7 @@ import Testing
     @Test func badMessagesGoToTheDeadSetWithAReasonAndAFailurePythonCanRead() async throws {
         let f = KaleFixture()
         let py = CeleryPython(f)
-        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: py.workerArguments())
-        try await worker.waitUntilReady(f)
+        let worker = try await py.kaleWorker(f)
         let list = py.prefix + "celery"
         let info = #""properties": {"delivery_info": {"exchange": "", "routing_key": "celery"}, "delivery_tag": "t", "body_encoding": "base64"}"#
         let v1Body = Data(#"{"task": "kale.echo", "id": "bad-v1", "args": [], "kwargs": {}}"#.utf8).base64EncodedString()
@@ -202,8 +197,7 @@ import Testing
     @Test func aRetryKeepsTheCeleryIDAndShowsAsRetry() async throws {
         let f = KaleFixture()
         let py = CeleryPython(f)
-        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: py.workerArguments() + ["--celery-retries", "1"])
-        try await worker.waitUntilReady(f)
+        let worker = try await py.kaleWorker(f, ["--celery-retries", "1"])
         let sent = try await py.run("send", "kale.fail", #"{"message": "again"}"#)
         let id = try #require(sent.first?["id"]?.stringValue)
         let key = py.prefix + "celery-task-meta-" + id
@@ -221,7 +215,7 @@ import Testing
     @Test func swiftProducersRunOnARealCeleryWorker() async throws {
         let f = KaleFixture()
         let py = CeleryPython(f)
-        let celeryWorker = try py.startWorker(queue: "py")
+        let celeryWorker = try py.celeryWorker(queue: "py")
         defer { kill(celeryWorker.processIdentifier, SIGKILL) }
         let celery = CeleryClient(kale: f.client, configuration: CeleryConfiguration(brokerKeyPrefix: py.prefix, resultKeyPrefix: py.prefix))
         var call = CeleryMessageWriter.Call(task: "py.add", kwargs: ["x": 2, "y": 40], queue: "py")
@@ -246,8 +240,7 @@ import Testing
     @Test func inspectShowsBridgedQueuesBesideKalesOwn() async throws {
         let f = KaleFixture()
         let py = CeleryPython(f)
-        let first = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: py.workerArguments())
-        try await first.waitUntilReady(f)
+        let first = try await py.kaleWorker(f)
         #expect(await first.stop() == 0)
         var ids: [String] = []
         for p in [0, 0, 9] {
@@ -259,7 +252,7 @@ import Testing
         #expect(row?["kombu_pending"] == .array([2, 0, 0, 1]) && row?["unacked"] == 0 && row?["intake"] == 0, "\(output)")
         let text = try runKale(["inspect", "queues"], f).output
         #expect(text.contains("CELERY QUEUE") && text.contains(py.prefix + "celery"), "\(text)")
-        let second = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: py.workerArguments())
+        let second = try await py.kaleWorker(f, waitUntilReady: false)
         #expect(try await py.run(["get"] + ids).allSatisfy { $0["state"] == "SUCCESS" })
         #expect(try await f.auditCelery(py, ids: ids).isEmpty)
         #expect(await second.stop() == 0)
@@ -268,8 +261,7 @@ import Testing
     @Test func ignoreResultWritesNoCeleryResult() async throws {
         let f = KaleFixture()
         let py = CeleryPython(f)
-        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: py.workerArguments())
-        try await worker.waitUntilReady(f)
+        let worker = try await py.kaleWorker(f)
         let quiet = try #require(try await py.run("send", "kale.echo", "{}", "ignore_result=true").first?["id"]?.stringValue)
         let loud = try #require(try await py.run("send", "kale.echo", "{}").first?["id"]?.stringValue)
         for id in [quiet, loud] {
@@ -284,8 +276,7 @@ import Testing
     @Test func cancelsAndSoftLimitsReachPythonAsCeleryExceptions() async throws {
         let f = KaleFixture()
         let py = CeleryPython(f)
-        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: py.workerArguments())
-        try await worker.waitUntilReady(f)
+        let worker = try await py.kaleWorker(f)
         let soft = try #require(try await py.run("send", "kale.sleep", #"{"ms": 20000}"#, "soft_time_limit=0.5").first?["id"]?.stringValue)
         let long = try #require(try await py.run("send", "kale.sleep", #"{"ms": 20000}"#).first?["id"]?.stringValue)
         #expect(try await waitUntil { try await f.client.status(of: long, queue: "celery")?.state == .started })
@@ -302,11 +293,9 @@ import Testing
     @Test func aChainCrossesFromKaleToCeleryAndBack() async throws {
         let f = KaleFixture()
         let py = CeleryPython(f)
-        let celeryWorker = try py.startWorker(queue: "py")
+        let celeryWorker = try py.celeryWorker(queue: "py")
         defer { kill(celeryWorker.processIdentifier, SIGKILL) }
-        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix,
-                                      arguments: py.workerArguments() + ["--celery-route", "py.*=py"])
-        try await worker.waitUntilReady(f)
+        let worker = try await py.kaleWorker(f, ["--celery-route", "py.*=py"])
         let lines = try await py.run("mixed")
         #expect(field(try line(lines, "chain"), "value") == 112, "\(lines)")
         #expect(try await f.auditCelery(py, ids: try await bridgedIDs(f)).isEmpty)
@@ -319,8 +308,7 @@ import Testing
     @Test func celeryEventsLetFlowerSeeTheWorkerAndItsTasks() async throws {
         let f = KaleFixture()
         let py = CeleryPython(f)
-        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: py.workerArguments() + ["--celery-events"])
-        try await worker.waitUntilReady(f)
+        let worker = try await py.kaleWorker(f, ["--celery-events"])
         let seen = try #require(try await py.run("events", "3").first)
         let workers = try #require(seen["workers"]?.objectValue)
         let me = try #require(workers.first { $0.key.hasPrefix("kale\(worker.pid)@") }?.value, "\(workers)")
@@ -337,8 +325,7 @@ import Testing
     @Test func celeryInspectGetsAnswersFromAKaleWorker() async throws {
         let f = KaleFixture()
         let py = CeleryPython(f)
-        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: py.workerArguments() + ["--celery-events"])
-        try await worker.waitUntilReady(f)
+        let worker = try await py.kaleWorker(f, ["--celery-events"])
         let seen = try #require(try await py.run("control").first)
         let node = "kale\(worker.pid)@"
         func mine(_ key: String) -> JSONValue? { seen[key]?.objectValue?.first { $0.key.hasPrefix(node) }?.value }

@@ -34,6 +34,14 @@ struct CeleryPython {
         ["--celery-queues", queues, "--celery-broker-prefix", prefix, "--celery-result-prefix", prefix]
     }
 
+    /// A `kale worker` taking this test's Celery queue over, with `extra` arguments; by default
+    /// returned once it has registered.
+    func kaleWorker(_ f: KaleFixture, _ extra: [String] = [], waitUntilReady: Bool = true) async throws -> WorkerDaemon {
+        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: workerArguments() + extra)
+        if waitUntilReady { try await worker.waitUntilReady(f) }
+        return worker
+    }
+
     /// Runs `bridge.py arguments…` and returns the JSON objects it printed.
     func run(_ arguments: String..., timeout: Duration = .seconds(150)) async throws -> [JSONValue] {
         try await run(arguments, timeout: timeout)
@@ -67,7 +75,7 @@ struct CeleryPython {
     }
 
     /// An unmodified `celery worker` (prefork pool, default settings) on queue `queue`.
-    func startWorker(queue: String) throws -> Process {
+    func celeryWorker(queue: String) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.python)
         process.arguments = ["-m", "celery", "-A", "app", "worker", "-Q", queue, "--concurrency", "2", "--loglevel", "warning"]

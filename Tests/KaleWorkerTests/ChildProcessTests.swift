@@ -43,13 +43,12 @@ import Testing
         #expect(await daemon.stop() == 0)
     }
 
+    /// An application embedding the worker that never touched SIGPIPE: its default action
+    /// kills the process on a write to a closed pipe. The write to a dead pipe itself is made
+    /// for certain by `runFrameTheChildCannotReadComesBackNotStarted`, under the same setting.
     @Test func embeddingProcessSurvivesAWriteToADeadChild() async throws {
-        // An application embedding the worker that never touched SIGPIPE: its default action
-        // kills the process. Restored afterwards, for the tests that follow in this process.
-        var saved = sigaction()
-        sigaction(SIGPIPE, nil, &saved)
-        signal(SIGPIPE, SIG_DFL)
-        defer { sigaction(SIGPIPE, &saved, nil) }
+        let restore = defaultSIGPIPE()
+        defer { restore() }
 
         let f = KaleFixture()
         let registry = TaskRegistry()
@@ -68,6 +67,10 @@ import Testing
     @Test func runFrameTheChildCannotReadComesBackNotStarted() async throws {
         // A child that closed its end of the task pipe yet lives on: the write of the run
         // frame fails (EPIPE), so the task never reached it.
+        // With SIGPIPE's default action, as in an application that never touched it: the
+        // write must fail with EPIPE, not kill this process.
+        let restore = defaultSIGPIPE()
+        defer { restore() }
         let child = try ChildProcess.spawn(executable: "/bin/sh", arguments: ["-c", "exec 0<&-; exec sleep 3"])
         defer { child.kill(cause: TaskFailure(kind: .crashed, type: "Test", message: "done")) }
         #expect(await waitUntil { !FileManager.default.fileExists(atPath: "/proc/\(child.pid)/fd/0") })
@@ -108,4 +111,13 @@ func sendRightAfterTheChildDies(_ f: KaleFixture, rounds: Int) async throws -> [
 func pid(_ result: JSONValue?) -> pid_t? {
     if case .number(let n)? = result { return pid_t(n) }
     return nil
+}
+
+/// Sets SIGPIPE to its default action (terminate) and returns what puts the previous one back,
+/// for the tests that follow in this process.
+func defaultSIGPIPE() -> () -> Void {
+    var saved = sigaction()
+    sigaction(SIGPIPE, nil, &saved)
+    signal(SIGPIPE, SIG_DFL)
+    return { sigaction(SIGPIPE, &saved, nil) }
 }

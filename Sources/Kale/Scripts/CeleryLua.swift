@@ -46,22 +46,28 @@ enum CeleryLua {
       return cjson.encode({exc_type = typ, exc_message = {msg}, exc_module = mod})
     end
 
-    -- Writes state `status` with `result` (JSON text) as Celery's backend does: never over a
-    -- SUCCESS, with its expiry, and published on the key's channel for waiting clients.
-    local function kale_celery(cel, status, result, now)
-      local ttl, cid, rkey = string.match(cel, '^(%d+)\n([^\n]*)\n(.+)$')
-      if not rkey then return end
+    -- Stores result `meta` (JSON text) at `rkey` as Celery's backend does: never over a
+    -- SUCCESS, with its expiry (s; 0: none), and published on the key's channel for waiting
+    -- clients. Returns 1 written, 0 a SUCCESS was there.
+    local function kale_celery_store(rkey, meta, ttl)
       local cur = redis.call('GET', rkey)
       if cur then
         local ok, m = pcall(cjson.decode, cur)
-        if ok and type(m) == 'table' and m.status == 'SUCCESS' then return end
+        if ok and type(m) == 'table' and m.status == 'SUCCESS' then return 0 end
       end
-      local done = 'null'
-      if status ~= 'RETRY' then done = '"' .. kale_iso(now) .. '"' end
-      local meta = '{"status": "' .. status .. '", "result": ' .. result ..
-        ', "traceback": null, "children": [], "date_done": ' .. done .. ', "task_id": ' .. cjson.encode(cid) .. '}'
       if tonumber(ttl) > 0 then redis.call('SETEX', rkey, ttl, meta) else redis.call('SET', rkey, meta) end
       redis.call('PUBLISH', rkey, meta)
+      return 1
+    end
+
+    -- Writes state `status` with `result` (JSON text) for a record whose `cel` field is `cel`.
+    local function kale_celery(cel, status, result, now)
+      local ttl, cid, rkey = string.match(cel, '^(%d+)\n([^\n]*)\n(.+)$')
+      if not rkey then return end
+      local done = 'null'
+      if status ~= 'RETRY' then done = '"' .. kale_iso(now) .. '"' end
+      kale_celery_store(rkey, '{"status": "' .. status .. '", "result": ' .. result ..
+        ', "traceback": null, "children": [], "date_done": ' .. done .. ', "task_id": ' .. cjson.encode(cid) .. '}', ttl)
     end
 
     -- The Celery outcome of Kale state `state` for a record whose `cel` field is `cel`.

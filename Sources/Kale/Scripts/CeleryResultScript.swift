@@ -8,14 +8,7 @@ extension Scripts {
     /// KEYS: 1 the result key (`celery-task-meta-<id>`)
     /// ARGV: 1 the result JSON, 2 expiry s (0: none)
     /// Returns: 1 written, 0 a SUCCESS was there
-    static let celeryResult = RedisScript(name: "celery-result", source: #"""
-    local cur = redis.call('GET', KEYS[1])
-    if cur then
-      local ok, m = pcall(cjson.decode, cur)
-      if ok and type(m) == 'table' and m.status == 'SUCCESS' then return 0 end
-    end
-    if tonumber(ARGV[2]) > 0 then redis.call('SETEX', KEYS[1], ARGV[2], ARGV[1]) else redis.call('SET', KEYS[1], ARGV[1]) end
-    redis.call('PUBLISH', KEYS[1], ARGV[1])
-    return 1
+    static let celeryResult = RedisScript(name: "celery-result", source: CeleryLua.source + #"""
+    return kale_celery_store(KEYS[1], ARGV[1], ARGV[2])
     """#)
 }
