@@ -1,0 +1,348 @@
+"""The dashboard against real processes: redis-server, `kale worker`, `kale-dashboard`, and
+Debian's chromium driven by Selenium. Run by scripts/test-dashboard.sh (python -m unittest)."""
+import json
+import time
+import unittest
+import uuid
+
+from selenium.webdriver.common.by import By
+
+from harness import TOKEN, Kale, RedisServer, browser, http, screenshot, wait_until
+
+XSS_A = "<script>window.__x=1</script>"
+XSS_B = "\"><img src=x onerror=window.__x=2>"
+
+
+def login(driver, base, next_path="/"):
+    driver.get(base + "/login?next=" + next_path)
+    driver.find_element(By.NAME, "token").send_keys(TOKEN)
+    driver.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
+    wait_until(lambda: "/login" not in driver.current_url, what="the login to redirect")
+
+
+def cell(driver, queue, state):
+    for el in driver.find_elements(By.CSS_SELECTOR, "[data-queue][data-state]"):
+        if el.get_attribute("data-queue") == queue and el.get_attribute("data-state") == state:
+            return int(el.get_attribute("data-count"))
+    return None
+
+
+class LiveDashboardTests(unittest.TestCase):
+    """One Redis, one dashboard with a token, one browser, one worker (started by the first test,
+    so the overview can be compared with Redis while nothing moves)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = RedisServer()
+        cls.kale = Kale(cls.server)
+        cls.dash, cls.base = cls.kale.dashboard(token=TOKEN)
+        cls.driver = browser()
+        cls.worker = None
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.driver.quit()
+        cls.kale.close()
+        cls.server.close()
+
+    def tearDown(self):
+        self.kale.audit(self)
+
+    def ensure_worker(self):
+        if type(self).worker is None:
+            type(self).worker = self.kale.worker("q1,q2", concurrency=2)
+
+    def key(self, queue, suffix):
+        return f"{self.kale.prefix}:{{{queue}}}:{suffix}"
+
+    def record(self, queue, task_id):
+        return self.server.client.hgetall(self.key(queue, "t:" + task_id))
+
+    def redis_counts(self, queue):
+        r = self.server.client
+        return {"pending": sum(r.llen(self.key(queue, "pending:" + p)) for p in ("high", "normal", "low")),
+                "scheduled": r.zcard(self.key(queue, "scheduled")), "running": r.zcard(self.key(queue, "active")),
+                "dead": r.zcard(self.key(queue, "dead"))}
+
+    def page_counts(self, queue):
+        return {s: cell(self.driver, queue, s) for s in ("pending", "scheduled", "running", "dead")}
+
+    def wait_dead(self, queue, task_id):
+        wait_until(lambda: self.server.client.zscore(self.key(queue, "dead"), task_id) is not None, timeout=30,
+                   what=f"task {task_id} to die")
+
+    def test_1_overview_counts_and_live_updates(self):
+        self.kale.enqueue("kale.sleep", {"ms": 500}, "q1", "--count", "20")
+        self.kale.enqueue("kale.sleep", {"ms": 10}, "q2", "--count", "5", "--delay", "1h")
+        d = self.driver
+        d.get(self.base + "/")
+        # Nothing runs yet: the page's counts are Redis' exactly (LLEN/ZCARD through redis-py).
+        self.assertEqual(self.page_counts("q1"), self.redis_counts("q1"))
+        self.assertEqual(self.page_counts("q2"), self.redis_counts("q2"))
+        self.assertEqual(self.page_counts("q1")["pending"], 20)
+        self.assertEqual(self.page_counts("q2")["scheduled"], 5)
+        d.execute_script("window.__mark = 1")
+        navigations = d.execute_script("return performance.getEntriesByType('navigation').length")
+        self.ensure_worker()
+        # The counts move without a reload: tasks start and pending drains.
+        wait_until(lambda: (cell(d, "q1", "running") or 0) > 0 and cell(d, "q1", "pending") < 20,
+                   timeout=20, what="the overview to show q1's tasks running")
+        self.assertEqual(d.execute_script("return document.querySelector('[data-workers-online]').dataset.count"), "1")
+        screenshot(d, "overview")
+        # While they run, each count the page shows is one Redis had a second ago at most:
+        # never more running than the worker's concurrency, never more pending than before.
+        # ("running" counts leases, prefetched ones included, so it is not bounded by the concurrency.)
+        last_pending = 20
+        for _ in range(5):
+            p = self.page_counts("q1")
+            self.assertLessEqual(p["pending"] + p["running"], 20)
+            self.assertLessEqual(p["pending"], last_pending, "pending grew while nothing was enqueued")
+            last_pending = p["pending"]
+            time.sleep(0.4)
+        wait_until(lambda: cell(d, "q1", "pending") == 0 and cell(d, "q1", "running") == 0, timeout=40,
+                   what="q1 to drain on the page")
+        self.assertEqual(self.page_counts("q1"), self.redis_counts("q1"))
+        self.assertEqual(self.page_counts("q2"), self.redis_counts("q2"))
+        self.assertEqual(d.execute_script("return window.__mark"), 1, "the page was reloaded")
+        self.assertEqual(d.execute_script("return performance.getEntriesByType('navigation').length"), navigations)
+        self.assertIn("live", d.find_element(By.ID, "live-status").text)
+
+    def test_2_task_progress_moves(self):
+        self.ensure_worker()
+        (task_id,) = self.kale.enqueue("kale.sleep", {"ms": 5000}, "q1")
+        d = self.driver
+        d.get(f"{self.base}/tasks/{task_id}?queue=q1")
+        d.execute_script("window.__mark = 2")
+        read = "var p = document.getElementById('task-progress'); return p.hasAttribute('value') ? p.value : null"
+        # The page opened while the task may still wait for a runner; sampling starts with its first report.
+        samples = [wait_until(lambda: d.execute_script(read), timeout=20, what="the first progress report")]
+        for _ in range(5):
+            time.sleep(0.9)
+            samples.append(d.execute_script(read))
+        screenshot(d, "task")
+        rises = sum(1 for a, b in zip(samples, samples[1:]) if b is not None and a is not None and b > a)
+        self.assertGreaterEqual(rises, 3, f"progress samples {samples}; record {self.record('q1', task_id)}")
+        self.assertEqual(d.execute_script("return window.__mark"), 2)
+        wait_until(lambda: self.record("q1", task_id).get("state") == "succeeded", what="the sleep to end")
+
+    def test_3_dead_search_finds_by_error_text_and_retry_reruns(self):
+        self.ensure_worker()
+        needle = "needle-" + uuid.uuid4().hex
+        (task_id,) = self.kale.enqueue("kale.fail", {"message": needle}, "q1", "--retries", "0")
+        (other,) = self.kale.enqueue("kale.fail", {"message": "haystack-" + uuid.uuid4().hex}, "q1", "--retries", "0")
+        self.wait_dead("q1", task_id)
+        self.wait_dead("q1", other)
+        d = self.driver
+        login(d, self.base, "/dead")
+        box = d.find_element(By.CSS_SELECTOR, "#dead-search input[name=text]")
+        box.clear()
+        box.send_keys(needle)
+        d.find_element(By.CSS_SELECTOR, "#dead-search button[type=submit]").click()
+        wait_until(lambda: needle in d.current_url, what="the search to run")
+        rows = [r.get_attribute("data-task") for r in d.find_elements(By.CSS_SELECTOR, "#dead tbody tr")]
+        self.assertEqual(rows, [task_id])
+        self.assertIn(needle, d.find_element(By.ID, "dead").text)
+        screenshot(d, "dead")
+
+        before = self.record("q1", task_id)
+        d.get(f"{self.base}/tasks/{task_id}?queue=q1")
+        d.find_element(By.XPATH, "//button[normalize-space()='Retry']").click()
+        wait_until(lambda: "notice=requeued" in d.current_url, what="the retry to redirect back")
+        # It runs again: a new start and a new end, and kale.fail sends it back to the dead set.
+        wait_until(lambda: int(self.record("q1", task_id).get("finished_at", 0)) > int(before["finished_at"]), timeout=30,
+                   what="the retried task to run again")
+        self.wait_dead("q1", task_id)
+        after = self.record("q1", task_id)
+        self.assertGreater(int(after["started_at"]), int(before["started_at"]))
+        self.assertEqual(after["attempt"], "1", "a dead retry gives a fresh set of attempts and this one ran")
+
+    def test_4_task_text_is_escaped_everywhere(self):
+        args = {"a": XSS_A, "b": XSS_B}
+        (pending_id,) = self.kale.enqueue("kale.echo", args, "q3")  # no worker serves q3: it stays pending
+        (named_id,) = self.kale.enqueue("x" + XSS_A, args, "q3")
+        self.ensure_worker()
+        (dead_id,) = self.kale.enqueue("kale.fail", {"message": XSS_A + XSS_B}, "q1", "--retries", "0")
+        self.wait_dead("q1", dead_id)
+        d = self.driver
+        pages = [f"/tasks/{pending_id}?queue=q3", f"/tasks/{named_id}?queue=q3", "/queues/q3?state=pending",
+                 f"/tasks/{dead_id}?queue=q1", "/dead?text=" + "window.__x", "/queues/q1?state=dead"]
+        for path in pages:
+            d.get(self.base + path)
+            time.sleep(0.3)  # an injected handler would have run by now
+            self.assertEqual(d.execute_script("return typeof window.__x"), "undefined", path)
+            self.assertEqual(d.find_elements(By.CSS_SELECTOR, "img"), [], path)
+            scripts = [s.get_attribute("src") for s in d.find_elements(By.TAG_NAME, "script")]
+            self.assertEqual(scripts, [self.base + "/assets/app.js"], path)
+            text = d.find_element(By.TAG_NAME, "main").text
+            self.assertTrue(XSS_A in text or "x" + XSS_A in text, f"{path} does not show the literal text")
+        d.get(f"{self.base}/tasks/{pending_id}?queue=q3")
+        self.assertEqual(json.loads(d.find_element(By.ID, "task-args").text), args)
+
+    def test_5_actions_need_token_same_origin_and_csrf(self):
+        (task_id,) = self.kale.enqueue("kale.noop", {}, "q3")
+        url = f"{self.base}/api/tasks/{task_id}/cancel"
+        status, _, body = http(url, "POST", body={})
+        self.assertEqual(status, 401, body)
+        status, _, body = http(url, "POST", body={}, headers={"Authorization": "Bearer wrong-token-000000"})
+        self.assertEqual(status, 401, body)
+        status, _, body = http(url, "POST", body={}, headers={"Authorization": "Bearer " + TOKEN, "Origin": "http://evil.example"})
+        self.assertEqual(status, 403, body)
+        # A browser form: the token in the form, but no CSRF field and cookie.
+        status, _, body = http(url, "POST", form={"token": TOKEN, "queue": "q3"})
+        self.assertEqual(status, 403, body)
+        self.assertIn("CSRF", body)
+        # A CSRF field that is not this browser's cookie.
+        status, _, body = http(url, "POST", form={"token": TOKEN, "csrf": "a" * 64},
+                               headers={"Cookie": "kale_csrf=" + "b" * 64})
+        self.assertEqual(status, 403, body)
+        self.assertEqual(self.record("q3", task_id)["state"], "pending", "a refused action changed the task")
+        status, _, body = http(url, "POST", body={}, headers={"Authorization": "Bearer " + TOKEN})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["outcome"], "cancelled")
+        self.assertEqual(self.record("q3", task_id)["state"], "cancelled")
+
+    def test_6_enqueue_api_validates_and_waits(self):
+        self.ensure_worker()
+        auth = {"Authorization": "Bearer " + TOKEN}
+        status, _, body = http(self.base + "/api/tasks", "POST", body={"name": "kale.echo", "args": {"n": 1}})
+        self.assertEqual(status, 401, body)
+        status, _, body = http(self.base + "/api/tasks", "POST", headers=auth,
+                               body={"name": "kale.echo", "args": {"hello": "wörld"}, "queue": "q1", "wait": 30})
+        self.assertEqual(status, 200, body)
+        task = json.loads(body)
+        self.kale.enqueued[task["id"]] = "q1"
+        self.assertEqual((task["state"], task["result"]), ("succeeded", {"hello": "wörld"}))
+        status, _, body = http(self.base + "/api/tasks", "POST", headers=auth, body={"name": "kale.noop", "queue": "q3", "max_retries": 0})
+        self.assertEqual(status, 201, body)
+        created = json.loads(body)
+        self.kale.enqueued[created["id"]] = "q3"
+        self.assertEqual(self.record("q3", created["id"])["max_retries"], "0")
+        for bad, needle in [({"name": "kale.echo", "colour": "red"}, "unknown field 'colour'"),
+                            ({"name": "kale.echo", "args_json": "{bad"}, "is not valid JSON"),
+                            ({"name": "kale.echo", "priority": "urgent"}, "unknown priority 'urgent'"),
+                            ({"name": "kale.echo", "delay": 5, "eta": "2030-01-01T00:00:00Z"}, "cannot be used together"),
+                            ({"name": "kale.echo", "queue": "no spaces"}, "not a valid queue name"),
+                            ({"args": {}}, "name"),
+                            (b"{not json", "not valid JSON")]:
+            status, _, body = http(self.base + "/api/tasks", "POST", headers=auth, body=bad)
+            self.assertEqual(status, 400, f"{bad}: {body}")
+            self.assertIn(needle, json.loads(body)["error"], bad)
+
+    def test_7_json_api_has_the_cli_shapes(self):
+        (task_id,) = self.kale.enqueue("kale.noop", {"k": "v"}, "q3")
+        status, _, body = http(self.base + "/api/overview")
+        self.assertEqual(status, 200)
+        overview = json.loads(body)
+        cli = json.loads(self.kale.cli("inspect", "overview", "--json").stdout)
+        self.assertEqual({q["queue"] for q in overview["queues"]}, {q["queue"] for q in cli["queues"]})
+        self.assertEqual(set(overview["queues"][0]), set(cli["queues"][0]))
+        status, _, body = http(f"{self.base}/api/tasks/{task_id}?queue=q3")
+        self.assertEqual(json.loads(body), json.loads(self.kale.cli("inspect", "task", task_id, "--json").stdout))
+        status, _, body = http(self.base + "/api/queues/q3/tasks?state=pending")
+        page = json.loads(body)
+        self.assertIn(task_id, [t["id"] for t in page["tasks"]])
+        self.assertEqual(page["total"], self.redis_counts("q3")["pending"])
+        status, _, body = http(self.base + "/api/openapi.json")
+        self.assertEqual(json.loads(body)["openapi"], "3.1.0")
+
+
+class ReadOnlyTests(unittest.TestCase):
+    def test_read_only_refuses_every_action_and_renders_no_buttons(self):
+        server = RedisServer()
+        kale = Kale(server)
+        driver = None
+        try:
+            _, base = kale.dashboard("--read-only", token=TOKEN)
+            (task_id,) = kale.enqueue("kale.fail", {"message": "ro"}, "q1", "--retries", "0")
+            worker = kale.worker("q1")
+            wait_until(lambda: server.client.zscore(f"{kale.prefix}:{{q1}}:dead", task_id) is not None, what="the task to die")
+            auth = {"Authorization": "Bearer " + TOKEN}
+            for path, body in [(f"/api/tasks/{task_id}/retry", {}), (f"/api/tasks/{task_id}/cancel", {}),
+                               ("/api/dead/retry", {"all": True}), ("/api/dead/purge", {"all": True}),
+                               ("/api/tasks", {"name": "kale.noop"})]:
+                status, _, text = http(base + path, "POST", body=body, headers=auth)
+                self.assertEqual(status, 403, f"{path}: {text}")
+            self.assertIsNotNone(server.client.zscore(f"{kale.prefix}:{{q1}}:dead", task_id))
+            driver = browser()
+            login(driver, base)
+            for path in ["/", f"/tasks/{task_id}?queue=q1", "/dead", "/queues/q1?state=dead", "/workers"]:
+                driver.get(base + path)
+                actions = driver.find_elements(By.CSS_SELECTOR, "form[method=post]:not([action='/logout']), button.action, button.danger")
+                self.assertEqual(actions, [], path)
+            self.assertIn("<span class=\"badge\">read-only</span>", driver.page_source)
+            kale.processes.remove(worker)
+            from harness import stop
+            stop(worker)
+            kale.audit(self)
+        finally:
+            if driver:
+                driver.quit()
+            kale.close()
+            server.close()
+
+
+class BindAndSecretTests(unittest.TestCase):
+    def test_exposed_bind_needs_a_token_and_asks_for_it(self):
+        server = RedisServer()
+        kale = Kale(server)
+        try:
+            # 127.0.0.2 is not one of 127.0.0.1, ::1, localhost, so it counts as exposed (and is still only this host).
+            p, _ = kale.dashboard("--bind", "127.0.0.2", wait=False)
+            self.assertEqual(p.wait(20), 2)
+            from harness import stderr_of
+            err = stderr_of(p).strip().splitlines()
+            self.assertTrue(err[0].startswith("kale: error: --bind 127.0.0.2 is not a loopback address"), err)
+            _, base = kale.dashboard("--bind", "127.0.0.2", token=TOKEN)
+            status, _, body = http(base + "/")
+            self.assertEqual(status, 401)
+            self.assertIn('name="token"', body)
+            self.assertEqual(http(base + "/api/overview")[0], 401)
+            self.assertEqual(http(base + "/api/overview", headers={"Authorization": "Bearer " + TOKEN})[0], 200)
+            driver = browser()
+            try:
+                driver.get(base + "/workers")
+                self.assertIn("needs its token", driver.page_source)
+                driver.find_element(By.NAME, "token").send_keys(TOKEN)
+                driver.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
+                wait_until(lambda: driver.current_url.endswith("/workers"), what="the login to go back to /workers")
+                self.assertEqual(driver.find_element(By.TAG_NAME, "h1").text, "Workers")
+                cookie = driver.get_cookie("kale_session")
+                self.assertTrue(cookie["httpOnly"])
+                self.assertEqual(cookie["sameSite"], "Strict")
+            finally:
+                driver.quit()
+        finally:
+            kale.close()
+            server.close()
+
+    def test_no_page_or_log_shows_the_redis_password(self):
+        password = "pw-" + uuid.uuid4().hex
+        server = RedisServer(password=password)
+        kale = Kale(server)  # the password reaches kale through KALE_REDIS_URL only
+        try:
+            dash, base = kale.dashboard(token=TOKEN)
+            (task_id,) = kale.enqueue("kale.noop", {}, "q1")
+            paths = ["/", "/workers", "/dead", "/queues/q1", f"/tasks/{task_id}?queue=q1", "/tasks/nope?queue=q1",
+                     "/api/overview", f"/api/tasks/{task_id}", "/api/dead", "/login", "/api/queues/q1/tasks"]
+            for path in paths:
+                status, headers, body = http(base + path)
+                self.assertIn(status, (200, 404), path)
+                self.assertNotIn(password, body + json.dumps(headers), path)
+            self.assertIn("127.0.0.1:%d" % server.port, http(base + "/")[2])
+            # Redis goes away: the error pages must not name the password either.
+            from harness import stop, stderr_of
+            stop(server.process)
+            for path in ["/", "/api/overview"]:
+                status, _, body = http(base + path)
+                self.assertEqual(status, 503, path)
+                self.assertNotIn(password, body)
+            stop(dash)
+            self.assertNotIn(password, stderr_of(dash))
+            self.assertIn("kale dashboard: http://127.0.0.1:", stderr_of(dash))
+        finally:
+            kale.close()
+            server.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
