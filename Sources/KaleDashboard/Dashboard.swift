@@ -48,7 +48,9 @@ public final class Dashboard: Sendable {
 
     /// The context for templates of the request `visit`.
     func page(_ visit: Visit) -> PageContext {
-        let query = visit.query.pairs.isEmpty ? "" : "?" + visit.query.pairs.map { FormFields.encode($0.name) + "=" + FormFields.encode($0.value) }.joined(separator: "&")
+        // The page's own address, for forms that come back to it; a notice is not part of it.
+        let pairs = visit.query.pairs.filter { $0.name != "notice" }
+        let query = pairs.isEmpty ? "" : "?" + pairs.map { FormFields.encode($0.name) + "=" + FormFields.encode($0.value) }.joined(separator: "&")
         return PageContext(settings: settings, csrf: visit.csrf, authenticated: visit.authenticated, path: visit.path + query)
     }
 }

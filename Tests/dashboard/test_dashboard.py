@@ -245,6 +245,51 @@ class LiveDashboardTests(unittest.TestCase):
         status, _, body = http(self.base + "/api/openapi.json")
         self.assertEqual(json.loads(body)["openapi"], "3.1.0")
 
+    def test_8_dead_selection_all_matching_and_one_row(self):
+        self.ensure_worker()
+        tag = "bulk-" + uuid.uuid4().hex
+        ids = [self.kale.enqueue("kale.fail", {"message": f"{tag} {i}"}, "q1", "--retries", "0")[0] for i in range(4)]
+        for i in ids:
+            self.wait_dead("q1", i)
+        d = self.driver
+        login(d, self.base, "/dead?text=" + tag)
+        rows = lambda: [r.get_attribute("data-task") for r in d.find_elements(By.CSS_SELECTOR, "#dead tbody tr")]
+        self.assertEqual(sorted(rows()), sorted(ids))
+        # A selection of one (checkbox), purged.
+        d.find_element(By.CSS_SELECTOR, f"#dead input[type=checkbox][value='q1/{ids[0]}']").click()
+        d.find_element(By.XPATH, "//button[normalize-space()='Purge selected']").click()
+        wait_until(lambda: "deleted 1 dead task" in d.find_element(By.ID, "notice").text, what="the purge notice")
+        self.kale.purged.add(ids[0])
+        self.assertFalse(self.server.client.exists(self.key("q1", "t:" + ids[0])), "the record of a purged task is left")
+        self.assertEqual(sorted(rows()), sorted(ids[1:]))
+        # One row's own button.
+        d.find_element(By.CSS_SELECTOR, f"#dead tr[data-task='{ids[1]}'] button.danger").click()
+        wait_until(lambda: "deleted 1 dead task" in d.find_element(By.ID, "notice").text and ids[1] not in rows(), what="the row purge")
+        self.kale.purged.add(ids[1])
+        # Every match: the two left are retried (and die again, as kale.fail does).
+        before = {i: self.record("q1", i)["finished_at"] for i in ids[2:]}
+        d.find_element(By.XPATH, "//button[normalize-space()='Retry all 2 matching']").click()
+        wait_until(lambda: "requeued 2 dead tasks" in d.find_element(By.ID, "notice").text, what="the retry notice")
+        for i in ids[2:]:
+            wait_until(lambda: self.record("q1", i).get("finished_at") != before[i] and
+                       self.server.client.zscore(self.key("q1", "dead"), i) is not None, timeout=30, what=f"{i} to rerun")
+
+    def test_9_queue_pages_and_name_filter(self):
+        self.kale.enqueue("kale.noop", {}, "q4", "--count", "57")
+        special = self.kale.enqueue("special.report", {}, "q4", "--count", "3")
+        d = self.driver
+        d.get(self.base + "/queues/q4")
+        rows = lambda: [r.get_attribute("data-task") for r in d.find_elements(By.CSS_SELECTOR, "#tasks tbody tr")]
+        self.assertEqual(len(rows()), 50)
+        # Position 1 is the next to run: the oldest (workers pop from the tail).
+        self.assertEqual(rows()[0], self.server.client.lindex(self.key("q4", "pending:normal"), -1))
+        d.find_element(By.LINK_TEXT, "next →").click()
+        self.assertEqual(len(rows()), 10)
+        self.assertEqual(set(rows()[-3:]), set(special))
+        d.get(self.base + "/queues/q4?state=pending&name=SPECIAL")
+        self.assertEqual(sorted(rows()), sorted(special))
+        self.assertIn("3 matching", d.find_element(By.CSS_SELECTOR, ".summary").text)
+
 
 class ReadOnlyTests(unittest.TestCase):
     def test_read_only_refuses_every_action_and_renders_no_buttons(self):
