@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "KaleCelery", targets: ["KaleCelery"]),
         .library(name: "KaleWorker", targets: ["KaleWorker"]),
         .library(name: "KaleCLI", targets: ["KaleCLI"]),
+        .library(name: "KaleObservability", targets: ["KaleObservability"]),
         .library(name: "KaleTestSupport", targets: ["KaleTestSupport"]),
         .executable(name: "kale", targets: ["kale"]),
         .executable(name: "kale-bench", targets: ["KaleBench"]),
@@ -19,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        // Prometheus exposition: needs only swift-atomics and swift-metrics, so it stays light
+        // enough for every worker binary (decision 0019).
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -49,10 +53,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Prometheus metrics of a worker and of the fleet, and the small scrape endpoint.
+        .target(
+            name: "KaleObservability",
+            dependencies: [
+                "Kale", "KaleRedis",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .target(
             name: "KaleCLI",
             dependencies: [
-                "Kale", "KaleWorker", "KaleRedis", "KaleCelery",
+                "Kale", "KaleWorker", "KaleRedis", "KaleCelery", "KaleObservability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -65,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "KaleBench",
             dependencies: [
-                "Kale", "KaleRedis", "KaleCelery", "KaleWorker", "KaleCLI", "KaleTestSupport",
+                "Kale", "KaleRedis", "KaleCelery", "KaleWorker", "KaleCLI", "KaleTestSupport", "KaleObservability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -78,6 +91,10 @@ let package = Package(
         .testTarget(
             name: "KaleCLITests",
             dependencies: ["Kale", "KaleCLI", "KaleRedis", "KaleTestSupport"]
+        ),
+        .testTarget(
+            name: "KaleObservabilityTests",
+            dependencies: ["Kale", "KaleObservability", "KaleRedis", "KaleTestSupport"]
         ),
     ]
 )
