@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "KaleCelery", targets: ["KaleCelery"]),
         .library(name: "KaleWorker", targets: ["KaleWorker"]),
         .library(name: "KaleCLI", targets: ["KaleCLI"]),
+        .library(name: "KaleObservability", targets: ["KaleObservability"]),
         .library(name: "KaleTestSupport", targets: ["KaleTestSupport"]),
         .executable(name: "kale", targets: ["kale"]),
         .executable(name: "kale-bench", targets: ["KaleBench"]),
@@ -21,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        // Prometheus exposition: needs only swift-atomics and swift-metrics, so it stays light
+        // enough for every worker binary (decision 0019).
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // Only KaleDashboard uses it (docs/decisions/0019): no core target or test target
         // links NIO. `traits: []` drops ConfigurationSupport and FullFoundation.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
@@ -55,10 +59,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Prometheus metrics of a worker and of the fleet, and the small scrape endpoint.
+        .target(
+            name: "KaleObservability",
+            dependencies: [
+                "Kale", "KaleRedis",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .target(
             name: "KaleCLI",
             dependencies: [
-                "Kale", "KaleWorker", "KaleRedis", "KaleCelery",
+                "Kale", "KaleWorker", "KaleRedis", "KaleCelery", "KaleObservability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -71,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "KaleBench",
             dependencies: [
-                "Kale", "KaleRedis", "KaleCelery", "KaleWorker", "KaleCLI", "KaleTestSupport",
+                "Kale", "KaleRedis", "KaleCelery", "KaleWorker", "KaleCLI", "KaleTestSupport", "KaleObservability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -80,7 +93,7 @@ let package = Package(
         .target(
             name: "KaleDashboard",
             dependencies: [
-                "Kale", "KaleRedis", "KaleCLI",
+                "Kale", "KaleRedis", "KaleCLI", "KaleObservability",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -105,6 +118,10 @@ let package = Package(
         .testTarget(
             name: "KaleCLITests",
             dependencies: ["Kale", "KaleCLI", "KaleRedis", "KaleTestSupport"]
+        ),
+        .testTarget(
+            name: "KaleObservabilityTests",
+            dependencies: ["Kale", "KaleObservability", "KaleRedis", "KaleTestSupport"]
         ),
     ]
 )

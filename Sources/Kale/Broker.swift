@@ -19,6 +19,14 @@ public struct Broker: Sendable {
     public static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
     private var ttlMs: Int64 { configuration.resultTTL.milliseconds }
+
+    /// The scripts' observation argument for `queue`: `<queue prefix>|<history 0/1>|<event
+    /// stream length>`. One argument carries the switches and the prefix of the keys they
+    /// name (stats, history, events), so turning history or events on adds no argument to
+    /// any transition.
+    public func observation(_ queue: String) -> String {
+        keys.queuePrefix(queue) + (configuration.history ? "|1|" : "|0|") + String(configuration.eventStreamLength)
+    }
     private var deadAgeMs: Int64 { configuration.deadSetMaxAge.milliseconds }
 
     // MARK: Producer side
@@ -33,6 +41,7 @@ public struct Broker: Sendable {
                 envelope.id, message, now, envelope.eta ?? 0, envelope.priority.rank, envelope.maxRetries,
                 envelope.expiresAt ?? 0, envelope.resultTTLMs ?? ttlMs,
                 envelope.uniqueKey == nil ? 0 : (uniqueTTL ?? .seconds(3600)).milliseconds, envelope.name,
+                observation(q),
             ])
     }
 
@@ -68,6 +77,17 @@ public struct Broker: Sendable {
             commands.append(RedisCommand("LPUSH", arguments: [keys.pending(q, first.priority)] + items.map { $0.id as any RedisArgument }))
             commands.append(RedisCommand("LPUSH", arguments: [keys.notify(q)] + Array(repeating: "1" as any RedisArgument, count: items.count)))
         }
+        // One history count and one event per chunk, not per task: a batch is one act of its
+        // producer, and per-task entries would double the commands of a batch.
+        if configuration.history {
+            let minute = keys.history(q, minute: now / 60_000)
+            commands.append(RedisCommand("HINCRBY", minute, "enqueued", items.count))
+            commands.append(RedisCommand("PEXPIRE", minute, 90_000_000))
+        }
+        if configuration.eventStreamLength > 0 {
+            commands.append(RedisCommand("XADD", keys.events(q), "MAXLEN", "~", configuration.eventStreamLength, "*",
+                                         "k", "enqueued", "i", items.first?.id ?? first.id, "n", first.name, "c", items.count))
+        }
         commands.append(RedisCommand("EXEC"))
         return commands
     }
@@ -77,7 +97,7 @@ public struct Broker: Sendable {
         let reply = try await redis.run(
             Scripts.cancel,
             keys: [keys.task(queue, id), keys.scheduled(queue)] + keys.pendingLists(queue),
-            arguments: [id, Broker.now(), keys.doneChannel(""), keys.statsPrefix(queue), ttlMs, keys.cancelChannel])
+            arguments: [id, Broker.now(), keys.doneChannel(""), observation(queue), ttlMs, keys.cancelChannel])
         return reply.string ?? "missing"
     }
 
@@ -98,7 +118,7 @@ public struct Broker: Sendable {
             keys: keys.pendingLists(queue) + [keys.active(queue), keys.notify(queue), keys.dead(queue)],
             arguments: [
                 now, leaseDeadline, worker, count, configuration.maxMessageSize, keys.taskPrefix(queue),
-                keys.doneChannel(""), keys.statsPrefix(queue), configuration.deadSetMaxSize, deadAgeMs, ttlMs, lease,
+                keys.doneChannel(""), observation(queue), configuration.deadSetMaxSize, deadAgeMs, ttlMs, lease,
             ])
     }
 
@@ -120,7 +140,7 @@ public struct Broker: Sendable {
     public func startCommand(_ task: LeasedTask, worker: String, now: Int64) -> RedisCommand {
         Scripts.start.command(
             keys: [keys.task(task.queue, task.id)],
-            arguments: [task.id, worker, task.lease, task.attempt, now])
+            arguments: [task.id, worker, task.lease, task.attempt, now, observation(task.queue)])
     }
 
     /// The command recording `result` for a leased task whose run began at `startedAt` (ms);
@@ -132,7 +152,7 @@ public struct Broker: Sendable {
                                thenStart next: LeasedTask? = nil, forward: [Forward] = []) -> RedisCommand {
         var scriptKeys = [keys.task(task.queue, task.id), keys.active(task.queue)]
         var arguments: [any RedisArgument] = [task.id, worker, task.lease, now, result, ttlMs, keys.doneChannel(""),
-                                              keys.statsPrefix(task.queue), task.attempt, startedAt]
+                                              observation(task.queue), task.attempt, startedAt]
         fold(next, of: task, into: &scriptKeys, &arguments)
         Self.append(forward, to: &arguments, at: 14)
         return Scripts.succeed.command(keys: scriptKeys, arguments: arguments)
@@ -179,7 +199,7 @@ public struct Broker: Sendable {
         var scriptKeys = [keys.task(q, task.id), keys.active(q), keys.scheduled(q), keys.dead(q)]
         var arguments: [any RedisArgument] = [
             task.id, worker, task.lease, now, error, retryAt ?? -1, cancelled ? "cancel" : "fail", ttlMs,
-            configuration.deadSetMaxSize, deadAgeMs, keys.taskPrefix(q), keys.doneChannel(""), keys.statsPrefix(q),
+            configuration.deadSetMaxSize, deadAgeMs, keys.taskPrefix(q), keys.doneChannel(""), observation(q),
             startedAt == nil ? 0 : task.attempt, startedAt ?? 0,
         ]
         fold(next, of: task, into: &scriptKeys, &arguments)
@@ -193,7 +213,7 @@ public struct Broker: Sendable {
         let q = task.queue
         return Scripts.requeue.command(
             keys: [keys.task(q, task.id), keys.active(q)] + keys.pendingLists(q) + [keys.notify(q)],
-            arguments: [task.id, worker, task.lease, task.attempt - 1, now, keys.doneChannel(""), keys.statsPrefix(q), ttlMs])
+            arguments: [task.id, worker, task.lease, task.attempt - 1, now, keys.doneChannel(""), observation(q), ttlMs])
     }
 
     /// The command recording progress of a running task (a JSON object with `fraction` and
@@ -231,7 +251,7 @@ public struct Broker: Sendable {
         let reply = try await redis.run(
             Scripts.reap,
             keys: [keys.active(queue)] + keys.pendingLists(queue) + [keys.notify(queue), keys.dead(queue)],
-            arguments: [Broker.now(), limit, keys.taskPrefix(queue), keys.doneChannel(""), keys.statsPrefix(queue),
+            arguments: [Broker.now(), limit, keys.taskPrefix(queue), keys.doneChannel(""), observation(queue),
                         configuration.deadSetMaxSize, deadAgeMs, ttlMs])
         let a = reply.array ?? []
         func int(_ i: Int) -> Int { a.count > i ? a[i].int ?? 0 : 0 }
@@ -247,7 +267,7 @@ public struct Broker: Sendable {
         Scripts.celeryIntake.command(
             keys: [intake] + keys.pendingLists(queue) + [keys.scheduled(queue), keys.notify(queue), keys.dead(queue)]
                 + buckets.map(\.list),
-            arguments: [now, limit, keys.taskPrefix(queue), keys.doneChannel(""), keys.statsPrefix(queue),
+            arguments: [now, limit, keys.taskPrefix(queue), keys.doneChannel(""), observation(queue),
                         configuration.deadSetMaxSize, deadAgeMs, ttlMs, resultKeyPrefix, resultExpires,
                         configuration.maxMessageSize, maxRetries] + buckets.map { $0.step as any RedisArgument })
     }
@@ -263,7 +283,7 @@ public struct Broker: Sendable {
         let reply = try await redis.run(
             Scripts.promote,
             keys: [keys.scheduled(queue)] + keys.pendingLists(queue) + [keys.notify(queue)],
-            arguments: [Broker.now(), limit, keys.taskPrefix(queue), keys.doneChannel(""), keys.statsPrefix(queue), ttlMs])
+            arguments: [Broker.now(), limit, keys.taskPrefix(queue), keys.doneChannel(""), observation(queue), ttlMs])
         let a = reply.array ?? []
         let next = a.count > 1 ? a[1].int ?? -1 : -1
         return (a.first?.int ?? 0, next < 0 ? nil : Int64(next))

@@ -22,6 +22,13 @@ public struct KaleConfiguration: Sendable {
     public var deadSetMaxAge: Duration
     /// The wire format messages are written in.
     public var format: any MessageFormat
+    /// Whether transitions count into the per-minute history the dashboard charts
+    /// (``Keys/history(_:minute:)``, kept 25 h). Default true. Producers and workers each
+    /// decide for what they write; a deployment sets it everywhere (`KALE_HISTORY=off`).
+    public var history: Bool
+    /// How many entries each queue's event stream keeps (approximately: trimmed with
+    /// `MAXLEN ~`); 0 writes no events. Default 10,000 (`KALE_EVENTS=off` or a length).
+    public var eventStreamLength: Int
 
     public init(
         redis: RedisConfiguration,
@@ -31,9 +38,12 @@ public struct KaleConfiguration: Sendable {
         maxMessageSize: Int = 1 << 20,
         deadSetMaxSize: Int = 10_000,
         deadSetMaxAge: Duration = .seconds(7 * 86_400),
-        format: any MessageFormat = KaleJSONFormat()
+        format: any MessageFormat = KaleJSONFormat(),
+        history: Bool = true,
+        eventStreamLength: Int = 10_000
     ) {
         precondition(maxMessageSize > 0 && deadSetMaxSize > 0, "limits must be positive")
+        precondition(eventStreamLength >= 0, "the event stream length is 0 (off) or positive")
         self.redis = redis
         self.keys = keys
         self.defaultQueue = defaultQueue
@@ -42,5 +52,7 @@ public struct KaleConfiguration: Sendable {
         self.deadSetMaxSize = deadSetMaxSize
         self.deadSetMaxAge = deadSetMaxAge
         self.format = format
+        self.history = history
+        self.eventStreamLength = eventStreamLength
     }
 }

@@ -35,6 +35,13 @@ public struct Keys: Sendable, Hashable {
     public func unique(_ queue: String, _ key: String) -> String { queuePrefix(queue) + "unique:" + key }
     /// Prefix of the per-10-second counters of finished tasks (`succeeded:<bucket>` …).
     public func statsPrefix(_ queue: String) -> String { queuePrefix(queue) + "stats:" }
+    /// Hash of one minute of `queue`'s history (counts by outcome, run- and wait-time
+    /// histogram buckets `r0`…`r18`, `w0`…`w18`); `minute` counts from 1970. Expires after 25 h.
+    public func history(_ queue: String, minute: Int64) -> String { queuePrefix(queue) + "history:" + String(minute) }
+    /// Capped stream of `queue`'s task events (enqueued, started, succeeded, …).
+    public func events(_ queue: String) -> String { queuePrefix(queue) + "events" }
+    /// Capped stream of worker events (online, offline, child died), shared by all queues.
+    public var workerEvents: String { "\(prefix):events" }
 
     /// List of Celery messages moved out of kombu's list (under kombu prefix `brokerPrefix`) by
     /// a blocked worker, not yet made into tasks (see ``Scripts/celeryIntake``).

@@ -13,6 +13,31 @@ public struct WorkerInfo: Sendable, Hashable {
         public var progress: Double?
     }
 
+    /// A child process of a worker's pool at its last heartbeat.
+    public struct ChildInfo: Sendable, Hashable {
+        /// Its place in the pool, 0 ..< concurrency: a replacement takes the same slot.
+        public var slot: Int
+        public var pid: Int
+        public var rssBytes: Int
+        public var startedAt: Date?
+        /// The task it runs now.
+        public var taskID: String?
+        /// Tasks it ran so far.
+        public var tasksRun: Int
+    }
+
+    /// A child process that ended and was replaced.
+    public struct ChildDeath: Sendable, Hashable {
+        public var slot: Int
+        public var pid: Int
+        /// `crashed`, `exited`, `time_limit`, `soft_time_limit`, `memory_limit`, `cancelled`
+        /// (killed to stop a task), `max_tasks`, `memory` (recycled), `idle` (died between tasks).
+        public var cause: String
+        /// The task it was running, if any.
+        public var taskID: String?
+        public var at: Date?
+    }
+
     public var id: String
     public var host: String
     public var pid: Int
@@ -28,9 +53,13 @@ public struct WorkerInfo: Sendable, Hashable {
     public var lastHeartbeat: Date?
     /// Running tasks, oldest first.
     public var running: [RunningTask]
+    /// The pool's children (empty for the inline pool).
+    public var children: [ChildInfo]
+    /// The last few children that ended, oldest first.
+    public var recentDeaths: [ChildDeath]
 
     /// Builds the info from an `HGETALL` of a worker hash; nil when the hash is gone.
-    init?(id: String, fields: [String: String]) {
+    public init?(id: String, fields: [String: String]) {
         guard !fields.isEmpty else { return nil }
         self.id = id
         host = fields["host"] ?? ""
@@ -56,7 +85,24 @@ public struct WorkerInfo: Sendable, Hashable {
             }
         }
         running = tasks.sorted { ($0.startedAt ?? .distantFuture) < ($1.startedAt ?? .distantFuture) }
+        children = WorkerInfo.objects(fields["children"]).map { o in
+            ChildInfo(slot: WorkerInfo.int(o["slot"]), pid: WorkerInfo.int(o["pid"]), rssBytes: WorkerInfo.int(o["rss"]),
+                      startedAt: WorkerInfo.date(o["started_at"]?.doubleValue), taskID: o["task"]?.stringValue,
+                      tasksRun: WorkerInfo.int(o["tasks"]))
+        }
+        recentDeaths = WorkerInfo.objects(fields["deaths"]).map { o in
+            ChildDeath(slot: WorkerInfo.int(o["slot"]), pid: WorkerInfo.int(o["pid"]), cause: o["cause"]?.stringValue ?? "",
+                       taskID: o["task"]?.stringValue, at: WorkerInfo.date(o["at"]?.doubleValue))
+        }
     }
+
+    /// The objects of a JSON array field (none for an absent or older-format field).
+    private static func objects(_ text: String?) -> [[String: JSONValue]] {
+        guard let text, case .array(let items)? = try? JSONValue(parsing: Data(text.utf8)) else { return [] }
+        return items.compactMap(\.objectValue)
+    }
+
+    private static func int(_ value: JSONValue?) -> Int { value?.doubleValue.map { Int($0) } ?? 0 }
 
     /// The task that has been running longest, if any.
     public var oldestRunning: RunningTask? { running.first }

@@ -30,7 +30,7 @@ struct QueueBench: AsyncParsableCommand {
     var only: [Group] = []
 
     enum Group: String, CaseIterable, ExpressibleByArgument {
-        case enqueue, e2e, latency, scaling
+        case enqueue, e2e, latency, scaling, observability
     }
 
     func validate() throws {
@@ -51,6 +51,7 @@ struct QueueBench: AsyncParsableCommand {
         if groups.contains(.e2e) { figures += try await scenarios.endToEnd() }
         if groups.contains(.latency) { figures += try await scenarios.latency() }
         if groups.contains(.scaling) { figures += try await scenarios.scaling() }
+        if groups.contains(.observability) { figures += try await scenarios.observability() }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let title = "kale-bench queue: \(url), \(cores) cores, median of \(runs) runs; ratio = median of per-run ours / reference"
         try emit(figures, title: title, json: common.json)

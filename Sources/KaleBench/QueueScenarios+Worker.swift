@@ -11,12 +11,14 @@ final class BenchWorker {
     /// This executable's path, which `worker` makes a worker daemon.
     static let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
 
-    init(url: RedisURL, prefix: String, concurrency: Int, prefetch: Int?, pool: String) throws {
+    init(url: RedisURL, prefix: String, concurrency: Int, prefetch: Int?, pool: String, arguments extra: [String] = [],
+         environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: Self.executable)
         var args = ["worker", "--redis", url.connectionString, "--prefix", prefix, "--queues", "bench",
                     "--concurrency", String(concurrency), "--pool", pool, "--log-level", "warning"]
         if let prefetch { args += ["--prefetch", String(prefetch)] }
-        process.arguments = args
+        process.arguments = args + extra
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardOutput = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()

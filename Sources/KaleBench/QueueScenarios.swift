@@ -19,10 +19,11 @@ struct QueueScenarios {
 
     func progress(_ text: String) { FileHandle.standardError.write(Data("… \(text)\n".utf8)) }
 
-    func client(_ prefix: String, poolSize: Int = 4, replySpin: Duration = .zero) -> KaleClient {
+    func client(_ prefix: String, poolSize: Int = 4, replySpin: Duration = .zero, observed: Bool = true) -> KaleClient {
         var redis = RedisConfiguration(url: url, poolSize: poolSize, replySpin: replySpin)
         redis.clientName = "kale-bench"
-        return KaleClient(configuration: KaleConfiguration(redis: redis, keys: Keys(prefix: prefix)))
+        return KaleClient(configuration: KaleConfiguration(redis: redis, keys: Keys(prefix: prefix), history: observed,
+                                                           eventStreamLength: observed ? 10_000 : 0))
     }
 
     func freshPrefix() -> String { "bench-\(UUID().uuidString.prefix(8).lowercased())" }

@@ -10,6 +10,7 @@ enum CommandRegistry {
         InspectCommand.self,
         DeadCommand.self,
         PurgeCommand.self,
+        EventsCommand.self,
         PingCommand.self,
         WorkerCommand.self,
         DashboardLauncher.self,

@@ -31,7 +31,28 @@ package struct GlobalOptions: ParsableArguments {
     package func kaleConfiguration(poolSize: Int = 4) throws -> KaleConfiguration {
         var redisConfig = RedisConfiguration(url: try redisURL(), poolSize: poolSize)
         redisConfig.clientName = "kale-cli"
-        return KaleConfiguration(redis: redisConfig, keys: Keys(prefix: prefix))
+        var configuration = KaleConfiguration(redis: redisConfig, keys: Keys(prefix: prefix))
+        try GlobalOptions.applyObservationEnvironment(to: &configuration)
+        return configuration
+    }
+
+    /// `KALE_HISTORY` (`on`/`off`) and `KALE_EVENTS` (`off` or a stream length): a
+    /// deployment's switches for what its producers and workers write (docs/observability.md).
+    static func applyObservationEnvironment(to configuration: inout KaleConfiguration,
+                                            environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        if let text = environment["KALE_HISTORY"]?.lowercased() {
+            switch text {
+            case "on", "1", "true", "yes": configuration.history = true
+            case "off", "0", "false", "no": configuration.history = false
+            default: throw CLIFailure.usage("KALE_HISTORY must be on or off, not '\(text)'")
+            }
+        }
+        if let text = environment["KALE_EVENTS"]?.lowercased() {
+            if ["off", "0", "false", "no"].contains(text) { configuration.eventStreamLength = 0 }
+            else if ["on", "true", "yes"].contains(text) { configuration.eventStreamLength = 10_000 }
+            else if let n = Int(text), n > 0, n <= 10_000_000 { configuration.eventStreamLength = n }
+            else { throw CLIFailure.usage("KALE_EVENTS must be off, on or a stream length (1…10000000), not '\(text)'") }
+        }
     }
 
     /// A client, after checking that Redis answers (so a bad URL fails fast with exit 3).

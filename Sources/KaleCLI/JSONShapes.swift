@@ -87,6 +87,45 @@ extension WorkerInfo {
         if let startedAt { o["started_at"] = .string(Format.iso(startedAt)) }
         if let lastHeartbeat { o["last_heartbeat"] = .string(Format.iso(lastHeartbeat)) }
         if let oldest = oldestRunning { o["oldest_running"] = oldest.json }
+        o["children"] = .array(children.map(\.json))
+        o["recent_deaths"] = .array(recentDeaths.map(\.json))
+        return .object(o)
+    }
+}
+
+extension WorkerInfo.ChildInfo {
+    package var json: JSONValue {
+        var o: [String: JSONValue] = [
+            "slot": .number(Double(slot)), "pid": .number(Double(pid)), "rss_bytes": .number(Double(rssBytes)),
+            "tasks_run": .number(Double(tasksRun)),
+        ]
+        if let startedAt { o["started_at"] = .string(Format.iso(startedAt)) }
+        if let taskID { o["task"] = .string(taskID) }
+        return .object(o)
+    }
+}
+
+extension WorkerInfo.ChildDeath {
+    package var json: JSONValue {
+        var o: [String: JSONValue] = ["slot": .number(Double(slot)), "pid": .number(Double(pid)), "cause": .string(cause)]
+        if let at { o["at"] = .string(Format.iso(at)) }
+        if let taskID { o["task"] = .string(taskID) }
+        return .object(o)
+    }
+}
+
+extension KaleEvent {
+    /// One line of `kale events --json`.
+    package var json: JSONValue {
+        var o: [String: JSONValue] = ["id": .string(id), "kind": .string(kind), "time": .string(Format.iso(time))]
+        if let queue { o["queue"] = .string(queue) }
+        if let taskID { o["task"] = .string(taskID) }
+        if let name { o["name"] = .string(name) }
+        if let attempt { o["attempt"] = .number(Double(attempt)) }
+        if let worker { o["worker"] = .string(worker) }
+        if let detail { o["detail"] = .string(detail) }
+        if let count { o["count"] = .number(Double(count)) }
+        if let pid { o["pid"] = .number(Double(pid)) }
         return .object(o)
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import Kale
 import KaleRedis
+import KaleObservability
 import KaleWorker
 import Logging
 
@@ -59,6 +60,12 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Serve the built-in kale.* diagnostic tasks too.")
     var diagnostics = false
 
+    @Option(name: .customLong("metrics-port"), help: "Serve Prometheus metrics at http://<metrics-address>:<port>/metrics.")
+    var metricsPort: Int?
+
+    @Option(name: .customLong("metrics-address"), help: "The IPv4 address the metrics endpoint binds (default 127.0.0.1: this host only).")
+    var metricsAddress = "127.0.0.1"
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -73,6 +80,7 @@ struct WorkerCommand: AsyncParsableCommand {
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level '\(logLevel)' is not a log level") }
         _ = try parseQueues()
         try celery.validate()
+        if let p = metricsPort, !(0...65_535).contains(p) { throw ValidationError("--metrics-port must be 0…65535") }
     }
 
     /// `a,b` (strict order) or `a=3,b=1` (weighted).
@@ -171,7 +179,22 @@ struct WorkerCommand: AsyncParsableCommand {
         _ = try probe.send(RedisCommand("PING"))
         probe.close()
 
+        let exporter = metricsPort == nil ? nil : PrometheusExporter()
+        config.metricsFactory = exporter?.factory
         let worker = Worker(configuration: config, kale: kale, registry: registry)
+        var endpoint: MetricsEndpoint?
+        if let exporter, let metricsPort {
+            do {
+                endpoint = try MetricsEndpoint(address: metricsAddress, port: metricsPort, logger: Logger(label: "kale.metrics")) {
+                    worker.sampleMetricsBlocking()
+                    return exporter.render()
+                }
+            } catch {
+                throw CLIFailure.usage("\(error)", hint: "pick a free port for --metrics-port, or another --metrics-address")
+            }
+            Logger(label: "kale.worker").info("serving metrics", metadata: ["url": "http://\(metricsAddress):\(endpoint!.port)/metrics"])
+        }
+        defer { endpoint?.stop() }
         let signals = SignalHandlers(worker: worker)
         defer { signals.cancel() }
         try await worker.run()

@@ -24,7 +24,11 @@ extension Dashboard {
 
         router.get("/") { request, _ in try await self.serve(request, .read) { visit, page in
             let overview = try await Overview.load(self.client)
-            return Reply.html(OverviewPage.render(overview, charts: try await self.charts(overview.queues.map(\.queue)), page: page), visit: visit)
+            let panels = try await self.charts(overview.queues.map(\.queue)) + self.recentEvents()
+            return Reply.html(OverviewPage.render(overview, charts: panels, page: page), visit: visit)
+        } }
+        router.get("/fragments/history") { request, _ in try await self.serve(request, .read) { visit, _ in
+            Reply.html(try await self.charts(try await self.client.queues()), visit: visit)
         } }
         router.get("/api/overview") { request, _ in try await self.serve(request, .read) { _, _ in
             let overview = try await Overview.load(self.client)
@@ -75,6 +79,7 @@ extension Dashboard {
         router.get("/api/events") { request, _ in try await self.serve(request, .read) { visit, _ in
             Reply.json(.array(try await self.eventsJSON(visit.query)))
         } }
+        router.get("/metrics") { request, _ in try await self.serve(request, .read) { _, _ in try await self.metrics() } }
         router.get("/live") { request, _ in try await self.serve(request, .read) { visit, _ in try self.live(visit) } }
         addActions(to: router)
         return router

@@ -19,6 +19,7 @@ public final class Dashboard: Sendable {
     let settings: DashboardSettings
     let access: AccessControl
     let feed: LiveFeed
+    let history: HistoryCache
     let logger: Logger
 
     public init(client: KaleClient, settings: DashboardSettings, logger: Logger = Logger(label: "kale.dashboard")) {
@@ -27,6 +28,7 @@ public final class Dashboard: Sendable {
         self.logger = logger
         access = AccessControl(settings: settings)
         feed = LiveFeed(client: client, logger: logger)
+        history = HistoryCache(client: client)
     }
 
     /// Serves until a graceful shutdown (SIGTERM, SIGINT), which ends the live streams first.

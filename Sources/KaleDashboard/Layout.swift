@@ -9,6 +9,7 @@ enum Layout {
         <title>
         """) + .text(title + " · Kale") + HTML(raw: """
         </title>
+        <link rel="icon" href="data:,">
         <link rel="stylesheet" href="/assets/app.css">
         <script src="/assets/app.js" defer></script>
         </head>

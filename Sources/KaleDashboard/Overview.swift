@@ -17,5 +17,4 @@ struct Overview: Sendable {
     /// `kale inspect overview --json`'s object: `{"queues": [...], "workers": [...]}`.
     var json: JSONValue { .object(["queues": .array(queues.map(\.json)), "workers": .array(workers.map(\.json))]) }
 
-    static func snapshot(_ client: KaleClient) async throws -> JSONValue { try await load(client).json }
 }

@@ -41,6 +41,7 @@ enum OverviewPage {
             }
             body += Layout.table(["Queue"] + columns.map(\.label) + ["Done/1m", "Failed/1m"], rows: rows, id: "queues")
         }
+        body += HTML(raw: "<p class=\"note\">Running counts the tasks leased by a worker, prefetched ones included.</p>")
         body += HTML(raw: "<p class=\"note\" id=\"new-queues\" hidden></p></section>")
         body += HTML(raw: "<section class=\"panel\"><h2>Workers online: <span data-workers-online")
             + .attr("data-count", String(o.workers.count)) + HTML(raw: ">") + .text(String(o.workers.count))

@@ -56,6 +56,7 @@ final class ChildProcess: Sendable {
     }
 
     let pid: pid_t
+    let startedAt = Date()
     private let input: Int32
     /// Stop requests: the child reads them on a thread of its own, since the thread that reads
     /// `input` is the one running the task.
@@ -143,6 +144,9 @@ final class ChildProcess: Sendable {
     }
 
     var isAlive: Bool { state.withLock { $0.death == nil } }
+
+    /// How the run it died in ended (nil while alive, or when it died between runs).
+    var deathFailure: TaskFailure? { state.withLock { $0.failureOnDeath } }
 
     /// Resident memory in bytes (0 when unknown).
     var residentBytes: Int { max(Int(kale_rss_bytes(pid)), 0) }

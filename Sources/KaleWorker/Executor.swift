@@ -1,3 +1,4 @@
+import Foundation
 public import Kale
 
 /// One task handed to an executor, decoded and checked against the registry.
@@ -33,6 +34,26 @@ protocol Executor: Sendable {
     func terminate() async
     /// Stops the executor once nothing runs (warm shutdown, after the tasks ended).
     func close() async
-    /// A snapshot for the worker's heartbeat: e.g. child pids and their memory.
-    func describe() async -> [String: String]
+    /// A snapshot for the worker's heartbeat and metrics: its children and their memory.
+    func describe() async -> PoolSnapshot
+    /// The ends of child processes; nil for a pool without children.
+    var exits: ChildExits? { get }
+}
+
+/// What an executor's runners are doing, for the registry and metrics.
+struct PoolSnapshot: Sendable {
+    struct Child: Sendable {
+        var slot: Int
+        var pid: Int32
+        var rssBytes: Int
+        var startedAt: Date
+        /// The task it runs now.
+        var taskID: String?
+        var tasksRun: Int
+    }
+
+    var children: [Child] = []
+    /// Runners with a task now (children, or inline runs).
+    var busy = 0
+    var capacity = 0
 }

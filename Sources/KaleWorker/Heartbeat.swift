@@ -2,6 +2,7 @@ import Foundation
 import Kale
 import KaleRedis
 import Logging
+import Synchronization
 
 /// Renews the leases of every held task and keeps this worker's entry in the registry alive.
 ///
@@ -63,6 +64,23 @@ struct Heartbeat: Sendable {
             return .object(o)
         }
         let pool = await worker.executor.describe()
+        let children: [JSONValue] = pool.children.map { child in
+            var o: [String: JSONValue] = [
+                "slot": .number(Double(child.slot)), "pid": .number(Double(child.pid)), "rss": .number(Double(child.rssBytes)),
+                "started_at": .number(Self.ms(child.startedAt)), "tasks": .number(Double(child.tasksRun)),
+            ]
+            if let t = child.taskID { o["task"] = .string(t) }
+            return .object(o)
+        }
+        let exits = worker.executor.exits
+        let deaths: [JSONValue] = (exits?.recent ?? []).map { e in
+            var o: [String: JSONValue] = [
+                "slot": .number(Double(e.slot)), "pid": .number(Double(e.pid)), "cause": .string(e.cause.rawValue),
+                "at": .number(Self.ms(e.at)),
+            ]
+            if let t = e.taskID { o["task"] = .string(t) }
+            return .object(o)
+        }
         let c = worker.configuration
         let fields: [String] = [
             "id", worker.id, "host", ProcessInfo.processInfo.hostName, "pid", String(getpid()),
@@ -70,22 +88,49 @@ struct Heartbeat: Sendable {
             "pool", c.pool.rawValue, "concurrency", String(c.concurrency),
             "started_at", String(Int64(worker.startedAt.timeIntervalSince1970 * 1000)),
             "beat_at", String(Broker.now()), "version", Heartbeat.version,
-            "running", JSONValue.array(running).jsonString, "children", JSONValue.object(pool.mapValues { .string($0) }).jsonString,
+            "running", JSONValue.array(running).jsonString, "children", JSONValue.array(children).jsonString,
+            "deaths", JSONValue.array(deaths).jsonString,
             "state", worker.isRunning ? "running" : "stopping",
         ]
         let key = keys.worker(worker.id)
-        let replies = try await worker.redis.pipeline([
+        var commands = [
             RedisCommand("HSET", arguments: [key] + fields),
             RedisCommand("PEXPIRE", key, c.lease.milliseconds),
             RedisCommand("ZADD", keys.workers, Broker.now(), worker.id),
-        ])
+        ]
+        let died = exits?.takeUnsent() ?? []
+        let online = !worker.announcedOnline.load(ordering: .relaxed)
+        if worker.kale.eventStreamLength > 0 {
+            if online { commands.append(workerEvent("worker_online", [])) }
+            for e in died {
+                var fields = ["p", String(e.pid), "x", e.cause.rawValue]
+                if let t = e.taskID { fields += ["i", t] }
+                commands.append(workerEvent("child_died", fields))
+            }
+        }
+        let replies: [RedisReply]
+        do { replies = try await worker.redis.pipeline(commands) } catch {
+            exits?.putBack(died)
+            throw error
+        }
         for r in replies { try r.throwingServerError() }
+        if online { worker.announcedOnline.store(true, ordering: .relaxed) }
     }
+
+    /// An entry of the workers' event stream, by this worker.
+    private func workerEvent(_ kind: String, _ fields: [String]) -> RedisCommand {
+        RedisCommand("XADD", arguments: [worker.kale.keys.workerEvents, "MAXLEN", "~", worker.kale.eventStreamLength, "*",
+                                         "k", kind, "w", worker.id] + fields.map { $0 as any RedisArgument })
+    }
+
+    private static func ms(_ date: Date) -> Double { (date.timeIntervalSince1970 * 1000).rounded() }
 
     /// Removes this worker from the registry (clean exit).
     func deregister() async {
         let keys = worker.kale.keys
-        _ = try? await worker.redis.pipeline([RedisCommand("DEL", keys.worker(worker.id)), RedisCommand("ZREM", keys.workers, worker.id)])
+        var commands = [RedisCommand("DEL", keys.worker(worker.id)), RedisCommand("ZREM", keys.workers, worker.id)]
+        if worker.kale.eventStreamLength > 0 { commands.append(workerEvent("worker_offline", [])) }
+        _ = try? await worker.redis.pipeline(commands)
     }
 }
 

@@ -10,7 +10,12 @@ final class InlineExecutor: Executor {
     private let registry: TaskRegistry
     private let running = Mutex<[String: HandlerRun]>([:])
 
-    init(registry: TaskRegistry) { self.registry = registry }
+    private let capacity: Int
+
+    init(registry: TaskRegistry, capacity: Int) {
+        self.registry = registry
+        self.capacity = capacity
+    }
 
     func start() async throws {}
 
@@ -53,7 +58,11 @@ final class InlineExecutor: Executor {
 
     func close() async {}
 
-    func describe() async -> [String: String] { ["pool": "inline"] }
+    func describe() async -> PoolSnapshot {
+        PoolSnapshot(children: [], busy: running.withLock { $0.count }, capacity: capacity)
+    }
+
+    var exits: ChildExits? { nil }
 }
 
 /// A continuation that the first of several racers resumes; later calls do nothing.

@@ -25,10 +25,14 @@ final class ProcessPool: Executor {
     private let storesKaleJSON: Bool
     private let logger: Logger
     private let slots: Mutex<[Slot]>
+    private let childExits = ChildExits()
+    var exits: ChildExits? { childExits }
+    private let metrics: WorkerMetrics
     /// Set by ``terminate()``: no run may start after it (see `run`).
     private let terminated = Atomic<Bool>(false)
 
-    init(configuration: WorkerConfiguration, format: any MessageFormat, logger: Logger) {
+    init(configuration: WorkerConfiguration, format: any MessageFormat, metrics: WorkerMetrics, logger: Logger) {
+        self.metrics = metrics
         self.configuration = configuration
         storesKaleJSON = format is KaleJSONFormat || (format as? CeleryBridgeFormat)?.wrapsKaleJSON == true
         self.logger = logger
@@ -65,7 +69,7 @@ final class ProcessPool: Executor {
         defer { slots.withLock { $0[index].busy = false } }
         if stopping { return .notStarted("the worker is stopping") }
         let child: ChildProcess
-        do { child = try liveChild(index) }
+        do { child = try liveChild(index, taskID: job.leased.id) }
         catch { return .failed(TaskFailure(kind: .crashed, type: "ChildStart", message: "cannot start a child process: \(error)")) }
 
         // Children speak kale/1; a message in another format is converted here, once. A task
@@ -77,20 +81,22 @@ final class ProcessPool: Executor {
         let monitor = watch(child, job)
         let outcome = await child.run(Frame(.run, payload), taskID: job.leased.key, progress: progress)
         monitor?.cancel()
-        await afterTask(index, child)
+        await afterTask(index, child, taskID: job.leased.id)
         return outcome
     }
 
     /// The slot's child, replaced first if it died while idle.
-    private func liveChild(_ index: Int) throws -> ChildProcess {
-        if let c = slots.withLock({ $0[index].child }), c.isAlive { return c }
+    private func liveChild(_ index: Int, taskID: String) throws -> ChildProcess {
+        let old = slots.withLock { $0[index].child }
+        if let old, old.isAlive { return old }
+        if let old { noteExit(index, old, cause: .idle, taskID: nil) }
         let c = try spawn()
         slots.withLock { $0[index] = Slot(child: c, busy: true, tasksRun: 0) }
         return c
     }
 
     /// Replaces a dead child at once, and recycles one past its task or memory budget.
-    private func afterTask(_ index: Int, _ child: ChildProcess) async {
+    private func afterTask(_ index: Int, _ child: ChildProcess, taskID: String) async {
         let runs = slots.withLock { s -> Int in
             s[index].tasksRun += 1
             return s[index].tasksRun
@@ -98,10 +104,13 @@ final class ProcessPool: Executor {
         var reason: String?
         if !child.isAlive {
             reason = "died"
+            noteExit(index, child, cause: ChildExits.cause(of: child.deathFailure), taskID: taskID)
         } else if let max = configuration.maxTasksPerChild, runs >= max {
             reason = "reached \(max) tasks"
+            noteExit(index, child, cause: .maxTasks, taskID: nil)
         } else if let ceiling = configuration.maxMemoryPerChild, child.residentBytes > ceiling {
             reason = "uses \(child.residentBytes >> 20) MiB, over the ceiling of \(ceiling >> 20) MiB"
+            noteExit(index, child, cause: .memory, taskID: nil)
         }
         guard let reason else { return }
         if child.isAlive {
@@ -199,13 +208,21 @@ final class ProcessPool: Executor {
         }
     }
 
-    func describe() async -> [String: String] {
-        var out: [String: String] = [:]
-        for child in slots.withLock({ $0.compactMap(\.child) }) {
+    private func noteExit(_ slot: Int, _ child: ChildProcess, cause: ChildExits.Cause, taskID: String?) {
+        childExits.record(.init(slot: slot, pid: child.pid, cause: cause, taskID: taskID, at: Date()))
+        metrics.childRestarted(cause: cause.rawValue)
+    }
+
+    func describe() async -> PoolSnapshot {
+        let slots = slots.withLock { $0 }
+        var snapshot = PoolSnapshot(capacity: slots.count)
+        for (i, slot) in slots.enumerated() {
+            if slot.busy { snapshot.busy += 1 }
+            guard let child = slot.child else { continue }
             // The current task is a lease key: show the task's id.
-            let task = child.currentTask.map { " task=" + LeasedTask.taskID(inKey: $0) } ?? ""
-            out[String(child.pid)] = "rss=\(child.residentBytes >> 20)MiB" + task
+            snapshot.children.append(.init(slot: i, pid: child.pid, rssBytes: child.residentBytes, startedAt: child.startedAt,
+                                           taskID: child.currentTask.map { String(LeasedTask.taskID(inKey: $0)) }, tasksRun: slot.tasksRun))
         }
-        return out
+        return snapshot
     }
 }

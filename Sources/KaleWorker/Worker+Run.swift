@@ -180,6 +180,10 @@ extension Worker {
             }
         }
         celeryTaskStarted(envelope, attempt: task.attempt)
+        if task.attempt == 1 {
+            let wait = Broker.now() - max(envelope.enqueuedAt, envelope.eta ?? 0)
+            metrics.waited(queue: task.queue, wait: .milliseconds(max(wait, 0)))
+        }
         let job = Job(
             leased: task, envelope: envelope,
             softTimeLimit: envelope.softTimeLimitMs.map { .milliseconds($0) } ?? configuration.softTimeLimit,
@@ -223,7 +227,7 @@ extension Worker {
     private func reject(_ task: LeasedTask, _ log: Logger, _ failure: TaskFailure) async {
         held.update(task.key) { $0.finishing = true }
         log.error("task rejected to the dead set", metadata: ["reason": "\(failure.message)"])
-        metrics.finished(queue: task.queue, outcome: "rejected", duration: .zero)
+        metrics.finished(queue: task.queue, name: held.entry(task.key)?.name ?? "", outcome: "rejected", duration: .zero)
         _ = await acknowledge(broker.failCommand(task, worker: id, failure: failure, retryAt: nil, cancelled: false,
                                                  startedAt: nil, now: Broker.now()),
                               task: task, what: "rejection")
@@ -242,6 +246,7 @@ extension Worker {
             }
             log.warning("lease was lost while the task ran; its outcome is not recorded (another run counts)",
                         metadata: ["outcome": "\(ended)", "lease.lost": "1"])
+            metrics.leaseLost(queue: task.queue)
             return .notFolded
         }
         // Formatted only if a line is logged: swift-log takes metadata as an autoclosure, and at
@@ -275,7 +280,8 @@ extension Worker {
             } else {
                 log.info("task succeeded", metadata: ["duration.ms": "\(ms())", "outcome": "succeeded"])
             }
-            metrics.finished(queue: task.queue, outcome: "succeeded", duration: duration)
+            if result == 0 { metrics.leaseLost(queue: task.queue) }
+            metrics.finished(queue: task.queue, name: envelope.name, outcome: result == 0 ? "lease lost" : "succeeded", duration: duration)
             if result == 1 { celeryTaskEnded(envelope, result: bytes, failure: nil, retrying: false, duration: duration) }
             return .folded(start)
         case .failed(let failure):
@@ -320,7 +326,8 @@ extension Worker {
         let level: Logger.Level = result == "dead" ? .error : .warning
         log.log(level: level, "task failed", metadata: [
             "duration.ms": "\(ms())", "outcome": "\(result)", "error.kind": "\(failure.kind)", "error": "\(failure.type): \(failure.message)"])
-        metrics.finished(queue: task.queue, outcome: result, duration: duration)
+        if code == nil || code == 0 { metrics.leaseLost(queue: task.queue) }
+        metrics.finished(queue: task.queue, name: envelope.name, outcome: result, duration: duration)
         if code == 1 || code == 2 || code == 3 {
             celeryTaskEnded(envelope, result: nil, failure: failure, retrying: code == 1, revoked: code == 3, duration: duration)
         }

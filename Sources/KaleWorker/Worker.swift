@@ -1,5 +1,6 @@
 import Foundation
 public import Kale
+import CKaleSystem
 import KaleCelery
 import KaleRedis
 public import Logging
@@ -44,6 +45,8 @@ public final class Worker: Sendable {
     let metrics: WorkerMetrics
     /// Numbers the fetches, for their lease tokens.
     let leaseCounter = Atomic<UInt64>(0)
+    /// Whether the heartbeat wrote this worker's `worker_online` event yet.
+    let announcedOnline = Atomic<Bool>(false)
     /// Reads the task records: Kale's format, plus Celery's on a worker that takes Celery
     /// queues over.
     let format: any MessageFormat
@@ -89,11 +92,32 @@ public final class Worker: Sendable {
         self.logger = log
         held = HeldTasks(capacity: configuration.concurrency + configuration.prefetch,
                          batch: max(configuration.prefetch / 2, 1))
+        let metrics = WorkerMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory,
+                                    registeredNames: Set(registry.names))
+        self.metrics = metrics
         switch configuration.pool {
-        case .inline: executor = InlineExecutor(registry: registry)
-        case .process: executor = ProcessPool(configuration: configuration, format: format, logger: log)
+        case .inline: executor = InlineExecutor(registry: registry, capacity: configuration.concurrency)
+        case .process: executor = ProcessPool(configuration: configuration, format: format, metrics: metrics, logger: log)
         }
-        metrics = WorkerMetrics()
+    }
+
+    /// Samples the gauges a scrape reports (children busy and idle, resident memory).
+    public func sampleMetrics() async {
+        let pool = await executor.describe()
+        metrics.sample(busy: pool.busy, idle: max(pool.capacity - pool.busy, 0), supervisorRSS: Int(kale_rss_bytes(getpid())),
+                       children: pool.children.map { ($0.slot, $0.rssBytes) })
+    }
+
+    /// ``sampleMetrics()`` from a thread outside Swift concurrency (a scrape endpoint's),
+    /// waiting at most a second.
+    public func sampleMetricsBlocking() {
+        let done = DispatchSemaphore(value: 0)
+        // Unstructured: the caller is a plain thread; it waits on the semaphore, not the pool.
+        Task {
+            await sampleMetrics()
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + 1)
     }
 
     /// Asks the worker to stop. A second warm request, or any cold one, makes it cold.

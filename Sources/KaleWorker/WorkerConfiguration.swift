@@ -1,4 +1,5 @@
 public import Foundation
+public import CoreMetrics
 public import KaleCelery
 
 /// How a worker daemon runs. Read once at the edge (the CLI) and passed down.
@@ -61,6 +62,10 @@ public struct WorkerConfiguration: Sendable {
     /// Celery queues to take over (the Celery bridge): their messages become Kale tasks of
     /// the queue of the same name, which this worker then also serves. Default none.
     public var celery: CeleryConfiguration?
+    /// Where the worker's metrics go (`kale_tasks_total`, run- and wait-time histograms, child
+    /// restarts …). Default nil: the process's `MetricsSystem.factory`, which is a no-op
+    /// until the app bootstraps one; `kale worker --metrics-port` sets a Prometheus one.
+    public var metricsFactory: (any MetricsFactory)?
 
     public init(
         queues: [(name: String, weight: Int)] = [("default", 1)],

@@ -37,10 +37,8 @@ struct ChattyTask: TaskDefinition {
         let q = "default"
         _ = try await f.redis.send("ZADD", f.keys.active(q), 1, handle.id)
         _ = try await f.client.broker.reap(queue: q)
-        let fetch = Scripts.fetch.command(
-            keys: f.keys.pendingLists(q) + [f.keys.active(q), f.keys.notify(q), f.keys.dead(q)],
-            arguments: [Broker.now(), Broker.now() + 60_000, "other-worker", 1, 1 << 20, f.keys.taskPrefix(q),
-                        f.keys.doneChannel(""), f.keys.statsPrefix(q), 10_000, 86_400_000, 86_400_000, "x1"])
+        let fetch = f.client.broker.fetch(queue: q, worker: "other-worker", lease: "x1", count: 1,
+                                          leaseDeadline: Broker.now() + 60_000, now: Broker.now())
         _ = try await f.redis.send(fetch)
         #expect(try await f.redis.send("HGET", f.keys.task(q, handle.id), "worker").string == "other-worker")
         // The old run goes on reporting (it ignores stops) for seconds; none of it may land.

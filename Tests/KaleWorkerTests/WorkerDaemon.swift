@@ -16,7 +16,7 @@ final class WorkerDaemon {
         return root.appendingPathComponent(".build/debug/kale").path
     }()
 
-    init(url: RedisURL, prefix: String, arguments: [String] = [], concurrency: Int = 2) throws {
+    init(url: RedisURL, prefix: String, arguments: [String] = [], concurrency: Int = 2, environment: [String: String] = [:]) throws {
         logPath = FileManager.default.temporaryDirectory.appendingPathComponent("kale-worker-\(UUID().uuidString.prefix(8)).log").path
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = FileHandle(forWritingAtPath: logPath)!
@@ -26,6 +26,7 @@ final class WorkerDaemon {
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         try process.run()
     }
 
@@ -75,13 +76,8 @@ final class WorkerDaemon {
 
 /// Pids of a worker's children, from its heartbeat entry; with the task each runs.
 func children(of workerID: String, _ f: KaleFixture) async throws -> [Int32: String?] {
-    let text = try await f.redis.send("HGET", f.keys.worker(workerID), "children").string ?? "{}"
-    let object = try JSONValue(parsing: Data(text.utf8))
-    guard case .object(let o) = object else { return [:] }
+    let fields = try await f.redis.send("HGETALL", f.keys.worker(workerID)).hash ?? [:]
     var out: [Int32: String?] = [:]
-    for (pid, desc) in o {
-        guard let p = Int32(pid) else { continue }
-        if case .string(let d) = desc, let r = d.range(of: "task=") { out[p] = String(d[r.upperBound...]) } else { out[p] = nil as String? }
-    }
+    for child in WorkerInfo(id: workerID, fields: fields)?.children ?? [] { out[Int32(child.pid)] = child.taskID }
     return out
 }

@@ -1,6 +1,7 @@
 """The dashboard against real processes: redis-server, `kale worker`, `kale-dashboard`, and
 Debian's chromium driven by Selenium. Run by scripts/test-dashboard.sh (python -m unittest)."""
 import json
+import os
 import time
 import unittest
 import uuid
@@ -18,6 +19,15 @@ def login(driver, base, next_path="/"):
     driver.find_element(By.NAME, "token").send_keys(TOKEN)
     driver.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
     wait_until(lambda: "/login" not in driver.current_url, what="the login to redirect")
+
+
+def notice(driver):
+    """The notice an action's redirect shows, or "" (also while the next page is still loading)."""
+    found = driver.find_elements(By.ID, "notice")
+    try:
+        return found[0].text if found else ""
+    except Exception:  # noqa: BLE001 - the element went stale as the page changed
+        return ""
 
 
 def cell(driver, queue, state):
@@ -71,7 +81,7 @@ class LiveDashboardTests(unittest.TestCase):
         wait_until(lambda: self.server.client.zscore(self.key(queue, "dead"), task_id) is not None, timeout=30,
                    what=f"task {task_id} to die")
 
-    def test_1_overview_counts_and_live_updates(self):
+    def test_01_overview_counts_and_live_updates(self):
         self.kale.enqueue("kale.sleep", {"ms": 500}, "q1", "--count", "20")
         self.kale.enqueue("kale.sleep", {"ms": 10}, "q2", "--count", "5", "--delay", "1h")
         d = self.driver
@@ -88,7 +98,7 @@ class LiveDashboardTests(unittest.TestCase):
         wait_until(lambda: (cell(d, "q1", "running") or 0) > 0 and cell(d, "q1", "pending") < 20,
                    timeout=20, what="the overview to show q1's tasks running")
         self.assertEqual(d.execute_script("return document.querySelector('[data-workers-online]').dataset.count"), "1")
-        screenshot(d, "overview")
+        screenshot(d, "overview-running")
         # While they run, each count the page shows is one Redis had a second ago at most:
         # never more running than the worker's concurrency, never more pending than before.
         # ("running" counts leases, prefetched ones included, so it is not bounded by the concurrency.)
@@ -106,8 +116,22 @@ class LiveDashboardTests(unittest.TestCase):
         self.assertEqual(d.execute_script("return window.__mark"), 1, "the page was reloaded")
         self.assertEqual(d.execute_script("return performance.getEntriesByType('navigation').length"), navigations)
         self.assertIn("live", d.find_element(By.ID, "live-status").text)
+        # The history the workers wrote: the 20 runs are in the last hour's charts and table
+        # (the dashboard reads the history at most every 10 s).
+        def history_row():
+            d.refresh()
+            return [c.text for c in d.find_element(By.CSS_SELECTOR, "#history tbody tr").find_elements(By.TAG_NAME, "td")]
+        row = wait_until(lambda: (lambda r: r if r[2] == "20" else None)(history_row()), timeout=15, interval=2,
+                         what="the history table to count the 20 runs")
+        self.assertEqual(row[:2], ["every queue", "1 h"])
+        self.assertNotEqual(row[5], "–", "no run-time p50")
+        self.assertGreater(len(d.find_elements(By.CSS_SELECTOR, "#chart-throughput-hour polyline")), 0)
+        status, _, fragment = http(self.base + "/fragments/history")
+        self.assertEqual(status, 200)
+        self.assertIn('id="history-panel"', fragment)
+        screenshot(d, "overview")
 
-    def test_2_task_progress_moves(self):
+    def test_02_task_progress_moves(self):
         self.ensure_worker()
         (task_id,) = self.kale.enqueue("kale.sleep", {"ms": 5000}, "q1")
         d = self.driver
@@ -125,7 +149,7 @@ class LiveDashboardTests(unittest.TestCase):
         self.assertEqual(d.execute_script("return window.__mark"), 2)
         wait_until(lambda: self.record("q1", task_id).get("state") == "succeeded", what="the sleep to end")
 
-    def test_3_dead_search_finds_by_error_text_and_retry_reruns(self):
+    def test_03_dead_search_finds_by_error_text_and_retry_reruns(self):
         self.ensure_worker()
         needle = "needle-" + uuid.uuid4().hex
         (task_id,) = self.kale.enqueue("kale.fail", {"message": needle}, "q1", "--retries", "0")
@@ -145,6 +169,8 @@ class LiveDashboardTests(unittest.TestCase):
         screenshot(d, "dead")
 
         before = self.record("q1", task_id)
+        started = lambda: [e["kind"] for e in json.loads(http(f"{self.base}/api/events?task={task_id}&queue=q1")[2])].count("started")
+        started_before = started()
         d.get(f"{self.base}/tasks/{task_id}?queue=q1")
         d.find_element(By.XPATH, "//button[normalize-space()='Retry']").click()
         wait_until(lambda: "notice=requeued" in d.current_url, what="the retry to redirect back")
@@ -155,8 +181,9 @@ class LiveDashboardTests(unittest.TestCase):
         after = self.record("q1", task_id)
         self.assertGreater(int(after["started_at"]), int(before["started_at"]))
         self.assertEqual(after["attempt"], "1", "a dead retry gives a fresh set of attempts and this one ran")
+        self.assertEqual(started(), started_before + 1, "no new started event")
 
-    def test_4_task_text_is_escaped_everywhere(self):
+    def test_04_task_text_is_escaped_everywhere(self):
         args = {"a": XSS_A, "b": XSS_B}
         (pending_id,) = self.kale.enqueue("kale.echo", args, "q3")  # no worker serves q3: it stays pending
         (named_id,) = self.kale.enqueue("x" + XSS_A, args, "q3")
@@ -178,7 +205,7 @@ class LiveDashboardTests(unittest.TestCase):
         d.get(f"{self.base}/tasks/{pending_id}?queue=q3")
         self.assertEqual(json.loads(d.find_element(By.ID, "task-args").text), args)
 
-    def test_5_actions_need_token_same_origin_and_csrf(self):
+    def test_05_actions_need_token_same_origin_and_csrf(self):
         (task_id,) = self.kale.enqueue("kale.noop", {}, "q3")
         url = f"{self.base}/api/tasks/{task_id}/cancel"
         status, _, body = http(url, "POST", body={})
@@ -201,7 +228,7 @@ class LiveDashboardTests(unittest.TestCase):
         self.assertEqual(json.loads(body)["outcome"], "cancelled")
         self.assertEqual(self.record("q3", task_id)["state"], "cancelled")
 
-    def test_6_enqueue_api_validates_and_waits(self):
+    def test_06_enqueue_api_validates_and_waits(self):
         self.ensure_worker()
         auth = {"Authorization": "Bearer " + TOKEN}
         status, _, body = http(self.base + "/api/tasks", "POST", body={"name": "kale.echo", "args": {"n": 1}})
@@ -228,7 +255,7 @@ class LiveDashboardTests(unittest.TestCase):
             self.assertEqual(status, 400, f"{bad}: {body}")
             self.assertIn(needle, json.loads(body)["error"], bad)
 
-    def test_7_json_api_has_the_cli_shapes(self):
+    def test_07_json_api_has_the_cli_shapes(self):
         (task_id,) = self.kale.enqueue("kale.noop", {"k": "v"}, "q3")
         status, _, body = http(self.base + "/api/overview")
         self.assertEqual(status, 200)
@@ -245,7 +272,7 @@ class LiveDashboardTests(unittest.TestCase):
         status, _, body = http(self.base + "/api/openapi.json")
         self.assertEqual(json.loads(body)["openapi"], "3.1.0")
 
-    def test_8_dead_selection_all_matching_and_one_row(self):
+    def test_08_dead_selection_all_matching_and_one_row(self):
         self.ensure_worker()
         tag = "bulk-" + uuid.uuid4().hex
         ids = [self.kale.enqueue("kale.fail", {"message": f"{tag} {i}"}, "q1", "--retries", "0")[0] for i in range(4)]
@@ -258,23 +285,23 @@ class LiveDashboardTests(unittest.TestCase):
         # A selection of one (checkbox), purged.
         d.find_element(By.CSS_SELECTOR, f"#dead input[type=checkbox][value='q1/{ids[0]}']").click()
         d.find_element(By.XPATH, "//button[normalize-space()='Purge selected']").click()
-        wait_until(lambda: "deleted 1 dead task" in d.find_element(By.ID, "notice").text, what="the purge notice")
+        wait_until(lambda: "deleted 1 dead task" in notice(d), what="the purge notice")
         self.kale.purged.add(ids[0])
         self.assertFalse(self.server.client.exists(self.key("q1", "t:" + ids[0])), "the record of a purged task is left")
         self.assertEqual(sorted(rows()), sorted(ids[1:]))
         # One row's own button.
         d.find_element(By.CSS_SELECTOR, f"#dead tr[data-task='{ids[1]}'] button.danger").click()
-        wait_until(lambda: "deleted 1 dead task" in d.find_element(By.ID, "notice").text and ids[1] not in rows(), what="the row purge")
+        wait_until(lambda: "deleted 1 dead task" in notice(d) and ids[1] not in rows(), what="the row purge")
         self.kale.purged.add(ids[1])
         # Every match: the two left are retried (and die again, as kale.fail does).
         before = {i: self.record("q1", i)["finished_at"] for i in ids[2:]}
         d.find_element(By.XPATH, "//button[normalize-space()='Retry all 2 matching']").click()
-        wait_until(lambda: "requeued 2 dead tasks" in d.find_element(By.ID, "notice").text, what="the retry notice")
+        wait_until(lambda: "requeued 2 dead tasks" in notice(d), what="the retry notice")
         for i in ids[2:]:
             wait_until(lambda: self.record("q1", i).get("finished_at") != before[i] and
                        self.server.client.zscore(self.key("q1", "dead"), i) is not None, timeout=30, what=f"{i} to rerun")
 
-    def test_9_queue_pages_and_name_filter(self):
+    def test_09_queue_pages_and_name_filter(self):
         self.kale.enqueue("kale.noop", {}, "q4", "--count", "57")
         special = self.kale.enqueue("special.report", {}, "q4", "--count", "3")
         d = self.driver
@@ -289,6 +316,67 @@ class LiveDashboardTests(unittest.TestCase):
         d.get(self.base + "/queues/q4?state=pending&name=SPECIAL")
         self.assertEqual(sorted(rows()), sorted(special))
         self.assertIn("3 matching", d.find_element(By.CSS_SELECTOR, ".summary").text)
+
+    def test_10_workers_children_and_child_deaths(self):
+        self.ensure_worker()
+        (crash,) = self.kale.enqueue("kale.crash", {"how": "abort"}, "q1", "--retries", "0")
+        self.wait_dead("q1", crash)
+        d = self.driver
+        # A heartbeat carries the death (every third of the lease): reload until it shows.
+        def deaths():
+            d.get(self.base + "/workers")
+            return [r.text for r in d.find_elements(By.XPATH, "//h3[.='Recent child deaths']/following-sibling::table[1]//tbody/tr")]
+        rows = wait_until(deaths, timeout=30, interval=1, what="the child death on the workers page")
+        self.assertTrue(any(crash in r for r in rows), rows)
+        children = d.find_elements(By.XPATH, "//h3[.='Children']/following-sibling::table[1]//tbody/tr")
+        self.assertEqual(len(children), 2, "one row per child of --concurrency 2")
+        for row in children:
+            pid = int(row.find_elements(By.TAG_NAME, "td")[1].text)
+            os.kill(pid, 0)  # a live process: raises if the page shows a stale pid
+            self.assertRegex(row.find_elements(By.TAG_NAME, "td")[2].text, r"^\d+\.\d MiB$")
+        workers = json.loads(http(self.base + "/api/workers")[2])
+        self.assertEqual(len(workers[0]["children"]), 2)
+        self.assertTrue(any(x.get("task") == crash for x in workers[0]["recent_deaths"]))
+        events = json.loads(http(f"{self.base}/api/events?task={crash}&queue=q1")[2])
+        self.assertEqual([e["kind"] for e in events][:2], ["enqueued", "started"])
+        self.assertEqual(events[-1]["kind"], "dead")
+        d.get(f"{self.base}/tasks/{crash}?queue=q1")
+        self.assertEqual([r.get_attribute("data-event") for r in d.find_elements(By.CSS_SELECTOR, "#events tbody tr")],
+                         [e["kind"] for e in events])
+
+    def test_11_metrics_are_the_fleet_gauges_of_redis(self):
+        from prometheus_client.parser import text_string_to_metric_families
+
+        self.ensure_worker()
+        self.kale.enqueue("kale.noop", {}, "q3", "--count", "7", "--priority", "high")
+        status, headers, text = http(self.base + "/metrics")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["Content-Type"].startswith("text/plain; version=0.0.4"))
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for f in text_string_to_metric_families(text) for s in f.samples}
+        for q in sorted(set(self.kale.enqueued.values())):
+            for state, n in self.redis_counts(q).items():
+                if state == "running":
+                    continue  # it moves while the worker runs q1 and q2
+                self.assertEqual(samples[("kale_queue_tasks", (("queue", q), ("state", state)))], n, (q, state))
+        self.assertEqual(samples[("kale_queue_pending_tasks", (("priority", "high"), ("queue", "q3")))],
+                         self.server.client.llen(self.key("q3", "pending:high")))
+        self.assertGreater(samples[("kale_queue_oldest_pending_age_seconds", (("queue", "q3"),))], 0)
+        self.assertEqual(samples[("kale_workers_online", ())], 1)
+
+    def test_12_overview_streams_lifecycle_events(self):
+        self.ensure_worker()
+        d = self.driver
+        d.get(self.base + "/")
+        d.execute_script("window.__mark = 12")
+        (task_id,) = self.kale.enqueue("kale.echo", {"text": XSS_A}, "q1")
+        kinds = lambda: [r.get_attribute("data-event") for r in d.find_elements(By.CSS_SELECTOR, "#recent-events tbody tr")
+                         if r.get_attribute("data-task") == task_id]
+        wait_until(lambda: {"enqueued", "started", "succeeded"} <= set(kinds()), timeout=15, what="the task's events on the overview")
+        self.assertEqual(d.execute_script("return window.__mark"), 12, "the page was reloaded")
+        self.assertEqual(d.execute_script("return typeof window.__x"), "undefined")
+        link = d.find_element(By.CSS_SELECTOR, f"#recent-events tr[data-task='{task_id}'] a")
+        self.assertEqual(link.get_attribute("href"), f"{self.base}/tasks/{task_id}?queue=q1")
 
 
 class ReadOnlyTests(unittest.TestCase):

@@ -39,22 +39,26 @@ class RenderTimeTests(unittest.TestCase):
             _, base = kale.dashboard()
             figures = {}
             for path in ["/", "/api/overview", "/queues/big?state=pending&offset=500000", "/dead?text=boom"]:
-                http(base + path)  # warm the connection pool and the script cache
+                t = time.perf_counter()
+                http(base + path)  # the first read of the history (then cached 10 s)
+                first = (time.perf_counter() - t) * 1000
                 times = []
                 for _ in range(21 if path in ("/", "/api/overview") else 5):
                     t = time.perf_counter()
                     status, _, body = http(base + path)
                     times.append((time.perf_counter() - t) * 1000)
                     self.assertEqual(status, 200, path)
-                figures[path] = (statistics.median(times), sorted(times)[int(len(times) * 0.9)])
+                figures[path] = (statistics.median(times), sorted(times)[int(len(times) * 0.9)], first)
                 if path == "/":
                     self.assertIn('data-count="1000000"', body)
                     self.assertIn('data-state="dead" data-count="10000"', body)
-            for path, (p50, p90) in figures.items():
-                print(f"\nrender time {path}: p50 {p50:.1f} ms, p90 {p90:.1f} ms ({PENDING:,} pending, {DEAD:,} dead)", end="")
+            for path, (p50, p90, first) in figures.items():
+                print(f"\nrender time {path}: p50 {p50:.1f} ms, p90 {p90:.1f} ms, first {first:.1f} ms "
+                      f"({PENDING:,} pending, {DEAD:,} dead)", end="")
             print()
             self.assertLess(figures["/"][0], 200)
             self.assertLess(figures["/api/overview"][0], 200)
+            self.assertLess(figures["/"][2], 200, "even the first render, which reads a day of history")
             self.assertEqual(r.llen(pending), PENDING, "rendering changed the backlog")
         finally:
             kale.close()

@@ -18,13 +18,13 @@ extension Scripts {
     /// KEYS: 1 intake list, 2-4 pending lists (high, normal, low), 5 scheduled set, 6 notify
     ///       list, 7 dead set, 8… kombu's lists, highest priority first (one per priority step)
     /// ARGV: 1 now ms (0: Redis' clock), 2 most messages to take, 3 task-key prefix, 4 done-channel prefix,
-    ///       5 stats prefix, 6 dead max size, 7 dead max age ms, 8 default result TTL ms,
+    ///       5 observation (see ``Broker/observation(_:)``), 6 dead max size, 7 dead max age ms, 8 default result TTL ms,
     ///       9 Celery result-key prefix (`celery-task-meta-`), 10 Celery result expiry s (0: none),
     ///       11 max message bytes, 12 retries allowed after the first run, 13… the priority step of
     ///       each of kombu's lists (0-9), in the order of KEYS 8…
     /// Returns: {taken, of which scheduled, of which rejected or ended at once}
     static let celeryIntake = RedisScript(name: "celery-intake", source: LuaLibrary.source + #"""
-    local C = {now = tonumber(ARGV[1]), tp = ARGV[3], chan = ARGV[4], stats = ARGV[5], dead = KEYS[7],
+    local C = {now = tonumber(ARGV[1]), tp = ARGV[3], chan = ARGV[4], obs = ARGV[5], dead = KEYS[7],
       deadMax = tonumber(ARGV[6]), deadAge = tonumber(ARGV[7]), ttl = tonumber(ARGV[8])}
     if C.now == 0 then
       -- Sent behind a blocking move: the caller's clock would be stale by the time this runs.
@@ -177,6 +177,7 @@ extension Scripts {
         'enqueued_at', C.now, 'ttl', C.ttl, 'name', name)
       if retries > 0 then redis.call('HSET', key, 'attempt', retries) end
       if cel then redis.call('HSET', key, 'cel', cel) end
+      kale_enqueued(C, id, name, 1)
       if expires > 0 then
         redis.call('HSET', key, 'expires_at', expires)
         if expires <= C.now then

@@ -7,10 +7,10 @@ extension Scripts {
     ///       5 unique key (any key of the queue when there is none)
     /// ARGV: 1 id, 2 message, 3 now ms, 4 due ms (0 = now), 5 priority rank, 6 max retries,
     ///       7 expires at ms (0 = never), 8 result TTL ms, 9 unique TTL ms (0 = not unique),
-    ///       10 task name
+    ///       10 task name, 11 observation (see ``Broker/observation(_:)``)
     /// Returns: {1, id} when created; {0, owner id} when the unique key is held.
     /// Errors: `DUPLICATE` when a record with this id exists.
-    static let enqueue = RedisScript(name: "enqueue", source: #"""
+    static let enqueue = RedisScript(name: "enqueue", source: LuaLibrary.observe + #"""
     local key, id = KEYS[1], ARGV[1]
     local now, due = tonumber(ARGV[3]), tonumber(ARGV[4])
     if redis.call('EXISTS', key) == 1 then
@@ -36,6 +36,7 @@ extension Scripts {
       redis.call('LPUSH', KEYS[2], id)
       redis.call('LPUSH', KEYS[4], '1')
     end
+    kale_enqueued({now = now, obs = ARGV[11]}, id, ARGV[10], 1)
     return {1, id}
     """#)
 }

@@ -8,7 +8,7 @@ extension Scripts {
     /// KEYS: 1 task record, 2 active set, 3 scheduled set, 4 dead set
     /// ARGV: 1 id, 2 worker id, 3 lease token, 4 now ms, 5 error JSON, 6 retry at ms (-1 = do not
     ///       retry), 7 mode (`fail` or `cancel`), 8 default result TTL ms, 9 dead max size,
-    ///       10 dead max age ms, 11 task-key prefix, 12 done-channel prefix, 13 stats prefix,
+    ///       10 dead max age ms, 11 task-key prefix, 12 done-channel prefix, 13 observation (see ``Broker/observation(_:)``),
     ///       14 attempt that failed (0: rejected before it started, no attempt spent), 15 started
     ///       at ms (written with the attempt: the start mark may arrive after this)
     ///       16-18 optional: the start of the runner's next task of this queue (id, lease token,
@@ -19,7 +19,7 @@ extension Scripts {
     ///          call); with a start folded in, {that, the start's result}
     static let fail = RedisScript(name: "fail", source: LuaLibrary.source + #"""
     local C = {now = tonumber(ARGV[4]), ttl = tonumber(ARGV[8]), deadMax = tonumber(ARGV[9]),
-      deadAge = tonumber(ARGV[10]), tp = ARGV[11], chan = ARGV[12], stats = ARGV[13], dead = KEYS[4]}
+      deadAge = tonumber(ARGV[10]), tp = ARGV[11], chan = ARGV[12], obs = ARGV[13], dead = KEYS[4]}
     local function record()
       local key, id = KEYS[1], ARGV[1]
       if not kale_release(KEYS[2], key, id, ARGV[2], ARGV[3]) then
@@ -31,13 +31,14 @@ extension Scripts {
       end
       local attempt = tonumber(ARGV[14])
       if attempt > 0 then
+        C.ran = true
         redis.call('HSET', key, 'error', ARGV[5], 'attempt', attempt, 'started_at', ARGV[15])
       else
         redis.call('HSET', key, 'error', ARGV[5])
       end
       redis.call('HDEL', key, 'cancel')
       if ARGV[7] == 'cancel' then
-        kale_finish(C, key, id, 'cancelled')
+        kale_finish(C, key, id, 'cancelled', nil, 'Cancelled')
         return 3
       end
       local retryAt = tonumber(ARGV[6])
@@ -47,7 +48,7 @@ extension Scripts {
         redis.call('ZADD', KEYS[3], retryAt, id)
         local cel = redis.call('HGET', key, 'cel')
         if cel then kale_celery_end(key, cel, 'retrying', C.now) end
-        kale_stat(C, 'retried')
+        kale_note(C, key, id, 'retried', nil, kale_error_type(ARGV[5]))
         return 1
       end
       kale_dead(C, key, id, ARGV[5])
@@ -55,7 +56,7 @@ extension Scripts {
       return 2
     end
     local r = record()
-    if KEYS[5] then return {r, kale_start(KEYS[5], ARGV[2], ARGV[17], ARGV[18], ARGV[4])} end
+    if KEYS[5] then return {r, kale_start(C, KEYS[5], ARGV[16], ARGV[2], ARGV[17], ARGV[18], ARGV[4])} end
     return r
     """#)
 }

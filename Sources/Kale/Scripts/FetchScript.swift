@@ -13,11 +13,11 @@ extension Scripts {
     /// the notify list is deleted, so stale wake-up tokens never pile up.
     /// KEYS: 1-3 pending lists (high, normal, low), 4 active set, 5 notify list, 6 dead set
     /// ARGV: 1 now ms (0: use Redis' clock), 2 lease deadline ms (with now 0: lease length ms), 3 worker id, 4 max tasks, 5 max message bytes,
-    ///       6 task-key prefix, 7 done-channel prefix, 8 stats prefix, 9 dead max size,
+    ///       6 task-key prefix, 7 done-channel prefix, 8 observation (see ``Broker/observation(_:)``), 9 dead max size,
     ///       10 dead max age ms, 11 default result TTL ms, 12 lease token
     /// Returns: a flat array {id, message, attempt it will run as, id, message, attempt, …}
     static let fetch = RedisScript(name: "fetch", source: LuaLibrary.source + #"""
-    local C = {now = tonumber(ARGV[1]), tp = ARGV[6], chan = ARGV[7], stats = ARGV[8], dead = KEYS[6],
+    local C = {now = tonumber(ARGV[1]), tp = ARGV[6], chan = ARGV[7], obs = ARGV[8], dead = KEYS[6],
       deadMax = tonumber(ARGV[9]), deadAge = tonumber(ARGV[10]), ttl = tonumber(ARGV[11])}
     local deadline = tonumber(ARGV[2])
     if C.now == 0 then

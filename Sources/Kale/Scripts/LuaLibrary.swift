@@ -1,14 +1,55 @@
 /// Lua helpers shared by the transition scripts, pasted at the top of the ones that need them.
 ///
 /// Every helper takes `C`, a table the script fills from its KEYS and ARGV:
-/// `C.tp` task-key prefix, `C.chan` done-channel prefix, `C.stats` stats-key prefix,
+/// `C.tp` task-key prefix, `C.chan` done-channel prefix, `C.obs` the observation spec
+/// (``Broker/observation(_:)``: `<queue prefix>|<history 0/1>|<event stream length>`),
 /// `C.dead` dead-set key, `C.deadMax` / `C.deadAge` dead-set caps, `C.ttl` default result
-/// TTL (ms), `C.now` the caller's time (ms).
+/// TTL (ms), `C.now` the caller's time (ms). `C.ran` marks a transition that ends a run
+/// (succeed, fail): only those feed the run- and wait-time histograms.
 enum LuaLibrary {
-    static let source = CeleryLua.source + #"""
+    static let source = CeleryLua.source + observe + #"""
+    -- The histogram bucket of a duration in ms: HistoryBuckets.bounds in Swift, the same 18
+    -- upper bounds (+Inf is bucket 18).
+    local kale_bounds = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
+      120000, 300000, 600000, 1800000, 3600000}
+    local function kale_bucket(ms)
+      for i, b in ipairs(kale_bounds) do if ms <= b then return i - 1 end end
+      return #kale_bounds
+    end
+
     local function kale_stat(C, kind)
+      kale_spec(C)
       local k = C.stats .. kind .. ':' .. math.floor(C.now / 10000)
       if redis.call('INCR', k) == 1 then redis.call('PEXPIRE', k, 130000) end
+    end
+
+    -- The error type of an error JSON, for an event (no decode: a type never holds a quote).
+    local function kale_error_type(err)
+      return err and string.match(err, '"type":"([^"]*)"')
+    end
+
+    -- Records that task `id` reached `kind`: the 10-s counter, the per-minute history (count,
+    -- and for the end of a run its run time and, on attempt 1, its wait from ready to start)
+    -- and the event stream. `f` is the record's name, worker, attempt, enqueued_at,
+    -- ready_at, started_at when the caller read them already.
+    local kale_note_fields = {'name', 'worker', 'attempt', 'enqueued_at', 'ready_at', 'started_at'}
+    local function kale_note(C, key, id, kind, f, detail)
+      kale_stat(C, kind)
+      if not C.hist and not C.events then return end
+      f = f or redis.call('HMGET', key, unpack(kale_note_fields))
+      if C.hist then
+        local k = C.hist .. math.floor(C.now / 60000)
+        if redis.call('HINCRBY', k, kind, 1) == 1 then redis.call('PEXPIRE', k, 90000000) end
+        local started = tonumber(f[6] or '')
+        if C.ran and started then
+          redis.call('HINCRBY', k, 'r' .. kale_bucket(C.now - started), 1)
+          if f[3] == '1' then
+            local ready = math.max(tonumber(f[4] or '0') or 0, tonumber(f[5] or '0') or 0)
+            if ready > 0 then redis.call('HINCRBY', k, 'w' .. kale_bucket(math.max(started - ready, 0)), 1) end
+          end
+        end
+      end
+      if C.events then kale_event(C, kind, id, f[1], f[3], f[2], detail) end
     end
 
     local function kale_release_unique(key, id)
@@ -39,16 +80,16 @@ enum LuaLibrary {
     -- Ends a task for good (succeeded, cancelled, expired, failed): keep the record for its
     -- result TTL, free its unique key, count it and wake whoever awaits it. `extra` (field,
     -- value, ...) goes into the same HSET: one command fewer per finished task.
-    local function kale_finish(C, key, id, state, extra)
+    local function kale_finish(C, key, id, state, extra, detail)
       local fields = {'state', state, 'finished_at', C.now}
       if extra then for _, v in ipairs(extra) do fields[#fields + 1] = v end end
       redis.call('HSET', key, unpack(fields))
-      local f = redis.call('HMGET', key, 'ttl', 'unique', 'cel')
+      local f = redis.call('HMGET', key, 'ttl', 'unique', 'cel', unpack(kale_note_fields))
       local ttl = tonumber(f[1] or '') or C.ttl
       if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
       if f[2] and redis.call('GET', f[2]) == id then redis.call('DEL', f[2]) end
       if f[3] then kale_celery_end(key, f[3], state, C.now) end
-      kale_stat(C, state)
+      kale_note(C, key, id, state, {f[4], f[5], f[6], f[7], f[8], f[9]}, detail)
       kale_publish(C, key, id)
     end
 
@@ -61,7 +102,7 @@ enum LuaLibrary {
       kale_release_unique(key, id)
       local cel = redis.call('HGET', key, 'cel')
       if cel then kale_celery_end(key, cel, 'dead', C.now) end
-      kale_stat(C, 'dead')
+      kale_note(C, key, id, 'dead', nil, kale_error_type(err))
       kale_publish(C, key, id)
       local trimmed = redis.call('ZRANGEBYSCORE', C.dead, '-inf', '(' .. (C.now - C.deadAge), 'LIMIT', 0, 100)
       local n = redis.call('ZCARD', C.dead) - #trimmed
@@ -106,10 +147,12 @@ enum LuaLibrary {
     -- requested, 0 lease lost. No look at the active set: a reap or a requeue deletes `lease`,
     -- and a start arriving after its own run ended (it was sent without waiting) only writes
     -- again the attempt that the end of the run wrote.
-    local function kale_start(key, worker, lease, attempt, now)
-      local f = redis.call('HMGET', key, 'worker', 'lease', 'cancel')
+    local function kale_start(C, key, id, worker, lease, attempt, now)
+      local f = redis.call('HMGET', key, 'worker', 'lease', 'cancel', 'name')
       if f[1] ~= worker or f[2] ~= lease then return 0 end
       redis.call('HSET', key, 'run', lease, 'attempt', attempt, 'started_at', now)
+      kale_spec(C)
+      if C.events then kale_event(C, 'started', id, f[4], attempt, worker) end
       if f[3] then return 2 end
       return 1
     end
@@ -128,13 +171,50 @@ enum LuaLibrary {
     local function kale_cancelled(C, key, id, how)
       redis.call('HSET', key, 'error', kale_error('cancelled', 'Cancelled', how, false))
       redis.call('HDEL', key, 'cancel')
-      kale_finish(C, key, id, 'cancelled')
+      kale_finish(C, key, id, 'cancelled', nil, 'Cancelled')
     end
 
     local function kale_push(pendingKeys, notify, prio, id, front)
       local list = pendingKeys[(tonumber(prio) or 1) + 1] or pendingKeys[2]
       if front then redis.call('RPUSH', list, id) else redis.call('LPUSH', list, id) end
       redis.call('LPUSH', notify, '1')
+    end
+    """# + "\n"
+
+    /// The part the enqueue script also needs (it does without the rest, which would cost it
+    /// the definition of every helper on each call).
+    static let observe = #"""
+    -- Reads the observation spec once per call: which of the queue's history and event
+    -- stream this process writes (decision 0019).
+    local function kale_spec(C)
+      if C.stats then return end
+      local p, h, e = string.match(C.obs, '^(.*)|(%d)|(%d+)$')
+      if not p then p, h, e = C.obs, '0', '0' end
+      C.stats = p .. 'stats:'
+      if h == '1' then C.hist = p .. 'history:' end
+      local n = tonumber(e)
+      if n > 0 then C.events, C.evmax = p .. 'events', n end
+    end
+
+    -- One entry of the queue's event stream (capped, approximately, at C.evmax).
+    local function kale_event(C, kind, id, name, attempt, worker, detail)
+      local e = {'XADD', C.events, 'MAXLEN', '~', C.evmax, '*', 'k', kind, 'i', id}
+      if name then e[#e + 1] = 'n'; e[#e + 1] = name end
+      if attempt then e[#e + 1] = 'a'; e[#e + 1] = attempt end
+      if worker then e[#e + 1] = 'w'; e[#e + 1] = worker end
+      if detail then e[#e + 1] = 'x'; e[#e + 1] = detail end
+      redis.call(unpack(e))
+    end
+
+    -- Counts `n` new tasks named `name` (the first, or only, is `id`) in the history and the
+    -- event stream.
+    local function kale_enqueued(C, id, name, n)
+      kale_spec(C)
+      if C.hist then
+        local k = C.hist .. math.floor(C.now / 60000)
+        if redis.call('HINCRBY', k, 'enqueued', n) == n then redis.call('PEXPIRE', k, 90000000) end
+      end
+      if C.events then kale_event(C, 'enqueued', id, name) end
     end
     """# + "\n"
 }

@@ -7,11 +7,11 @@ extension Scripts {
     /// cancelled: it must never start again.
     ///
     /// KEYS: 1 active set, 2-4 pending lists (high, normal, low), 5 notify list, 6 dead set
-    /// ARGV: 1 now ms, 2 max tasks, 3 task-key prefix, 4 done-channel prefix, 5 stats prefix,
+    /// ARGV: 1 now ms, 2 max tasks, 3 task-key prefix, 4 done-channel prefix, 5 observation (see ``Broker/observation(_:)``),
     ///       6 dead max size, 7 dead max age ms, 8 default result TTL ms
     /// Returns: {requeued count, dead count, cancelled count, ids of lost runs (started)}
     static let reap = RedisScript(name: "reap", source: LuaLibrary.source + #"""
-    local C = {now = tonumber(ARGV[1]), tp = ARGV[3], chan = ARGV[4], stats = ARGV[5], dead = KEYS[6],
+    local C = {now = tonumber(ARGV[1]), tp = ARGV[3], chan = ARGV[4], obs = ARGV[5], dead = KEYS[6],
       deadMax = tonumber(ARGV[6]), deadAge = tonumber(ARGV[7]), ttl = tonumber(ARGV[8])}
     local pending = {KEYS[2], KEYS[3], KEYS[4]}
     local requeued, died, cancelled, runs = 0, 0, 0, {}
@@ -35,9 +35,9 @@ extension Scripts {
         else
           redis.call('HSET', key, 'state', 'pending')
           if started then redis.call('HSET', key, 'error', err) end
+          kale_note(C, key, id, 'reaped', nil, 'LeaseExpired')
           redis.call('HDEL', key, 'worker', 'lease', 'run', 'progress')
           kale_push(pending, KEYS[5], f[3], id, true)
-          kale_stat(C, 'reaped')
           requeued = requeued + 1
         end
       end

@@ -7,10 +7,10 @@ extension Scripts {
     ///
     /// KEYS: 1 task record, 2 active set, 3-5 pending lists (high, normal, low), 6 notify list
     /// ARGV: 1 id, 2 worker id, 3 lease token, 4 attempts spent before this lease, 5 now ms,
-    ///       6 done-channel prefix, 7 stats prefix, 8 default result TTL ms
+    ///       6 done-channel prefix, 7 observation (see ``Broker/observation(_:)``), 8 default result TTL ms
     /// Returns: 1 requeued, 0 lease lost, 3 cancelled
     static let requeue = RedisScript(name: "requeue", source: LuaLibrary.source + #"""
-    local C = {now = tonumber(ARGV[5]), chan = ARGV[6], stats = ARGV[7], ttl = tonumber(ARGV[8])}
+    local C = {now = tonumber(ARGV[5]), chan = ARGV[6], obs = ARGV[7], ttl = tonumber(ARGV[8])}
     local key, id = KEYS[1], ARGV[1]
     if not kale_release(KEYS[2], key, id, ARGV[2], ARGV[3]) then return 0 end
     redis.call('HSET', key, 'attempt', ARGV[4])

@@ -11,9 +11,11 @@ extension Scripts {
     /// Usually folded into the outcome of the runner's previous task (``Scripts/succeed`` and
     /// ``Scripts/fail`` take the next start along): one script call per task.
     /// KEYS: 1 task record
-    /// ARGV: 1 id, 2 worker id, 3 lease token, 4 attempt, 5 now ms
+    /// ARGV: 1 id, 2 worker id, 3 lease token, 4 attempt, 5 now ms, 6 observation (see
+    ///       ``Broker/observation(_:)``)
     /// Returns: 1 started, 2 started but a cancel is requested, 0 lease lost
     static let start = RedisScript(name: "start", source: LuaLibrary.source + #"""
-    return kale_start(KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+    local C = {now = tonumber(ARGV[5]), obs = ARGV[6]}
+    return kale_start(C, KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
     """#)
 }

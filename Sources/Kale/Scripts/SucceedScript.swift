@@ -7,7 +7,7 @@ extension Scripts {
     /// the task was handed to someone else, whose run counts instead.
     /// KEYS: 1 task record, 2 active set
     /// ARGV: 1 id, 2 worker id, 3 lease token, 4 now ms, 5 result JSON, 6 default result TTL ms,
-    ///       7 done-channel prefix, 8 stats prefix, 9 attempt (written again: the start mark
+    ///       7 done-channel prefix, 8 observation (see ``Broker/observation(_:)``), 9 attempt (written again: the start mark
     ///       is sent without waiting, and may arrive after this), 10 started at ms (likewise)
     ///       11-13 optional: the start of the runner's next task of this queue (id, lease token,
     ///       attempt; KEYS 3 its record), counted as ``Scripts/start`` does, in the same call
@@ -16,7 +16,7 @@ extension Scripts {
     /// Returns: 1 recorded (now, or by an earlier try of this call), 0 lease lost; with a start
     ///          folded in, {that, the start's result}
     static let succeed = RedisScript(name: "succeed", source: LuaLibrary.source + #"""
-    local C = {now = tonumber(ARGV[4]), ttl = tonumber(ARGV[6]), chan = ARGV[7], stats = ARGV[8]}
+    local C = {now = tonumber(ARGV[4]), ttl = tonumber(ARGV[6]), chan = ARGV[7], obs = ARGV[8], ran = true}
     local function record()
       local key, id = KEYS[1], ARGV[1]
       if not kale_release(KEYS[2], key, id, ARGV[2], ARGV[3]) then
@@ -28,7 +28,7 @@ extension Scripts {
       return 1
     end
     local r = record()
-    if KEYS[3] then return {r, kale_start(KEYS[3], ARGV[2], ARGV[12], ARGV[13], ARGV[4])} end
+    if KEYS[3] then return {r, kale_start(C, KEYS[3], ARGV[11], ARGV[2], ARGV[12], ARGV[13], ARGV[4])} end
     return r
     """#)
 }

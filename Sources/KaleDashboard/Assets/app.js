@@ -93,10 +93,59 @@
     }
   }
 
+  // The history charts are drawn on the server; every 30 s (the buckets are per minute) the
+  // panel is fetched again and swapped in. Parsed with DOMParser, never run: the CSP allows no
+  // inline script, and the fragment is the server's escaped markup.
+  var panel = document.getElementById('history-panel');
+  if (panel && window.fetch && window.DOMParser) {
+    setInterval(function () {
+      fetch('/fragments/history', {credentials: 'same-origin'}).then(function (r) {
+        return r.ok ? r.text() : null;
+      }).then(function (text) {
+        if (!text) return;
+        var fresh = new DOMParser().parseFromString(text, 'text/html').getElementById('history-panel');
+        var current = document.getElementById('history-panel');
+        if (fresh && current) current.replaceWith(document.importNode(fresh, true));
+      }).catch(function () {});
+    }, 30000);
+  }
+
+  // New lifecycle events go on top of the overview's table, built from text nodes only.
+  function events(list) {
+    var table = document.getElementById('recent-events');
+    var body = table && table.tBodies[0];
+    if (!body) return;
+    list.forEach(function (e) {
+      if (Array.prototype.some.call(body.rows, function (r) { return r.dataset.id === e.id; })) return;
+      var row = document.createElement('tr');
+      row.dataset.id = e.id;
+      row.dataset.event = e.kind;
+      row.dataset.task = e.task || '';
+      [e.time, e.queue || '', e.kind, null, e.name || '', e.attempt == null ? '' : String(e.attempt), e.worker || '',
+       e.detail || (e.pid ? 'pid ' + e.pid : '')].forEach(function (text, i) {
+        var td = document.createElement('td');
+        if (i === 0) td.className = 'when';
+        if (i === 3 && e.task) {
+          var a = document.createElement('a');
+          a.href = '/tasks/' + encodeURIComponent(e.task) + '?queue=' + encodeURIComponent(e.queue || '');
+          a.textContent = e.task;
+          td.className = 'id';
+          td.appendChild(a);
+        } else {
+          td.textContent = text || '';
+        }
+        row.appendChild(td);
+      });
+      body.insertBefore(row, body.firstChild);
+    });
+    while (body.rows.length > 50) body.deleteRow(body.rows.length - 1);
+  }
+
   var source = new EventSource(url);
   source.addEventListener('open', function () { say('live', 'on'); });
   source.addEventListener('error', function () { say('reconnecting…', 'off'); });
   source.addEventListener('overview', function (e) { say('live', 'on'); overview(JSON.parse(e.data)); });
+  source.addEventListener('events', function (e) { events(JSON.parse(e.data)); });
   source.addEventListener('trouble', function () { say('Redis unreachable, retrying', 'off'); });
   source.addEventListener('task', function (e) { say('live', 'on'); task(JSON.parse(e.data)); });
   source.addEventListener('end', function (e) {

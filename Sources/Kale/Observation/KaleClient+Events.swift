@@ -1,0 +1,78 @@
+import Foundation
+import KaleRedis
+
+extension KaleClient {
+    /// The newest `count` events of queues (default: every known queue) and of the workers,
+    /// oldest first: one `XREVRANGE … COUNT` per stream, merged by time.
+    /// - Throws: ``RedisError``.
+    public func events(queues: [String]? = nil, last count: Int = 100) async throws -> [KaleEvent] {
+        let names: [String]
+        if let queues { names = queues } else { names = try await self.queues() }
+        let streams: [(key: String, queue: String?)] = names.map { (keys.events($0), $0) } + [(keys.workerEvents, nil)]
+        let replies = try await redis.pipeline(streams.map { RedisCommand("XREVRANGE", $0.key, "+", "-", "COUNT", count) })
+        var all: [KaleEvent] = []
+        for (s, reply) in zip(streams, replies) {
+            all += (try reply.throwingServerError().array ?? []).compactMap { KaleEvent(queue: s.queue, entry: $0) }
+        }
+        all.sort { KaleEvent.order($0.id) < KaleEvent.order($1.id) }
+        return Array(all.suffix(count))
+    }
+
+    /// The events of task `taskID` among the newest `scan` of its queue's stream, oldest
+    /// first (bounded: an old task's events may have been trimmed away).
+    /// - Throws: ``RedisError``.
+    public func events(for taskID: String, queue: String, scan: Int = 2000) async throws -> [KaleEvent] {
+        let reply = try await redis.send("XREVRANGE", keys.events(queue), "+", "-", "COUNT", scan)
+        return (reply.array ?? []).compactMap { KaleEvent(queue: queue, entry: $0) }.filter { $0.taskID == taskID }.reversed()
+    }
+
+    /// Events as they happen, from now on, until the stream is cancelled: a connection of
+    /// its own blocks in `XREAD` (1 s at a time, so cancelling ends it within a second) on
+    /// the queues' streams (default: every known queue, re-read every 30 s) and the
+    /// workers' stream.
+    public func followEvents(queues: [String]? = nil) -> AsyncThrowingStream<KaleEvent, any Error> {
+        AsyncThrowingStream { continuation in
+            // A task of its own: the stream's consumer pulls at its pace while this reads.
+            let reader = Task {
+                let connection = redis.dedicatedConnection(name: "kale-events")
+                defer { connection.close() }
+                do {
+                    let time = try await connection.send(RedisCommand("TIME")).strings ?? []
+                    let start = (time.first.flatMap { Int64($0) } ?? 0) * 1000 + (time.count > 1 ? (Int64(time[1]) ?? 0) / 1000 : 0)
+                    var cursors: [String: String] = [:]
+                    var names: [String] = []
+                    var namesRead = ContinuousClock.now - .seconds(60)
+                    while !Task.isCancelled {
+                        if queues == nil, ContinuousClock.now - namesRead >= .seconds(30) {
+                            names = try await self.queues()
+                            namesRead = .now
+                        } else if let queues {
+                            names = queues
+                        }
+                        let streams: [(key: String, queue: String?)] = names.map { (keys.events($0), $0) } + [(keys.workerEvents, nil)]
+                        var arguments: [any RedisArgument] = ["BLOCK", 1000, "COUNT", 500, "STREAMS"]
+                        arguments += streams.map { $0.key as any RedisArgument }
+                        arguments += streams.map { (cursors[$0.key] ?? "\(start)-0") as any RedisArgument }
+                        let reply = try await connection.send(RedisCommand("XREAD", arguments: arguments))
+                        var batch: [KaleEvent] = []
+                        for stream in reply.array ?? [] {
+                            guard let parts = stream.array, parts.count == 2, let key = parts[0].string else { continue }
+                            let queue = streams.first { $0.key == key }?.queue
+                            for entry in parts[1].array ?? [] {
+                                guard let event = KaleEvent(queue: queue, entry: entry) else { continue }
+                                cursors[key] = event.id
+                                batch.append(event)
+                            }
+                        }
+                        batch.sort { KaleEvent.order($0.id) < KaleEvent.order($1.id) }
+                        for event in batch { continuation.yield(event) }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in reader.cancel() }
+        }
+    }
+}
