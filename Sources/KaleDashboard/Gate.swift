@@ -48,7 +48,7 @@ extension Dashboard {
         case .open:
             return nil
         case .read:
-            if settings.isLoopback || visit.authenticated { return nil }
+            if visit.authenticated || settings.isLoopback && visit.hostIsLoopback { return nil }
             if visit.path.hasPrefix("/api/") || visit.path == "/live" || visit.path == "/metrics" {
                 return Reply.jsonError(.unauthorized, "this dashboard needs the token: send Authorization: Bearer <token>")
             }

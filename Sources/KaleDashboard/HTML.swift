@@ -5,29 +5,29 @@
 /// through ``HTML/text(_:)``, which escapes `& < > " '`: safe in element text and in quoted
 /// attribute values alike, so one function covers both contexts. Attribute values are always
 /// written quoted (`attr(_:_:)`).
-public struct HTML: Sendable, CustomStringConvertible {
+struct HTML: Sendable, CustomStringConvertible {
     /// The markup, already safe to send.
-    public private(set) var markup: String
+    private(set) var markup: String
 
     /// Trusted markup written by the dashboard itself (never task text).
-    public init(raw markup: String) { self.markup = markup }
+    init(raw markup: String) { self.markup = markup }
 
-    public var description: String { markup }
+    var description: String { markup }
 
     /// `text` escaped for element text and quoted attribute values.
-    public static func text(_ text: String) -> HTML { HTML(raw: escape(text)) }
+    static func text(_ text: String) -> HTML { HTML(raw: escape(text)) }
 
     /// ` name="value"` with the value escaped.
-    public static func attr(_ name: String, _ value: String) -> HTML { HTML(raw: " \(name)=\"\(escape(value))\"") }
+    static func attr(_ name: String, _ value: String) -> HTML { HTML(raw: " \(name)=\"\(escape(value))\"") }
 
     /// Concatenation.
-    public static func + (a: HTML, b: HTML) -> HTML { HTML(raw: a.markup + b.markup) }
-    public static func += (a: inout HTML, b: HTML) { a.markup += b.markup }
+    static func + (a: HTML, b: HTML) -> HTML { HTML(raw: a.markup + b.markup) }
+    static func += (a: inout HTML, b: HTML) { a.markup += b.markup }
 
     /// The escaping itself: `&` first, then the characters that end a text run or a quoted
     /// attribute. Control characters other than tab and newline are replaced with U+FFFD,
     /// since HTML forbids them and some would end up in copy-pasted shell lines.
-    public static func escape(_ text: String) -> String {
+    static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for u in text.unicodeScalars {

@@ -32,11 +32,10 @@ enum Reply {
         return Response(status: .seeOther, headers: [.location: safe, .cacheControl: "no-store"])
     }
 
-    /// A refusal in the form the caller reads: JSON under `/api/`, else a small page.
+    /// A refusal in the form the caller reads: a small page for a browser (a form post, or a
+    /// page), JSON for API calls (`/api/…` without a form body).
     static func refuse(_ status: HTTPResponse.Status, _ message: String, visit: Visit, page: PageContext) -> Response {
-        if visit.path.hasPrefix("/api/") || visit.form == nil && visit.path != "/login" && !visit.body.isEmpty {
-            return jsonError(status, message)
-        }
+        if visit.form == nil && visit.path.hasPrefix("/api/") { return jsonError(status, message) }
         return html(Layout.page(title: "\(status.code)", page: page, body: HTML(raw: "<section class=\"panel\"><h2>")
                     + .text("\(status.code) \(status.reasonPhrase)") + HTML(raw: "</h2><p class=\"refusal\">") + .text(message)
                     + HTML(raw: "</p></section>")), status: status, visit: visit)

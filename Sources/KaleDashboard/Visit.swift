@@ -75,6 +75,15 @@ struct Visit: Sendable {
         return a == host.lowercased()
     }
 
+    /// Whether the request names this machine in its `Host` (`127.0.0.1`, `localhost` or
+    /// `[::1]`, any port). A page served on a loopback bind to another name is one a DNS-rebinding
+    /// site could read: such requests are treated as from outside (the token is needed).
+    var hostIsLoopback: Bool {
+        guard let host = host?.lowercased() else { return false }
+        let name = host.hasPrefix("[") ? String(host.prefix { $0 != "]" }) + "]" : String(host.prefix { $0 != ":" })
+        return ["127.0.0.1", "localhost", "[::1]"].contains(name)
+    }
+
     /// The token a form carries (field `token`).
     var formToken: String? { form?["token"] }
 

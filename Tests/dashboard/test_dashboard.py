@@ -140,10 +140,11 @@ class LiveDashboardTests(unittest.TestCase):
         read = "var p = document.getElementById('task-progress'); return p.hasAttribute('value') ? p.value : null"
         # The page opened while the task may still wait for a runner; sampling starts with its first report.
         samples = [wait_until(lambda: d.execute_script(read), timeout=20, what="the first progress report")]
-        for _ in range(5):
+        for i in range(5):
             time.sleep(0.9)
             samples.append(d.execute_script(read))
-        screenshot(d, "task")
+            if i == 1:
+                screenshot(d, "task")  # mid-run: the bar part-filled
         rises = sum(1 for a, b in zip(samples, samples[1:]) if b is not None and a is not None and b > a)
         self.assertGreaterEqual(rises, 3, f"progress samples {samples}; record {self.record('q1', task_id)}")
         self.assertEqual(d.execute_script("return window.__mark"), 2)
@@ -218,11 +219,16 @@ class LiveDashboardTests(unittest.TestCase):
         status, _, body = http(url, "POST", form={"token": TOKEN, "queue": "q3"})
         self.assertEqual(status, 403, body)
         self.assertIn("CSRF", body)
+        self.assertTrue(body.startswith("<!doctype html>"), "a refused form gets a page, not JSON")
         # A CSRF field that is not this browser's cookie.
         status, _, body = http(url, "POST", form={"token": TOKEN, "csrf": "a" * 64},
                                headers={"Cookie": "kale_csrf=" + "b" * 64})
         self.assertEqual(status, 403, body)
         self.assertEqual(self.record("q3", task_id)["state"], "pending", "a refused action changed the task")
+        # DNS rebinding: a page of this loopback dashboard asked for under another name needs the token.
+        self.assertEqual(http(self.base + "/", headers={"Host": "rebound.example"})[0], 401)
+        self.assertEqual(http(self.base + "/api/overview", headers={"Host": "rebound.example"})[0], 401)
+        self.assertEqual(http(self.base + "/", headers={"Host": "localhost:1"})[0], 200)
         status, _, body = http(url, "POST", body={}, headers={"Authorization": "Bearer " + TOKEN})
         self.assertEqual(status, 200, body)
         self.assertEqual(json.loads(body)["outcome"], "cancelled")
@@ -447,6 +453,28 @@ class BindAndSecretTests(unittest.TestCase):
         finally:
             kale.close()
             server.close()
+
+    def test_kale_dashboard_runs_the_sibling_binary_or_says_how_to_build_it(self):
+        import shutil
+        import subprocess
+        import tempfile
+
+        from harness import KALE
+        # Through the core kale: execv of kale-dashboard, whose exit code and error come back.
+        r = subprocess.run([KALE, "dashboard", "--bind", "127.0.0.2", "--port", "1"], capture_output=True, text=True,
+                           env={k: v for k, v in os.environ.items() if k != "KALE_DASHBOARD_TOKEN"}, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("is not a loopback address", r.stderr)
+        # A kale with no kale-dashboard beside it: one error line, the build hint, exit 2.
+        with tempfile.TemporaryDirectory() as lonely:
+            copy = os.path.join(lonely, "kale")
+            shutil.copy(KALE, copy)
+            r = subprocess.run([copy, "dashboard", "--port", "1"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2)
+            lines = r.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 2, lines)
+            self.assertTrue(lines[0].startswith("kale: error: the dashboard is a separate binary"), lines)
+            self.assertIn("swift build --product kale-dashboard", lines[1])
 
     def test_no_page_or_log_shows_the_redis_password(self):
         password = "pw-" + uuid.uuid4().hex

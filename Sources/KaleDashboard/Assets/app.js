@@ -83,6 +83,7 @@
     field('state', t.state);
     field('attempts', String(t.attempts));
     field('worker', t.worker || '–');
+    step('enqueued_at', t.enqueued_at);
     step('started_at', t.started_at);
     step('finished_at', t.finished_at);
     if (t.finished_at) field('finished_label', t.state);
