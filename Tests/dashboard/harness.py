@@ -16,6 +16,7 @@ import urllib.request
 import uuid
 
 import redis
+from selenium.webdriver.common.by import By
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 KALE = os.path.join(ROOT, ".build", "debug", "kale")
@@ -223,3 +224,25 @@ def screenshot(driver, name):
     driver.save_screenshot(path)
     return path
 
+
+def login(driver, base, next_path="/"):
+    driver.get(base + "/login?next=" + next_path)
+    driver.find_element(By.NAME, "token").send_keys(TOKEN)
+    driver.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
+    wait_until(lambda: "/login" not in driver.current_url, what="the login to redirect")
+
+
+def notice(driver):
+    """The notice an action's redirect shows, or "" (also while the next page is still loading)."""
+    found = driver.find_elements(By.ID, "notice")
+    try:
+        return found[0].text if found else ""
+    except Exception:  # noqa: BLE001 - the element went stale as the page changed
+        return ""
+
+
+def cell(driver, queue, state):
+    for el in driver.find_elements(By.CSS_SELECTOR, "[data-queue][data-state]"):
+        if el.get_attribute("data-queue") == queue and el.get_attribute("data-state") == state:
+            return int(el.get_attribute("data-count"))
+    return None

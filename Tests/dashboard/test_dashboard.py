@@ -6,35 +6,13 @@ import time
 import unittest
 import uuid
 
+from prometheus_client.parser import text_string_to_metric_families
 from selenium.webdriver.common.by import By
 
-from harness import TOKEN, Kale, RedisServer, browser, http, screenshot, wait_until
+from harness import TOKEN, Kale, RedisServer, browser, cell, http, login, notice, screenshot, wait_until
 
 XSS_A = "<script>window.__x=1</script>"
 XSS_B = "\"><img src=x onerror=window.__x=2>"
-
-
-def login(driver, base, next_path="/"):
-    driver.get(base + "/login?next=" + next_path)
-    driver.find_element(By.NAME, "token").send_keys(TOKEN)
-    driver.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
-    wait_until(lambda: "/login" not in driver.current_url, what="the login to redirect")
-
-
-def notice(driver):
-    """The notice an action's redirect shows, or "" (also while the next page is still loading)."""
-    found = driver.find_elements(By.ID, "notice")
-    try:
-        return found[0].text if found else ""
-    except Exception:  # noqa: BLE001 - the element went stale as the page changed
-        return ""
-
-
-def cell(driver, queue, state):
-    for el in driver.find_elements(By.CSS_SELECTOR, "[data-queue][data-state]"):
-        if el.get_attribute("data-queue") == queue and el.get_attribute("data-state") == state:
-            return int(el.get_attribute("data-count"))
-    return None
 
 
 class LiveDashboardTests(unittest.TestCase):
@@ -351,8 +329,6 @@ class LiveDashboardTests(unittest.TestCase):
                          [e["kind"] for e in events])
 
     def test_11_metrics_are_the_fleet_gauges_of_redis(self):
-        from prometheus_client.parser import text_string_to_metric_families
-
         self.ensure_worker()
         self.kale.enqueue("kale.noop", {}, "q3", "--count", "7", "--priority", "high")
         status, headers, text = http(self.base + "/metrics")
@@ -383,126 +359,6 @@ class LiveDashboardTests(unittest.TestCase):
         self.assertEqual(d.execute_script("return typeof window.__x"), "undefined")
         link = d.find_element(By.CSS_SELECTOR, f"#recent-events tr[data-task='{task_id}'] a")
         self.assertEqual(link.get_attribute("href"), f"{self.base}/tasks/{task_id}?queue=q1")
-
-
-class ReadOnlyTests(unittest.TestCase):
-    def test_read_only_refuses_every_action_and_renders_no_buttons(self):
-        server = RedisServer()
-        kale = Kale(server)
-        driver = None
-        try:
-            _, base = kale.dashboard("--read-only", token=TOKEN)
-            (task_id,) = kale.enqueue("kale.fail", {"message": "ro"}, "q1", "--retries", "0")
-            worker = kale.worker("q1")
-            wait_until(lambda: server.client.zscore(f"{kale.prefix}:{{q1}}:dead", task_id) is not None, what="the task to die")
-            auth = {"Authorization": "Bearer " + TOKEN}
-            for path, body in [(f"/api/tasks/{task_id}/retry", {}), (f"/api/tasks/{task_id}/cancel", {}),
-                               ("/api/dead/retry", {"all": True}), ("/api/dead/purge", {"all": True}),
-                               ("/api/tasks", {"name": "kale.noop"})]:
-                status, _, text = http(base + path, "POST", body=body, headers=auth)
-                self.assertEqual(status, 403, f"{path}: {text}")
-            self.assertIsNotNone(server.client.zscore(f"{kale.prefix}:{{q1}}:dead", task_id))
-            driver = browser()
-            login(driver, base)
-            for path in ["/", f"/tasks/{task_id}?queue=q1", "/dead", "/queues/q1?state=dead", "/workers"]:
-                driver.get(base + path)
-                actions = driver.find_elements(By.CSS_SELECTOR, "form[method=post]:not([action='/logout']), button.action, button.danger")
-                self.assertEqual(actions, [], path)
-            self.assertIn("<span class=\"badge\">read-only</span>", driver.page_source)
-            kale.processes.remove(worker)
-            from harness import stop
-            stop(worker)
-            kale.audit(self)
-        finally:
-            if driver:
-                driver.quit()
-            kale.close()
-            server.close()
-
-
-class BindAndSecretTests(unittest.TestCase):
-    def test_exposed_bind_needs_a_token_and_asks_for_it(self):
-        server = RedisServer()
-        kale = Kale(server)
-        try:
-            # 127.0.0.2 is not one of 127.0.0.1, ::1, localhost, so it counts as exposed (and is still only this host).
-            p, _ = kale.dashboard("--bind", "127.0.0.2", wait=False)
-            self.assertEqual(p.wait(20), 2)
-            from harness import stderr_of
-            err = stderr_of(p).strip().splitlines()
-            self.assertTrue(err[0].startswith("kale: error: --bind 127.0.0.2 is not a loopback address"), err)
-            _, base = kale.dashboard("--bind", "127.0.0.2", token=TOKEN)
-            status, _, body = http(base + "/")
-            self.assertEqual(status, 401)
-            self.assertIn('name="token"', body)
-            self.assertEqual(http(base + "/api/overview")[0], 401)
-            self.assertEqual(http(base + "/api/overview", headers={"Authorization": "Bearer " + TOKEN})[0], 200)
-            driver = browser()
-            try:
-                driver.get(base + "/workers")
-                self.assertIn("needs its token", driver.page_source)
-                driver.find_element(By.NAME, "token").send_keys(TOKEN)
-                driver.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
-                wait_until(lambda: driver.current_url.endswith("/workers"), what="the login to go back to /workers")
-                self.assertEqual(driver.find_element(By.TAG_NAME, "h1").text, "Workers")
-                cookie = driver.get_cookie("kale_session")
-                self.assertTrue(cookie["httpOnly"])
-                self.assertEqual(cookie["sameSite"], "Strict")
-            finally:
-                driver.quit()
-        finally:
-            kale.close()
-            server.close()
-
-    def test_kale_dashboard_runs_the_sibling_binary_or_says_how_to_build_it(self):
-        import shutil
-        import subprocess
-        import tempfile
-
-        from harness import KALE
-        # Through the core kale: execv of kale-dashboard, whose exit code and error come back.
-        r = subprocess.run([KALE, "dashboard", "--bind", "127.0.0.2", "--port", "1"], capture_output=True, text=True,
-                           env={k: v for k, v in os.environ.items() if k != "KALE_DASHBOARD_TOKEN"}, timeout=30)
-        self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn("is not a loopback address", r.stderr)
-        # A kale with no kale-dashboard beside it: one error line, the build hint, exit 2.
-        with tempfile.TemporaryDirectory() as lonely:
-            copy = os.path.join(lonely, "kale")
-            shutil.copy(KALE, copy)
-            r = subprocess.run([copy, "dashboard", "--port", "1"], capture_output=True, text=True, timeout=30)
-            self.assertEqual(r.returncode, 2)
-            lines = r.stderr.strip().splitlines()
-            self.assertEqual(len(lines), 2, lines)
-            self.assertTrue(lines[0].startswith("kale: error: the dashboard is a separate binary"), lines)
-            self.assertIn("swift build --product kale-dashboard", lines[1])
-
-    def test_no_page_or_log_shows_the_redis_password(self):
-        password = "pw-" + uuid.uuid4().hex
-        server = RedisServer(password=password)
-        kale = Kale(server)  # the password reaches kale through KALE_REDIS_URL only
-        try:
-            dash, base = kale.dashboard(token=TOKEN)
-            (task_id,) = kale.enqueue("kale.noop", {}, "q1")
-            paths = ["/", "/workers", "/dead", "/queues/q1", f"/tasks/{task_id}?queue=q1", "/tasks/nope?queue=q1",
-                     "/api/overview", f"/api/tasks/{task_id}", "/api/dead", "/login", "/api/queues/q1/tasks"]
-            for path in paths:
-                status, headers, body = http(base + path)
-                self.assertIn(status, (200, 404), path)
-                self.assertNotIn(password, body + json.dumps(headers), path)
-            self.assertIn("127.0.0.1:%d" % server.port, http(base + "/")[2])
-            # Redis goes away: the error pages must not name the password either.
-            from harness import stop, stderr_of
-            stop(server.process)
-            for path in ["/", "/api/overview"]:
-                status, _, body = http(base + path)
-                self.assertEqual(status, 503, path)
-                self.assertNotIn(password, body)
-            stop(dash)
-            self.assertNotIn(password, stderr_of(dash))
-            self.assertIn("kale dashboard: http://127.0.0.1:", stderr_of(dash))
-        finally:
-            kale.close()
-            server.close()
 
 
 if __name__ == "__main__":
