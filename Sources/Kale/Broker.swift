@@ -81,7 +81,7 @@ public struct Broker: Sendable {
         // producer, and per-task entries would double the commands of a batch.
         if configuration.history {
             let minute = keys.history(q, minute: now / 60_000)
-            commands.append(RedisCommand("HINCRBY", minute, "enqueued", items.count))
+            commands.append(RedisCommand("HINCRBY", minute, "enqueued::", items.count))
             commands.append(RedisCommand("PEXPIRE", minute, 90_000_000))
         }
         if configuration.eventStreamLength > 0 {

@@ -10,6 +10,7 @@ extension QueueScenarios {
     /// with a million tasks pending and 10,000 dead.
     func observability() async throws -> [Figure] {
         var on: [Double] = [], off: [Double] = [], commandsOn: [Double] = [], commandsOff: [Double] = []
+        var redisOn: [Double] = [], redisOff: [Double] = [], workerOn: [Double] = [], workerOff: [Double] = []
         for run in 1...runs {
             for observed in [true, false] {
                 progress("observability \(observed ? "on" : "off") run \(run)/\(runs)")
@@ -25,9 +26,20 @@ extension QueueScenarios {
                                              environment: observed ? [:] : ["KALE_HISTORY": "off", "KALE_EVENTS": "off"])
                 let before = try await commandCalls(c)
                 try await worker.waitUntilReady(c)
+                let (redisBefore, workerBefore) = (try await redisCPU(c), worker.cpu())
                 try await waitDrained(c)
+                let (redisAfter, workerAfter) = (try await redisCPU(c), worker.cpu())
                 let calls = try await commandCalls(c)
                 worker.stop()
+                let redisPerTask = (redisAfter - redisBefore) * 1_000_000 / Double(ids.count)
+                let workerPerTask = (workerAfter - workerBefore) * 1_000_000 / Double(ids.count)
+                if observed {
+                    redisOn.append(redisPerTask)
+                    workerOn.append(workerPerTask)
+                } else {
+                    redisOff.append(redisPerTask)
+                    workerOff.append(workerPerTask)
+                }
                 let rate = Double(ids.count) / (try await span(c, ids: ids)).seconds
                 let total = Double(calls.reduce(0) { $0 + $1.value - (before[$1.key] ?? 0) }) / Double(ids.count)
                 if observed { on.append(rate); commandsOn.append(total) } else { off.append(rate); commandsOff.append(total) }
@@ -41,6 +53,10 @@ extension QueueScenarios {
                    reference: nil, referenceRuns: nil, target: nil),
             Figure(name: "Redis commands per task incl. scripts: observability off", unit: "calls", ours: commandsOff,
                    reference: nil, referenceRuns: nil, target: nil),
+            Figure(name: "Redis CPU per task: observability on", unit: "µs", ours: redisOn, reference: "off", referenceRuns: redisOff,
+                   target: nil),
+            Figure(name: "worker CPU per task (supervisor + children): observability on", unit: "µs", ours: workerOn,
+                   reference: "off", referenceRuns: workerOff, target: nil),
         ]
         figures.append(try await fleetRender())
         return figures

@@ -281,3 +281,29 @@ extension QueueScenarios {
         ]
     }
 }
+
+/// CPU time (user + system) a process has spent, in seconds, from /proc/PID/stat.
+func cpuSeconds(_ pid: Int32) -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return 0 }
+    let rest = stat[stat.index(after: close)...].split(separator: " ")
+    // Fields 14 and 15 of stat (utime, stime) are the 12th and 13th after the name.
+    guard rest.count > 12, let user = Double(rest[11]), let system = Double(rest[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+extension BenchWorker {
+    /// CPU seconds of the supervisor and its live children.
+    func cpu() -> Double { ([pid] + childPids(of: pid)).map(cpuSeconds).reduce(0, +) }
+}
+
+extension QueueScenarios {
+    /// Redis' own CPU seconds so far (INFO cpu: used_cpu_user + used_cpu_sys).
+    func redisCPU(_ client: KaleClient) async throws -> Double {
+        let text = try await client.redis.send("INFO", "cpu").string ?? ""
+        var total = 0.0
+        for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix("used_cpu_user:") || line.hasPrefix("used_cpu_sys:") {
+            total += Double(line.split(separator: ":").last ?? "") ?? 0
+        }
+        return total
+    }
+}

@@ -12,9 +12,9 @@ extension KaleClient {
         let replies = try await redis.pipeline(streams.map { RedisCommand("XREVRANGE", $0.key, "+", "-", "COUNT", count) })
         var all: [KaleEvent] = []
         for (s, reply) in zip(streams, replies) {
-            all += (try reply.throwingServerError().array ?? []).compactMap { KaleEvent(queue: s.queue, entry: $0) }
+            all += (try reply.throwingServerError().array ?? []).flatMap { KaleEvent.events(queue: s.queue, entry: $0) }
         }
-        all.sort { KaleEvent.order($0.id) < KaleEvent.order($1.id) }
+        all = KaleEvent.sortedByTime(all)
         return Array(all.suffix(count))
     }
 
@@ -23,7 +23,9 @@ extension KaleClient {
     /// - Throws: ``RedisError``.
     public func events(for taskID: String, queue: String, scan: Int = 2000) async throws -> [KaleEvent] {
         let reply = try await redis.send("XREVRANGE", keys.events(queue), "+", "-", "COUNT", scan)
-        return (reply.array ?? []).compactMap { KaleEvent(queue: queue, entry: $0) }.filter { $0.taskID == taskID }.reversed()
+        // Newest entry first; the events inside one entry keep their order.
+        let entries = (reply.array ?? []).reversed()
+        return entries.flatMap { KaleEvent.events(queue: queue, entry: $0) }.filter { $0.taskID == taskID }
     }
 
     /// Events as they happen, from now on, until the stream is cancelled: a connection of
@@ -59,12 +61,12 @@ extension KaleClient {
                             guard let parts = stream.array, parts.count == 2, let key = parts[0].string else { continue }
                             let queue = streams.first { $0.key == key }?.queue
                             for entry in parts[1].array ?? [] {
-                                guard let event = KaleEvent(queue: queue, entry: entry) else { continue }
-                                cursors[key] = event.id
-                                batch.append(event)
+                                let events = KaleEvent.events(queue: queue, entry: entry)
+                                if let last = events.last { cursors[key] = last.id }
+                                batch += events
                             }
                         }
-                        batch.sort { KaleEvent.order($0.id) < KaleEvent.order($1.id) }
+                        batch = KaleEvent.sortedByTime(batch)
                         for event in batch { continuation.yield(event) }
                     }
                     continuation.finish()

@@ -32,12 +32,23 @@ public struct KaleEvent: Sendable, Hashable {
         return Date(timeIntervalSince1970: ms / 1000)
     }
 
-    /// Builds the event of a stream entry; nil for an entry without a kind.
-    init?(queue: String?, entry: RedisReply) {
-        guard let parts = entry.array, parts.count == 2, let id = parts[0].string, let kv = parts[1].strings else { return nil }
+    /// The events of a stream entry: one, or two when a runner's end of one task carries the
+    /// start of its next (`s`, `sa`, `sn`: written in the same step, so in one entry).
+    static func events(queue: String?, entry: RedisReply) -> [KaleEvent] {
+        guard let parts = entry.array, parts.count == 2, let id = parts[0].string, let kv = parts[1].strings else { return [] }
         var f: [String: String] = [:]
         var i = 0
         while i + 1 < kv.count { f[kv[i]] = kv[i + 1]; i += 2 }
+        guard let first = KaleEvent(queue: queue, id: id, fields: f) else { return [] }
+        guard let next = f["s"] else { return [first] }
+        var start = KaleEvent(queue: queue, id: id, fields: ["k": "started", "i": next, "w": f["w"] ?? ""])!
+        start.name = f["sn"]
+        start.attempt = f["sa"].flatMap { Int($0) }
+        if f["w"] == nil { start.worker = nil }
+        return [first, start]
+    }
+
+    private init?(queue: String?, id: String, fields f: [String: String]) {
         guard let kind = f["k"] else { return nil }
         self.id = id
         self.queue = queue ?? f["q"]
@@ -53,6 +64,14 @@ public struct KaleEvent: Sendable, Hashable {
 
     /// Whether this event came after `other` in time (ids compare as (ms, seq)).
     func isAfter(_ other: String) -> Bool { KaleEvent.order(id) > KaleEvent.order(other) }
+
+    /// Events of several streams in time order; the two events of one entry keep theirs.
+    static func sortedByTime(_ events: [KaleEvent]) -> [KaleEvent] {
+        events.enumerated().sorted { a, b in
+            let (x, y) = (order(a.element.id), order(b.element.id))
+            return x != y ? x < y : a.offset < b.offset
+        }.map(\.element)
+    }
 
     static func order(_ id: String) -> (Int64, Int64) {
         let p = id.split(separator: "-")

@@ -32,17 +32,21 @@ public struct QueueHistory: Sendable, Hashable {
             self.wait = wait.isEmpty ? Array(repeating: 0, count: HistoryBuckets.count) : wait
         }
 
-        /// Builds a minute from the `HGETALL` of its hash.
+        /// Builds a minute from the `HGETALL` of its hash, whose fields are
+        /// `<kind>:<run bucket>:<wait bucket>` (a bucket empty when not measured).
         init(start: Date, fields: [String: String]) {
             self.init(start: start)
             for (field, value) in fields {
-                guard let n = Int(value) else { continue }
-                if let i = Minute.bucket(field, "r") { run[i] += n } else if let i = Minute.bucket(field, "w") { wait[i] += n } else { counts[field] = n }
+                let parts = field.split(separator: ":", omittingEmptySubsequences: false)
+                guard let n = Int(value), parts.count == 3, !parts[0].isEmpty else { continue }
+                counts[String(parts[0]), default: 0] += n
+                if let r = Minute.bucket(parts[1]) { run[r] += n }
+                if let w = Minute.bucket(parts[2]) { wait[w] += n }
             }
         }
 
-        private static func bucket(_ field: String, _ letter: Character) -> Int? {
-            guard field.first == letter, let i = Int(field.dropFirst()), i >= 0, i < HistoryBuckets.count else { return nil }
+        private static func bucket(_ text: Substring) -> Int? {
+            guard let i = Int(text), i >= 0, i < HistoryBuckets.count else { return nil }
             return i
         }
     }

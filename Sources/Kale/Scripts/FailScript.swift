@@ -31,7 +31,7 @@ extension Scripts {
       end
       local attempt = tonumber(ARGV[14])
       if attempt > 0 then
-        C.ran = true
+        C.ran, C.lease = true, ARGV[3]
         redis.call('HSET', key, 'error', ARGV[5], 'attempt', attempt, 'started_at', ARGV[15])
       else
         redis.call('HSET', key, 'error', ARGV[5])
@@ -55,6 +55,7 @@ extension Scripts {
       kale_celery_forward(19)
       return 2
     end
+    C.defer = KEYS[5] ~= nil
     local r = record()
     if KEYS[5] then return {r, kale_start(C, KEYS[5], ARGV[16], ARGV[2], ARGV[17], ARGV[18], ARGV[4])} end
     return r

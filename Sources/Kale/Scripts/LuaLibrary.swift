@@ -5,7 +5,8 @@
 /// (``Broker/observation(_:)``: `<queue prefix>|<history 0/1>|<event stream length>`),
 /// `C.dead` dead-set key, `C.deadMax` / `C.deadAge` dead-set caps, `C.ttl` default result
 /// TTL (ms), `C.now` the caller's time (ms). `C.ran` marks a transition that ends a run
-/// (succeed, fail): only those feed the run- and wait-time histograms.
+/// (succeed, fail): only those feed the run- and wait-time histograms; `C.lease` is that
+/// run's lease token.
 enum LuaLibrary {
     static let source = CeleryLua.source + observe + #"""
     -- The histogram bucket of a duration in ms: HistoryBuckets.bounds in Swift, the same 18
@@ -28,28 +29,39 @@ enum LuaLibrary {
       return err and string.match(err, '"type":"([^"]*)"')
     end
 
-    -- Records that task `id` reached `kind`: the 10-s counter, the per-minute history (count,
-    -- and for the end of a run its run time and, on attempt 1, its wait from ready to start)
-    -- and the event stream. `f` is the record's name, worker, attempt, enqueued_at,
-    -- ready_at, started_at when the caller read them already.
-    local kale_note_fields = {'name', 'worker', 'attempt', 'enqueued_at', 'ready_at', 'started_at'}
+    -- Records that task `id` reached `kind`: the 10-s counter, the per-minute history and
+    -- the event stream. A minute's field is `<kind>:<run bucket>:<wait bucket>` (buckets
+    -- empty when not measured: a run's end has a run time, its first attempt a wait), so one
+    -- HINCRBY records the count and both histograms. `f` is the record's name, worker,
+    -- attempt, enqueued_at, ready_at, started_at, run when the caller read them already.
+    local kale_note_fields = {'name', 'worker', 'attempt', 'enqueued_at', 'ready_at', 'started_at', 'run'}
     local function kale_note(C, key, id, kind, f, detail)
       kale_stat(C, kind)
       if not C.hist and not C.events then return end
       f = f or redis.call('HMGET', key, unpack(kale_note_fields))
       if C.hist then
-        local k = C.hist .. math.floor(C.now / 60000)
-        if redis.call('HINCRBY', k, kind, 1) == 1 then redis.call('PEXPIRE', k, 90000000) end
+        local run, wait = '', ''
         local started = tonumber(f[6] or '')
         if C.ran and started then
-          redis.call('HINCRBY', k, 'r' .. kale_bucket(C.now - started), 1)
+          run = kale_bucket(C.now - started)
           if f[3] == '1' then
             local ready = math.max(tonumber(f[4] or '0') or 0, tonumber(f[5] or '0') or 0)
-            if ready > 0 then redis.call('HINCRBY', k, 'w' .. kale_bucket(math.max(started - ready, 0)), 1) end
+            if ready > 0 then wait = kale_bucket(math.max(started - ready, 0)) end
           end
         end
+        kale_history(C, kind .. ':' .. run .. ':' .. wait, 1)
       end
-      if C.events then kale_event(C, kind, id, f[1], f[3], f[2], detail) end
+      if C.events then
+        if C.lease and f[7] ~= C.lease then
+          -- The run's start mark (sent without waiting) has not arrived: its event is
+          -- written here, before the end, and kale_start will not write it again.
+          local defer = C.defer
+          C.defer = false
+          kale_event(C, 'started', id, f[1], f[3], f[2])
+          C.defer = defer
+        end
+        kale_event(C, kind, id, f[1], f[3], f[2], detail)
+      end
     end
 
     local function kale_release_unique(key, id)
@@ -89,7 +101,7 @@ enum LuaLibrary {
       if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
       if f[2] and redis.call('GET', f[2]) == id then redis.call('DEL', f[2]) end
       if f[3] then kale_celery_end(key, f[3], state, C.now) end
-      kale_note(C, key, id, state, {f[4], f[5], f[6], f[7], f[8], f[9]}, detail)
+      kale_note(C, key, id, state, {f[4], f[5], f[6], f[7], f[8], f[9], f[10]}, detail)
       kale_publish(C, key, id)
     end
 
@@ -148,11 +160,28 @@ enum LuaLibrary {
     -- and a start arriving after its own run ended (it was sent without waiting) only writes
     -- again the attempt that the end of the run wrote.
     local function kale_start(C, key, id, worker, lease, attempt, now)
-      local f = redis.call('HMGET', key, 'worker', 'lease', 'cancel', 'name')
-      if f[1] ~= worker or f[2] ~= lease then return 0 end
+      local f = redis.call('HMGET', key, 'worker', 'lease', 'cancel', 'name', 'state')
+      if f[1] ~= worker or f[2] ~= lease then
+        kale_flush(C)
+        return 0
+      end
       redis.call('HSET', key, 'run', lease, 'attempt', attempt, 'started_at', now)
       kale_spec(C)
-      if C.events then kale_event(C, 'started', id, f[4], attempt, worker) end
+      if C.events and f[5] ~= 'started' then
+        -- A start mark that arrived after its run ended: the end wrote the event.
+        kale_flush(C)
+      elseif C.events then
+        local e = C.deferred
+        C.deferred, C.defer = nil, false
+        if e then
+          -- The end of the runner's previous task and this start are one step: one entry.
+          e[#e + 1] = 's'; e[#e + 1] = id; e[#e + 1] = 'sa'; e[#e + 1] = attempt
+          if f[4] then e[#e + 1] = 'sn'; e[#e + 1] = f[4] end
+          redis.call(unpack(e))
+        else
+          kale_event(C, 'started', id, f[4], attempt, worker)
+        end
+      end
       if f[3] then return 2 end
       return 1
     end
@@ -196,24 +225,35 @@ enum LuaLibrary {
       if n > 0 then C.events, C.evmax = p .. 'events', n end
     end
 
-    -- One entry of the queue's event stream (capped, approximately, at C.evmax).
+    -- One entry of the queue's event stream (capped, approximately, at C.evmax). With
+    -- C.defer (a transition with the runner's next start folded in) the entry waits for
+    -- kale_start, which adds the start to it: one XADD for both.
     local function kale_event(C, kind, id, name, attempt, worker, detail)
       local e = {'XADD', C.events, 'MAXLEN', '~', C.evmax, '*', 'k', kind, 'i', id}
       if name then e[#e + 1] = 'n'; e[#e + 1] = name end
       if attempt then e[#e + 1] = 'a'; e[#e + 1] = attempt end
       if worker then e[#e + 1] = 'w'; e[#e + 1] = worker end
       if detail then e[#e + 1] = 'x'; e[#e + 1] = detail end
-      redis.call(unpack(e))
+      if C.defer then C.deferred = e else redis.call(unpack(e)) end
+    end
+
+    local function kale_flush(C)
+      if C.deferred then redis.call(unpack(C.deferred)) end
+      C.deferred, C.defer = nil, false
+    end
+
+    -- Adds `n` to `field` of the current minute; the first write of a field sets the
+    -- minute's expiry (the key's first write is always one), so no PEXPIRE per task.
+    local function kale_history(C, field, n)
+      local k = C.hist .. math.floor(C.now / 60000)
+      if redis.call('HINCRBY', k, field, n) == n then redis.call('PEXPIRE', k, 90000000) end
     end
 
     -- Counts `n` new tasks named `name` (the first, or only, is `id`) in the history and the
     -- event stream.
     local function kale_enqueued(C, id, name, n)
       kale_spec(C)
-      if C.hist then
-        local k = C.hist .. math.floor(C.now / 60000)
-        if redis.call('HINCRBY', k, 'enqueued', n) == n then redis.call('PEXPIRE', k, 90000000) end
-      end
+      if C.hist then kale_history(C, 'enqueued::', n) end
       if C.events then kale_event(C, 'enqueued', id, name) end
     end
     """# + "\n"

@@ -16,7 +16,7 @@ extension Scripts {
     /// Returns: 1 recorded (now, or by an earlier try of this call), 0 lease lost; with a start
     ///          folded in, {that, the start's result}
     static let succeed = RedisScript(name: "succeed", source: LuaLibrary.source + #"""
-    local C = {now = tonumber(ARGV[4]), ttl = tonumber(ARGV[6]), chan = ARGV[7], obs = ARGV[8], ran = true}
+    local C = {now = tonumber(ARGV[4]), ttl = tonumber(ARGV[6]), chan = ARGV[7], obs = ARGV[8], ran = true, lease = ARGV[3]}
     local function record()
       local key, id = KEYS[1], ARGV[1]
       if not kale_release(KEYS[2], key, id, ARGV[2], ARGV[3]) then
@@ -27,6 +27,7 @@ extension Scripts {
       kale_celery_forward(14)
       return 1
     end
+    C.defer = KEYS[3] ~= nil
     local r = record()
     if KEYS[3] then return {r, kale_start(C, KEYS[3], ARGV[11], ARGV[2], ARGV[12], ARGV[13], ARGV[4])} end
     return r
