@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "KaleTestSupport", targets: ["KaleTestSupport"]),
         .executable(name: "kale", targets: ["kale"]),
         .executable(name: "kale-bench", targets: ["KaleBench"]),
+        .library(name: "KaleDashboard", targets: ["KaleDashboard"]),
+        .executable(name: "kale-dashboard", targets: ["kale-dashboard"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
@@ -23,6 +25,10 @@ let package = Package(
         // Prometheus exposition: needs only swift-atomics and swift-metrics, so it stays light
         // enough for every worker binary (decision 0019).
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Only KaleDashboard uses it (docs/decisions/0019): no core target or test target
+        // links NIO. `traits: []` drops ConfigurationSupport and FullFoundation.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0", traits: []),
     ],
     targets: [
         .systemLibrary(
@@ -82,6 +88,27 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The web dashboard (docs/dashboard.md): pages, JSON API, live view. Its assets are
+        // compiled into the binary, so it serves nothing from disk or the network.
+        .target(
+            name: "KaleDashboard",
+            dependencies: [
+                "Kale", "KaleRedis", "KaleCLI", "KaleObservability",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            resources: [
+                .embedInCode("Assets/app.js"), .embedInCode("Assets/app.css"), .embedInCode("Assets/openapi.json"),
+            ]
+        ),
+        .executableTarget(name: "kale-dashboard", dependencies: ["KaleDashboard", "KaleCLI", "Kale"]),
+        // No test target may depend on KaleDashboard or Hummingbird: on Linux every test
+        // target is one bundle (KalePackageTests), and the core tests must not wait for NIO.
         .testTarget(name: "KaleRedisTests", dependencies: ["KaleRedis", "KaleTestSupport"]),
         .testTarget(name: "KaleTests", dependencies: ["Kale", "KaleCelery", "KaleWorker", "KaleRedis", "KaleTestSupport"]),
         .testTarget(

@@ -1,8 +1,9 @@
 import ArgumentParser
+import Synchronization
 
 /// The subcommands of `kale`, in the order `--help` lists them.
 enum CommandRegistry {
-    static let all: [any ParsableCommand.Type] = [
+    static let builtIn: [any ParsableCommand.Type] = [
         EnqueueCommand.self,
         ResultCommand.self,
         CancelCommand.self,
@@ -12,5 +13,21 @@ enum CommandRegistry {
         EventsCommand.self,
         PingCommand.self,
         WorkerCommand.self,
+        DashboardLauncher.self,
     ]
+
+    /// Commands an embedding executable added (``KaleCLI/main(registry:diagnosticsByDefault:commands:arguments:)``),
+    /// set once before parsing. ArgumentParser reads `configuration` as a static, so the list
+    /// has to live outside any instance.
+    private static let embedded = Mutex<[any ParsableCommand.Type]>([])
+
+    static func embed(_ commands: [any ParsableCommand.Type]) { embedded.withLock { $0 = commands } }
+
+    /// The built-in commands, an embedded command replacing the built-in one of the same
+    /// name (the in-process `dashboard` replaces the launcher), then the other embedded ones.
+    static var all: [any ParsableCommand.Type] {
+        let extra = embedded.withLock { $0 }
+        return builtIn.map { command in extra.first { $0._commandName == command._commandName } ?? command }
+            + extra.filter { e in !builtIn.contains { $0._commandName == e._commandName } }
+    }
 }

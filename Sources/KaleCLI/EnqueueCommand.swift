@@ -208,7 +208,7 @@ struct EnqueueCommand: AsyncParsableCommand {
         }
     }
 
-    private func enqueueOptions() -> EnqueueOptions {
+    func enqueueOptions() -> EnqueueOptions {
         var o = EnqueueOptions()
         o.queue = queue
         o.priority = priority.flatMap(Priority.init(rawValue:))

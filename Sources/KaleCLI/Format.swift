@@ -1,15 +1,15 @@
-import Foundation
+package import Foundation
 import KaleRedis
 
 /// How times and durations read in plain output and JSON.
-enum Format {
+package enum Format {
     /// `2025-05-01T12:00:00.123Z`, the JSON form of every time.
-    static func iso(_ date: Date) -> String {
+    package static func iso(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
     /// `850ms`, `12.3s`, `4m05s`, `2h03m`: short, for tables.
-    static func duration(_ seconds: Double) -> String {
+    package static func duration(_ seconds: Double) -> String {
         let s = max(seconds, 0)
         if s < 1 { return "\(Int((s * 1000).rounded()))ms" }
         if s < 60 { return String(format: "%.1fs", s) }
@@ -20,13 +20,13 @@ enum Format {
     }
 
     /// How far `date` is from now: `12.3s ago`, or `in 4m05s` for a time still to come.
-    static func relative(_ date: Date, now: Date = Date()) -> String {
+    package static func relative(_ date: Date, now: Date = Date()) -> String {
         let seconds = now.timeIntervalSince(date)
         return seconds >= 0 ? duration(seconds) + " ago" : "in " + duration(-seconds)
     }
 
     /// A `Duration` as the CLI accepts it back (`250ms`, `30s`, `1.5s`, `5m`, `2h`).
-    static func duration(_ d: Duration) -> String {
+    package static func duration(_ d: Duration) -> String {
         let ms = d.milliseconds
         if ms < 1000 { return "\(ms)ms" }
         if ms % 3_600_000 == 0 { return "\(ms / 3_600_000)h" }
@@ -36,7 +36,7 @@ enum Format {
     }
 
     /// `text` cut to `width` characters with an ellipsis, for table cells.
-    static func clip(_ text: String, _ width: Int) -> String {
+    package static func clip(_ text: String, _ width: Int) -> String {
         let flat = text.replacingOccurrences(of: "\n", with: " ")
         return flat.count <= width ? flat : String(flat.prefix(max(width - 1, 0))) + "…"
     }

@@ -1,18 +1,20 @@
-import ArgumentParser
+package import ArgumentParser
 import Foundation
-import Kale
-import KaleRedis
+package import Kale
+package import KaleRedis
 import Logging
 
 /// Options every command that talks to Redis accepts.
-struct GlobalOptions: ParsableArguments {
+package struct GlobalOptions: ParsableArguments {
+    package init() {}
+
     @Option(name: .long, help: ArgumentHelp("Redis URL (redis://[user:pass@]host:port/db or unix:///path).", valueName: "url"))
-    var redis: String?
+    package var redis: String?
 
     @Option(name: .long, help: ArgumentHelp("Key prefix of this Kale installation.", valueName: "prefix"))
-    var prefix: String = "kale"
+    package var prefix: String = "kale"
 
-    func validate() throws {
+    package func validate() throws {
         // Keys(prefix:) treats a bad prefix as a programmer error; here it is user input.
         if prefix.isEmpty || prefix.contains("{") || prefix.contains("}") {
             throw ValidationError("--prefix must be non-empty and free of '{' and '}'")
@@ -20,13 +22,13 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// The URL from `--redis`, else `KALE_REDIS_URL`, else the local default.
-    func redisURL() throws -> RedisURL {
+    package func redisURL() throws -> RedisURL {
         let text = redis ?? ProcessInfo.processInfo.environment[RedisURL.environmentKey] ?? RedisURL.fallback
         do { return try RedisURL(parsing: text) }
         catch let e as RedisError { throw CLIFailure.usage(e.detail, hint: "example: --redis redis://127.0.0.1:6379/0") }
     }
 
-    func kaleConfiguration(poolSize: Int = 4) throws -> KaleConfiguration {
+    package func kaleConfiguration(poolSize: Int = 4) throws -> KaleConfiguration {
         var redisConfig = RedisConfiguration(url: try redisURL(), poolSize: poolSize)
         redisConfig.clientName = "kale-cli"
         var configuration = KaleConfiguration(redis: redisConfig, keys: Keys(prefix: prefix))
@@ -54,7 +56,7 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// A client, after checking that Redis answers (so a bad URL fails fast with exit 3).
-    func client() async throws -> KaleClient {
+    package func client() async throws -> KaleClient {
         GlobalOptions.quietLogging
         let client = KaleClient(configuration: try kaleConfiguration())
         _ = try await client.redis.send("PING")
@@ -67,7 +69,7 @@ extension GlobalOptions {
     /// watch frame that says Redis is unreachable); the Redis layer's reconnect warnings would
     /// only repeat it. Logging can be bootstrapped once per process, so `worker`, which sets
     /// its own level, never calls this.
-    static let quietLogging: Void = {
+    package static let quietLogging: Void = {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .error

@@ -1,12 +1,13 @@
 import Foundation
 import KaleRedis
-import Kale
+package import Kale
 
-// The JSON objects the commands print; docs/cli.md documents each shape. Keys are
+// The JSON objects the commands print; docs/cli.md documents each shape, and the dashboard's
+// JSON API (package access) returns the same ones. Keys are
 // snake_case, times ISO 8601 UTC strings, and absent values are left out rather than null.
 
 extension TaskFailure {
-    var json: JSONValue {
+    package var json: JSONValue {
         .object(["kind": .string(kind.rawValue), "type": .string(type), "message": .string(message), "retryable": .bool(retryable)])
     }
 }
@@ -17,7 +18,7 @@ extension TaskInfo {
     /// - Parameters:
     ///   - envelope: the decoded message, for `inspect task` (adds args and limits).
     ///   - timedOut: the wait for it ended before it did.
-    func json(envelope: Envelope? = nil, timedOut: Bool = false) -> JSONValue {
+    package func json(envelope: Envelope? = nil, timedOut: Bool = false) -> JSONValue {
         var o: [String: JSONValue] = [
             "id": .string(id), "queue": .string(queue), "name": .string(name), "state": .string(state.rawValue),
             "attempts": .number(Double(attempt)), "max_retries": .number(Double(maxRetries)),
@@ -54,7 +55,7 @@ extension TaskInfo {
 }
 
 extension QueueStats {
-    var json: JSONValue {
+    package var json: JSONValue {
         var byPriority: [String: JSONValue] = [:]
         for p in Priority.allCases { byPriority[p.rawValue] = .number(Double(pending[p] ?? 0)) }
         return .object([
@@ -68,7 +69,7 @@ extension QueueStats {
 }
 
 extension WorkerInfo.RunningTask {
-    var json: JSONValue {
+    package var json: JSONValue {
         var o: [String: JSONValue] = ["id": .string(id), "queue": .string(queue), "name": .string(name), "attempt": .number(Double(attempt))]
         if let startedAt { o["started_at"] = .string(Format.iso(startedAt)) }
         if let progress { o["progress"] = .number(progress) }
@@ -77,7 +78,7 @@ extension WorkerInfo.RunningTask {
 }
 
 extension WorkerInfo {
-    var json: JSONValue {
+    package var json: JSONValue {
         var o: [String: JSONValue] = [
             "id": .string(id), "host": .string(host), "pid": .number(Double(pid)), "queues": .string(queues),
             "pool": .string(pool), "concurrency": .number(Double(concurrency)), "state": .string(state),
@@ -93,7 +94,7 @@ extension WorkerInfo {
 }
 
 extension WorkerInfo.ChildInfo {
-    var json: JSONValue {
+    package var json: JSONValue {
         var o: [String: JSONValue] = [
             "slot": .number(Double(slot)), "pid": .number(Double(pid)), "rss_bytes": .number(Double(rssBytes)),
             "tasks_run": .number(Double(tasksRun)),
@@ -105,7 +106,7 @@ extension WorkerInfo.ChildInfo {
 }
 
 extension WorkerInfo.ChildDeath {
-    var json: JSONValue {
+    package var json: JSONValue {
         var o: [String: JSONValue] = ["slot": .number(Double(slot)), "pid": .number(Double(pid)), "cause": .string(cause)]
         if let at { o["at"] = .string(Format.iso(at)) }
         if let taskID { o["task"] = .string(taskID) }
@@ -115,7 +116,7 @@ extension WorkerInfo.ChildDeath {
 
 extension KaleEvent {
     /// One line of `kale events --json`.
-    var json: JSONValue {
+    package var json: JSONValue {
         var o: [String: JSONValue] = ["id": .string(id), "kind": .string(kind), "time": .string(Format.iso(time))]
         if let queue { o["queue"] = .string(queue) }
         if let taskID { o["task"] = .string(taskID) }
@@ -130,7 +131,7 @@ extension KaleEvent {
 }
 
 extension DeadTask {
-    var json: JSONValue {
+    package var json: JSONValue {
         var o: [String: JSONValue] = [
             "id": .string(id), "queue": .string(queue), "name": .string(name), "died_at": .string(Format.iso(diedAt)),
             "attempts": .number(Double(attempts)),

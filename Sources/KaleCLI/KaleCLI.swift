@@ -1,4 +1,4 @@
-import ArgumentParser
+public import ArgumentParser
 import Foundation
 public import Kale
 import KaleRedis
@@ -28,8 +28,13 @@ public enum KaleCLI {
     ///   - registry: the tasks `worker` serves.
     ///   - diagnosticsByDefault: serve `kale.noop`, `kale.echo` … without `--diagnostics`
     ///     (the stand-alone `kale` does; an embedding executable should not).
+    ///   - commands: more subcommands of `kale`, such as `KaleDashboard.DashboardCommand`. One
+    ///     named like a built-in command replaces it (the in-process `dashboard` replaces the
+    ///     launcher that runs the `kale-dashboard` binary).
     public static func main(registry: TaskRegistry, diagnosticsByDefault: Bool = false,
+                            commands: [any ParsableCommand.Type] = [],
                             arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Never {
+        CommandRegistry.embed(commands)
         let code = await $registry.withValue(registry) {
             await $diagnosticsByDefault.withValue(diagnosticsByDefault) {
                 await run(arguments)
@@ -131,12 +136,18 @@ public enum ExitCodes {
 }
 
 /// An error a command reports to the user: one line, a hint, an exit code.
-struct CLIFailure: Error {
-    var message: String
-    var hint: String?
-    var exitCode: Int32
+package struct CLIFailure: Error {
+    package var message: String
+    package var hint: String?
+    package var exitCode: Int32
 
-    static func usage(_ message: String, hint: String? = nil) -> CLIFailure {
+    package init(message: String, hint: String?, exitCode: Int32) {
+        self.message = message
+        self.hint = hint
+        self.exitCode = exitCode
+    }
+
+    package static func usage(_ message: String, hint: String? = nil) -> CLIFailure {
         CLIFailure(message: message, hint: hint, exitCode: ExitCodes.usage)
     }
 
@@ -152,7 +163,8 @@ struct CLIFailure: Error {
 
 /// `kale`: the root command.
 struct KaleCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+    // Computed, so the commands an embedder passes to `main` are among the subcommands.
+    static var configuration: CommandConfiguration { CommandConfiguration(
         commandName: "kale",
         abstract: "A distributed task queue for Swift on Redis.",
         discussion: """
@@ -167,5 +179,5 @@ struct KaleCommand: AsyncParsableCommand {
         """,
         version: "0.1.0",
         subcommands: CommandRegistry.all
-    )
+    ) }
 }

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+package import Kale
+
+/// An enqueue described in `kale enqueue`'s own arguments and checked by its code, for a front
+/// end that is not a shell: the dashboard's `POST /api/tasks` maps its JSON onto these
+/// arguments, so both accept and refuse exactly the same input.
+package struct EnqueueRequest: Sendable {
+    package var name: String
+    package var args: JSONValue
+    package var options: EnqueueOptions
+
+    /// Why the arguments were refused: `kale enqueue`'s own one-line message.
+    package struct Invalid: Error, CustomStringConvertible {
+        package var message: String
+        package var description: String { message }
+    }
+
+    /// Parses and validates `arguments` (as after `kale enqueue`); `--celery`, `--count`,
+    /// `--wait` and `--args-file` are the caller's to leave out.
+    ///
+    /// - Throws: ``Invalid`` with the message `kale enqueue` prints.
+    package init(arguments: [String]) throws {
+        let command: EnqueueCommand
+        do { command = try EnqueueCommand.parse(arguments) }
+        catch {
+            let text = EnqueueCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            throw Invalid(message: text.replacingOccurrences(of: "Error: ", with: ""))
+        }
+        do { args = try command.loadArgs() }
+        catch let failure as CLIFailure { throw Invalid(message: failure.message) }
+        name = command.name
+        options = command.enqueueOptions()
+    }
+}

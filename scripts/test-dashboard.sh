@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The web dashboard's tests (Tests/dashboard): the real kale-dashboard, kale worker and a
+# redis-server of their own, driven by Debian's headless chromium through Selenium (pinned in
+# scripts/requirements-dashboard.txt, installed into .venv-test/). Screenshots go to
+# .test-output/dashboard/. Run after the core tests: Hummingbird is built only here.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/deps.sh
+source scripts/lib/python-venv.sh
+ensure_packages pkg-config libhiredis-dev redis-server redis-tools chromium chromium-driver || exit 1
+ensure_test_venv || exit 1
+
+swift build --product kale || exit 1
+swift build --product kale-dashboard || exit 1
+mkdir -p .test-output/dashboard
+# unittest, no pytest: one file of tests, each class with its own servers.
+.venv-test/bin/python -m unittest discover -s Tests/dashboard -p 'test_*.py' -v
