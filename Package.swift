@@ -15,7 +15,7 @@ let package = Package(
         .executable(name: "kale", targets: ["kale"]),
         .executable(name: "kale-bench", targets: ["KaleBench"]),
         .library(name: "KaleDashboard", targets: ["KaleDashboard"]),
-        .executable(name: "kale-dashboard", targets: ["kale-dashboard"]),
+        .executable(name: "kale-full", targets: ["kale-full"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
@@ -23,12 +23,18 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         // Prometheus exposition: needs only swift-atomics and swift-metrics, so it stays light
-        // enough for every worker binary (decision 0019).
+        // enough for every worker binary (decision 0020).
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // Only KaleDashboard uses it (docs/decisions/0019): no core target or test target
         // links NIO. `traits: []` drops ConfigurationSupport and FullFoundation.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0", traits: []),
+        // The tracing API only (no dependencies of its own): spans cost nothing until a process
+        // bootstraps a tracer, which the OTLP exporter (KaleOTel, outside the core) does.
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // The OTLP/HTTP exporter, for kale-full only (KaleOTel). Only its OTLPHTTP trait: the
+        // default OTLPGRPC would add grpc-swift and its HTTP/2 stack to the build.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         .systemLibrary(
@@ -43,12 +49,15 @@ let package = Package(
         ),
         .target(
             name: "Kale",
-            dependencies: ["KaleRedis", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "KaleRedis", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
         ),
         // The Celery bridge: its wire format, the producer to Celery workers, the result format.
         .target(
             name: "KaleCelery",
-            dependencies: ["Kale", "KaleRedis"]
+            dependencies: ["Kale", "KaleRedis", .product(name: "Tracing", package: "swift-distributed-tracing")]
         ),
         .target(
             name: "KaleWorker",
@@ -57,6 +66,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         // Prometheus metrics of a worker and of the fleet, and the small scrape endpoint.
@@ -106,7 +116,18 @@ let package = Package(
                 .embedInCode("Assets/app.js"), .embedInCode("Assets/app.css"), .embedInCode("Assets/openapi.json"),
             ]
         ),
-        .executableTarget(name: "kale-dashboard", dependencies: ["KaleDashboard", "KaleCLI", "Kale"]),
+        // Exports traces over OTLP when the OTEL_* environment asks (docs/observability.md).
+        .target(
+            name: "KaleOTel",
+            dependencies: [
+                "Kale",
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(name: "kale-full", dependencies: ["KaleDashboard", "KaleOTel", "KaleCLI", "Kale"]),
         // No test target may depend on KaleDashboard or Hummingbird: on Linux every test
         // target is one bundle (KalePackageTests), and the core tests must not wait for NIO.
         .testTarget(name: "KaleRedisTests", dependencies: ["KaleRedis", "KaleTestSupport"]),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks deploy/prometheus and deploy/grafana against the real thing: promtool validates the
 # scrape configuration and the alert rules; then a real Prometheus scrapes a real worker (and
-# the dashboard's fleet gauges, when kale-dashboard is built) on loopback, and every Grafana
+# the dashboard's fleet gauges, when kale-full is built) on loopback, and every Grafana
 # panel's query and every alert rule is evaluated on it. Nothing listens beyond 127.0.0.1;
 # every process started here is stopped by pid.
 set -uo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib/deps.sh
 ensure_packages prometheus redis-server python3 python3-yaml || exit 1
 KALE=.build/debug/kale
-DASHBOARD=.build/debug/kale-dashboard
+DASHBOARD=.build/debug/kale-full
 [ -x "$KALE" ] || { echo "build kale first: swift build --product kale" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/kale-check-metrics.XXXXXX)

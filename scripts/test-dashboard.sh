@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The web dashboard's tests (Tests/dashboard): the real kale-dashboard, kale worker and a
+# The web dashboard's tests (Tests/dashboard): the real kale-full, kale worker and a
 # redis-server of their own, driven by Debian's headless chromium through Selenium (pinned in
 # scripts/requirements-dashboard.txt, installed into .venv-test/). Screenshots go to
 # .test-output/dashboard/. Run after the core tests: Hummingbird is built only here.
@@ -11,7 +11,11 @@ ensure_packages pkg-config libhiredis-dev redis-server redis-tools chromium chro
 ensure_test_venv || exit 1
 
 swift build --product kale || exit 1
-swift build --product kale-dashboard || exit 1
+swift build --product kale-full || exit 1
 mkdir -p .test-output/dashboard
+status=0
 # unittest, no pytest: one file of tests, each class with its own servers.
-.venv-test/bin/python -m unittest discover -s Tests/dashboard -p 'test_*.py' -v
+.venv-test/bin/python -m unittest discover -s Tests/dashboard -p 'test_*.py' -v || status=1
+# Tracing through kale-full's OTLP exporter, read back by a real OTLP/HTTP receiver.
+.venv-test/bin/python -m unittest discover -s Tests/observability -p 'test_*.py' -v || status=1
+exit "${status:-0}"

@@ -13,7 +13,7 @@ ensure_test_venv || exit 1
 
 status=0
 # The products the core tests use, not --build-tests: that would build every target,
-# kale-dashboard's Hummingbird and NIO included, before the first core test could run.
+# kale-full's Hummingbird and NIO included, before the first core test could run.
 swift build --product kale && swift build --product KalePackageTests && swift build --product kale-bench || exit 1
 # One test at a time: several tests assert timings (a delay honoured within 100 ms, backoff
 # gaps) that two cores shared by parallel tests, worker daemons and Redis cannot promise.
@@ -27,9 +27,12 @@ bash scripts/check-release-limits.sh || status=1
 # The examples (libvips, cairo, poppler, the HTTP service) and deploy/ checks.
 bash scripts/test-examples.sh || status=1
 
-# The web dashboard in headless Chromium; builds kale-dashboard (Hummingbird) first. After the
+# The web dashboard in headless Chromium; builds kale-full (Hummingbird) first. After the
 # others, never beside them: its live-update tests need both cores.
 bash scripts/test-dashboard.sh || status=1
+
+# deploy/prometheus and deploy/grafana on a real Prometheus scraping a worker and kale-full.
+bash scripts/check-metrics-deploy.sh || status=1
 
 # Leave no server behind, even if a test process died before its exit handler ran: only
 # orphans (parent gone, so re-parented to init) are ours to stop.

@@ -1,5 +1,6 @@
 import Foundation
 import KaleRedis
+import Tracing
 
 extension KaleClient {
     /// Tasks per transaction in a batch: large enough that the transaction's own cost
@@ -33,7 +34,18 @@ extension KaleClient {
         guard !args.isEmpty else { return [] }
         precondition(options.id == nil || args.count == 1, "a fixed task id cannot be shared by a batch")
         let now = Broker.now()
-        return try await submit(try await prepareAll(name: name, args: args, options: options, now: now), options: options, now: now)
+        var options = options
+        // One producer span for the batch: every task of it carries the same parent.
+        let span = TaskTracing.startEnqueue(name: name, queue: options.queue ?? configuration.defaultQueue, count: args.count,
+                                            headers: &options.headers)
+        defer { span?.end() }
+        do {
+            return try await submit(try await prepareAll(name: name, args: args, options: options, now: now), options: options, now: now)
+        } catch {
+            span?.recordError(error)
+            span?.setStatus(SpanStatus(code: .error))
+            throw error
+        }
     }
 
     /// Creates tasks prepared with the same options (so of one queue) in one round trip.

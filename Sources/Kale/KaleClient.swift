@@ -1,6 +1,7 @@
 import Foundation
 public import KaleRedis
 import Synchronization
+import Tracing
 
 /// The producer: enqueues tasks, looks them up, cancels them and awaits their results.
 ///
@@ -62,7 +63,19 @@ public final class KaleClient: Sendable {
     /// - Throws: as ``enqueue(_:_:options:)``.
     public func enqueue(name: String, args: JSONValue, options: EnqueueOptions = EnqueueOptions()) async throws -> TaskRef {
         let now = Broker.now()
-        return try await submit([try prepare(name: name, args: args, options: options, now: now)], options: options, now: now)[0]
+        var options = options
+        let span = TaskTracing.startEnqueue(name: name, queue: options.queue ?? configuration.defaultQueue, count: 1,
+                                            headers: &options.headers)
+        defer { span?.end() }
+        do {
+            let ref = try await submit([try prepare(name: name, args: args, options: options, now: now)], options: options, now: now)[0]
+            span?.attributes["messaging.message.id"] = ref.id
+            return ref
+        } catch {
+            span?.recordError(error)
+            span?.setStatus(SpanStatus(code: .error))
+            throw error
+        }
     }
 
     /// A task enqueued by name: its id, its queue, and whether this call created it.

@@ -30,7 +30,7 @@ public enum KaleCLI {
     ///     (the stand-alone `kale` does; an embedding executable should not).
     ///   - commands: more subcommands of `kale`, such as `KaleDashboard.DashboardCommand`. One
     ///     named like a built-in command replaces it (the in-process `dashboard` replaces the
-    ///     launcher that runs the `kale-dashboard` binary).
+    ///     launcher that runs the `kale-full` binary).
     public static func main(registry: TaskRegistry, diagnosticsByDefault: Bool = false,
                             commands: [any ParsableCommand.Type] = [],
                             arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Never {
@@ -40,6 +40,8 @@ public enum KaleCLI {
                 await run(arguments)
             }
         }
+        // Flushes what must not be lost at exit (a trace exporter's last spans).
+        ProcessExit.run()
         exit(code)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 public import Kale
 import KaleRedis
+import Tracing
 
 /// Sends tasks to Celery workers and awaits their results, as the Celery client does: the
 /// message goes onto kombu's list for its queue and priority, and the result is read from
@@ -42,6 +43,10 @@ public struct CeleryClient: Sendable {
     /// The binding kombu routes by is written first, then the message is pushed; when the
     /// caller will wait, ``send(_:wait:)`` subscribes to the result before the push.
     public func send(_ call: CeleryMessageWriter.Call) async throws -> Sent {
+        var call = call
+        // The Celery worker's OpenTelemetry instrumentation continues this trace.
+        let span = TaskTracing.startEnqueue(name: call.task, queue: call.queue, count: 1, headers: &call.headers, system: "celery")
+        defer { span?.end() }
         _ = try await kale.redis.pipeline(publishCommands(call))
         return Sent(id: call.id, queue: call.queue, client: self)
     }
@@ -59,7 +64,10 @@ public struct CeleryClient: Sendable {
     ///
     /// - Throws: ``Kale/KaleError`` `.timeout` when no final state arrived within `timeout`.
     public func send(_ call: CeleryMessageWriter.Call, wait timeout: Duration) async throws -> CeleryResult {
-        try await result(of: call.id, timeout: timeout, publishing: try publishCommands(call))
+        var call = call
+        let span = TaskTracing.startEnqueue(name: call.task, queue: call.queue, count: 1, headers: &call.headers, system: "celery")
+        defer { span?.end() }
+        return try await result(of: call.id, timeout: timeout, publishing: try publishCommands(call))
     }
 
     /// Waits for the final state of Celery task `id`: read once, then woken by the backend's

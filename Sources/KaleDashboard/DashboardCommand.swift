@@ -6,7 +6,7 @@ import KaleRedis
 import Logging
 
 /// `kale dashboard`, in-process: the web dashboard. Pass it to `KaleCLI.main(commands:)` to
-/// serve the dashboard from your own executable; `kale-dashboard` does exactly that.
+/// serve the dashboard from your own executable; `kale-full` does exactly that.
 public struct DashboardCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "dashboard",

@@ -54,10 +54,18 @@ public enum ChildRuntime {
             guard let frame = reader.next() else { leave() }
             guard frame.kind == .run else { continue }
             runs &+= 1
-            let attempt = Int(Frame.int64(frame.payload[0..<8]))
-            let softMs = Frame.int64(frame.payload[8..<16])
-            let message = Array(frame.payload[16...])
-            start(message: message, attempt: attempt, softMs: softMs, run: runs, registry: registry,
+            let p = frame.payload
+            let traceLength = p.count >= 24 ? Int(Frame.int64(p[p.startIndex + 16..<p.startIndex + 24])) : -1
+            guard traceLength >= 0, traceLength <= p.count - 24 else {
+                // Only the supervisor writes here; a short frame means a mismatched binary.
+                writer.fail(.rejected("the run frame is \(p.count) bytes, too short for its header", type: "MalformedFrame"))
+                continue
+            }
+            let attempt = Int(Frame.int64(p[p.startIndex..<p.startIndex + 8]))
+            let softMs = Frame.int64(p[p.startIndex + 8..<p.startIndex + 16])
+            let trace = ChildRuntime.traceHeaders(p[p.startIndex + 24..<p.startIndex + 24 + traceLength])
+            let message = Array(p[(p.startIndex + 24 + traceLength)...])
+            start(message: message, attempt: attempt, softMs: softMs, trace: trace, run: runs, registry: registry,
                   writer: writer, current: current, executor: executor)
         }
     }
@@ -76,6 +84,7 @@ public enum ChildRuntime {
     /// with it: it is leaving anyway. Either thread may see the end first. Only a child that
     /// leads its own group does so (the pool spawns it so); any other would hit its parent's.
     static func leave() -> Never {
+        ProcessExit.run()
         fflush(nil)
         if getpgrp() == getpid() { kill(0, SIGKILL) }
         _exit(0)
@@ -118,7 +127,17 @@ public enum ChildRuntime {
         thread.start()
     }
 
-    private static func start(message: [UInt8], attempt: Int, softMs: Int64, run number: UInt32, registry: TaskRegistry,
+    /// The W3C headers of a run frame's trace part ("traceparent\ntracestate", or empty).
+    private static func traceHeaders(_ bytes: ArraySlice<UInt8>) -> [String: String] {
+        guard !bytes.isEmpty else { return [:] }
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        var headers = ["traceparent": String(lines[0])]
+        if lines.count > 1, !lines[1].isEmpty { headers["tracestate"] = String(lines[1]) }
+        return headers
+    }
+
+    private static func start(message: [UInt8], attempt: Int, softMs: Int64, trace: [String: String], run number: UInt32,
+                              registry: TaskRegistry,
                               writer: FrameWriter, current: CurrentRun, executor: ChildExecutor) {
         let envelope: Envelope
         do { envelope = try KaleJSONFormat().decode(message) }
@@ -132,7 +151,7 @@ public enum ChildRuntime {
         }
         let run = HandlerRun(
             handler: handler, envelope: envelope, attempt: attempt,
-            softTimeLimit: softMs >= 0 ? .milliseconds(softMs) : nil, executor: executor,
+            softTimeLimit: softMs >= 0 ? .milliseconds(softMs) : nil, executor: executor, trace: trace,
             progress: { fraction, text in
                 writer.send(Frame(.progress, Frame.int64(Int64(bitPattern: fraction.bitPattern)) + Array((text ?? "").utf8)))
             })

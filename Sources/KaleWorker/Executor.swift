@@ -8,6 +8,9 @@ public struct Job: Sendable {
     /// The effective limits (task's own, else the worker's).
     public var softTimeLimit: Duration?
     public var timeLimit: Duration?
+    /// W3C trace headers of the run's span, under which the runner continues the trace;
+    /// empty when tracing is off.
+    public var trace: [String: String] = [:]
 }
 
 /// How a run ended.

@@ -4,7 +4,8 @@ import Glibc
 /// A length-prefixed message on the pipes between the supervisor and a child.
 ///
 /// Layout: 4-byte big-endian length of what follows, 1 type byte, payload. Parent to child:
-/// `R` run (8-byte attempt, 8-byte soft limit in ms or -1, then the kale/1 message), `C`
+/// `R` run (8-byte attempt, 8-byte soft limit in ms or -1, 8-byte length and the run span's trace
+/// context "traceparent\ntracestate" (length 0: tracing off), then the kale/1 message), `C`
 /// stop (payload: the reason). Child to parent: `H` hello (ready), `P` progress (8-byte
 /// fraction as IEEE bits, then the message text), `S` success (result JSON), `F` failure
 /// (TaskFailure JSON).

@@ -24,7 +24,7 @@ final class InlineExecutor: Executor {
             return .failed(.rejected("unknown task '\(job.envelope.name)'", type: "UnknownTask"))
         }
         let run = HandlerRun(handler: handler, envelope: job.envelope, attempt: job.leased.attempt,
-                             softTimeLimit: job.softTimeLimit, progress: progress)
+                             softTimeLimit: job.softTimeLimit, trace: job.trace, progress: progress)
         running.withLock { $0[job.leased.key] = run }
         defer { _ = running.withLock { $0.removeValue(forKey: job.leased.key) } }
         guard let limit = job.timeLimit else { return await run.outcome() }

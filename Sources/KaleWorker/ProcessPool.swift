@@ -77,6 +77,9 @@ final class ProcessPool: Executor {
         let message = storesKaleJSON && job.envelope.celery == nil
             ? job.leased.message : ((try? KaleJSONFormat().encode(job.envelope)) ?? [])
         var payload = Frame.int64(Int64(job.leased.attempt)) + Frame.int64(job.softTimeLimit?.milliseconds ?? -1)
+        // The run span's trace context, for the child to continue the trace: "traceparent\ntracestate".
+        let trace = job.trace.isEmpty ? [] : Array("\(job.trace["traceparent"] ?? "")\n\(job.trace["tracestate"] ?? "")".utf8)
+        payload += Frame.int64(Int64(trace.count)) + trace
         payload.append(contentsOf: message)
         let monitor = watch(child, job)
         let outcome = await child.run(Frame(.run, payload), taskID: job.leased.key, progress: progress)

@@ -184,10 +184,12 @@ extension Worker {
             let wait = Broker.now() - max(envelope.enqueuedAt, envelope.eta ?? 0)
             metrics.waited(queue: task.queue, wait: .milliseconds(max(wait, 0)))
         }
+        let span = RunSpan.start(envelope, task, worker: id)
         let job = Job(
             leased: task, envelope: envelope,
             softTimeLimit: envelope.softTimeLimitMs.map { .milliseconds($0) } ?? configuration.softTimeLimit,
-            timeLimit: envelope.timeLimitMs.map { .milliseconds($0) } ?? configuration.timeLimit)
+            timeLimit: envelope.timeLimitMs.map { .milliseconds($0) } ?? configuration.timeLimit,
+            trace: span?.headersForRunner ?? [:])
         let started = ContinuousClock.now
         let outcome = await executor.run(job) { fraction, message in
             if self.held.setProgress(task.key, fraction, message) {
@@ -198,7 +200,7 @@ extension Worker {
         }
         let duration = ContinuousClock.now - started
         held.update(task.key) { $0.running = false }
-        return { next in await self.finish(task, envelope, outcome, duration: duration, log, next: next) }
+        return { next in await self.finish(task, envelope, outcome, duration: duration, log, next: next, span: span) }
     }
 
     /// Runs `record` and, unless it counted the start of `next` itself, counts that start alone.
@@ -234,7 +236,7 @@ extension Worker {
     }
 
     private func finish(_ task: LeasedTask, _ envelope: Envelope, _ outcome: Outcome, duration: Duration, _ log: Logger,
-                        next: LeasedTask?) async -> FoldedStart {
+                        next: LeasedTask?, span: RunSpan? = nil) async -> FoldedStart {
         let entry = held.beginFinishing(task.key)
         let startedAt = Self.ms(entry?.startedAt)
         if entry?.leaseLost == true, entry?.cancelRequested != true {
@@ -247,6 +249,7 @@ extension Worker {
             log.warning("lease was lost while the task ran; its outcome is not recorded (another run counts)",
                         metadata: ["outcome": "\(ended)", "lease.lost": "1"])
             metrics.leaseLost(queue: task.queue)
+            span?.end(outcome: "lease lost")
             return .notFolded
         }
         // Formatted only if a line is logged: swift-log takes metadata as an autoclosure, and at
@@ -255,17 +258,20 @@ extension Worker {
         switch outcome {
         case .notStarted(let why):
             log.warning("task did not reach its runner; returning it to the queue", metadata: ["reason": "\(why)"])
+            span?.end(outcome: "requeued")
             await requeue([task])
             return .notFolded
         case .succeeded(let bytes) where bytes.count > configuration.maxResultSize:
             let failure = HandlerRun.resultTooLarge(bytes.count, limit: configuration.maxResultSize)
-            return .folded(await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: false, duration: duration, log, next: next))
+            return .folded(await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: false, duration: duration, log,
+                                               next: next, span: span))
         case .succeeded(let bytes):
             let forward: [Broker.Forward]
             do { forward = try celerySuccessors(envelope, result: bytes) }
             catch {
                 let failure = TaskFailure.rejected("cannot send the Celery callbacks of this task: \(error)", type: "InvalidCallback")
-                return .folded(await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: false, duration: duration, log, next: next))
+                return .folded(await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: false, duration: duration, log,
+                                                   next: next, span: span))
             }
             // Recorded even when a cold shutdown began meanwhile: the work is done, and giving
             // it back would run it twice.
@@ -282,11 +288,13 @@ extension Worker {
             }
             if result == 0 { metrics.leaseLost(queue: task.queue) }
             metrics.finished(queue: task.queue, name: envelope.name, outcome: result == 0 ? "lease lost" : "succeeded", duration: duration)
+            span?.end(outcome: result == 0 ? "lease lost" : "succeeded")
             if result == 1 { celeryTaskEnded(envelope, result: bytes, failure: nil, retrying: false, duration: duration) }
             return .folded(start)
         case .failed(let failure):
             if entry?.killedByShutdown == true, entry?.cancelRequested != true {
                 // Killed by a cold shutdown: not the task's fault, give it back uncounted.
+                span?.end(outcome: "requeued")
                 await requeue([task])
                 return .notFolded
             }
@@ -295,7 +303,8 @@ extension Worker {
             if cancelled {
                 failure = TaskFailure(kind: .cancelled, type: "Cancelled", message: "cancelled while running: \(failure.message)", retryable: false)
             }
-            return .folded(await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: cancelled, duration: duration, log, next: next))
+            return .folded(await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: cancelled, duration: duration, log,
+                                               next: next, span: span))
         }
     }
 
@@ -303,7 +312,7 @@ extension Worker {
     /// no attempt is spent); returns the result of a folded start of `next`. The caller has
     /// marked the lease as finishing.
     private func recordFailure(_ task: LeasedTask, _ envelope: Envelope, _ failure: TaskFailure, startedAt: Int64?,
-                               cancelled: Bool, duration: Duration, _ log: Logger, next: LeasedTask?) async -> Int? {
+                               cancelled: Bool, duration: Duration, _ log: Logger, next: LeasedTask?, span: RunSpan? = nil) async -> Int? {
         let ms = { String(format: "%.1f", duration.seconds * 1000) }
         // The message's retries: a Kale record holds the same number, a bridged one the bound
         // within which the worker applies the task type's own (see bridge(_:task:handler:)).
@@ -328,6 +337,7 @@ extension Worker {
             "duration.ms": "\(ms())", "outcome": "\(result)", "error.kind": "\(failure.kind)", "error": "\(failure.type): \(failure.message)"])
         if code == nil || code == 0 { metrics.leaseLost(queue: task.queue) }
         metrics.finished(queue: task.queue, name: envelope.name, outcome: result, duration: duration)
+        span?.end(outcome: result, failure: failure, retryAt: code == 1 ? retryAt : nil)
         if code == 1 || code == 2 || code == 3 {
             celeryTaskEnded(envelope, result: nil, failure: failure, retrying: code == 1, revoked: code == 3, duration: duration)
         }

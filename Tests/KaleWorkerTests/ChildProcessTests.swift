@@ -74,7 +74,7 @@ import Testing
         let child = try ChildProcess.spawn(executable: "/bin/sh", arguments: ["-c", "exec 0<&-; exec sleep 3"])
         defer { child.kill(cause: TaskFailure(kind: .crashed, type: "Test", message: "done")) }
         #expect(await waitUntil { !FileManager.default.fileExists(atPath: "/proc/\(child.pid)/fd/0") })
-        let frame = Frame(.run, Frame.int64(1) + Frame.int64(-1) + Array(#"{"v":"kale/1"}"#.utf8))
+        let frame = Frame(.run, Frame.int64(1) + Frame.int64(-1) + Frame.int64(0) + Array(#"{"v":"kale/1"}"#.utf8))
         let outcome = await child.run(frame, taskID: "never-read", progress: { _, _ in })
         guard case .notStarted(let why) = outcome else {
             Issue.record("a run the child could not read came back \(outcome)")

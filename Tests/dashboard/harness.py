@@ -20,7 +20,7 @@ from selenium.webdriver.common.by import By
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 KALE = os.path.join(ROOT, ".build", "debug", "kale")
-DASHBOARD = os.path.join(ROOT, ".build", "debug", "kale-dashboard")
+DASHBOARD = os.path.join(ROOT, ".build", "debug", "kale-full")
 OUTPUT = os.path.join(ROOT, ".test-output", "dashboard")
 TOKEN = "dash-token-" + uuid.uuid4().hex
 
@@ -119,7 +119,7 @@ class Kale:
         return p
 
     def dashboard(self, *args, token=None, token_file=None, env=None, wait=True):
-        """Starts kale-dashboard; returns (process, base URL). stderr is kept in a file for the secrets check."""
+        """Starts kale-full; returns (process, base URL). stderr is kept in a file for the secrets check."""
         port = free_port()
         environment = dict(env or self.env)
         if token:
@@ -136,7 +136,7 @@ class Kale:
         if wait:
             wait_until(lambda: p.poll() is not None or http(base + "/healthz")[0] == 200, what="the dashboard to listen")
             if p.poll() is not None:
-                raise AssertionError(f"kale-dashboard exited {p.returncode}: {stderr_of(p)}")
+                raise AssertionError(f"kale-full exited {p.returncode}: {stderr_of(p)}")
         return p, base
 
     def close(self):

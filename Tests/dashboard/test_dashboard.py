@@ -1,4 +1,4 @@
-"""The dashboard against real processes: redis-server, `kale worker`, `kale-dashboard`, and
+"""The dashboard against real processes: redis-server, `kale worker`, `kale-full`, and
 Debian's chromium driven by Selenium. Run by scripts/test-dashboard.sh (python -m unittest)."""
 import json
 import os

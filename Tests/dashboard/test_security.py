@@ -81,12 +81,12 @@ class BindAndSecretTests(unittest.TestCase):
             server.close()
 
     def test_kale_dashboard_runs_the_sibling_binary_or_says_how_to_build_it(self):
-        # Through the core kale: execv of kale-dashboard, whose exit code and error come back.
+        # Through the core kale: execv of kale-full, whose exit code and error come back.
         r = subprocess.run([KALE, "dashboard", "--bind", "127.0.0.2", "--port", "1"], capture_output=True, text=True,
                            env={k: v for k, v in os.environ.items() if k != "KALE_DASHBOARD_TOKEN"}, timeout=30)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("is not a loopback address", r.stderr)
-        # A kale with no kale-dashboard beside it: one error line, the build hint, exit 2.
+        # A kale with no kale-full beside it: one error line, the build hint, exit 2.
         with tempfile.TemporaryDirectory() as lonely:
             copy = os.path.join(lonely, "kale")
             shutil.copy(KALE, copy)
@@ -95,7 +95,7 @@ class BindAndSecretTests(unittest.TestCase):
             lines = r.stderr.strip().splitlines()
             self.assertEqual(len(lines), 2, lines)
             self.assertTrue(lines[0].startswith("kale: error: the dashboard is a separate binary"), lines)
-            self.assertIn("swift build --product kale-dashboard", lines[1])
+            self.assertIn("swift build --product kale-full", lines[1])
 
     def test_no_page_or_log_shows_the_redis_password(self):
         password = "pw-" + uuid.uuid4().hex

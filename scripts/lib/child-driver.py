@@ -39,7 +39,7 @@ def main():
         message = json.dumps({"v": 1, "id": str(uuid.uuid4()), "name": ["kale.noop", "kale.echo"][i % 2],
                               "queue": "bench", "args": {"pad": "x" * 120, "i": i},
                               "enqueued_at": int(time.time() * 1000)}).encode()
-        send(b"R", struct.pack(">qq", 1, -1) + message)  # attempt 1, no soft time limit
+        send(b"R", struct.pack(">qqq", 1, -1, 0) + message)  # attempt 1, no soft time limit, no trace
         kind, body = read_frame()
         if kind != b"S":
             sys.exit(f"child-driver: task {i} did not succeed: {kind!r} {body[:200]!r}")
