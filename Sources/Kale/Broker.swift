@@ -126,12 +126,14 @@ public struct Broker: Sendable {
     public static func leased(from reply: RedisReply, queue: String, lease: String) -> [LeasedTask] {
         guard let items = reply.array else { return [] }
         var out: [LeasedTask] = []
-        out.reserveCapacity(items.count / 3)
+        out.reserveCapacity(items.count / 4)
         var i = 0
-        while i + 2 < items.count {
-            out.append(LeasedTask(id: items[i].string ?? "", queue: queue, lease: lease,
-                                  message: items[i + 1].bytes ?? [], attempt: items[i + 2].int ?? 1))
-            i += 3
+        while i + 3 < items.count {
+            var task = LeasedTask(id: items[i].string ?? "", queue: queue, lease: lease,
+                                  message: items[i + 1].bytes ?? [], attempt: items[i + 2].int ?? 1)
+            task.readyAt = items[i + 3].int.map(Int64.init)
+            out.append(task)
+            i += 4
         }
         return out
     }
@@ -310,6 +312,9 @@ public struct LeasedTask: Sendable, Hashable {
     public var message: [UInt8]
     /// The attempt this lease runs, should it start (1 for the first run).
     public var attempt: Int
+    /// Since when the task could run (ms): its enqueue, or its delay's end, or a retry from
+    /// the dead set; nil when unknown. The start of its wait.
+    public var readyAt: Int64?
 
     public init(id: String, queue: String, lease: String, message: [UInt8], attempt: Int) {
         self.id = id

@@ -102,8 +102,9 @@ extension KaleClient {
         }
     }
 
-    private func deadRetryCommand(id: String, queue q: String) -> RedisCommand {
-        Scripts.deadRetry.command(keys: [keys.dead(q), keys.task(q, id)] + keys.pendingLists(q) + [keys.notify(q)], arguments: [id])
+    func deadRetryCommand(id: String, queue q: String) -> RedisCommand {
+        Scripts.deadRetry.command(keys: [keys.dead(q), keys.task(q, id)] + keys.pendingLists(q) + [keys.notify(q)],
+                                  arguments: [id, Broker.now()])
     }
 
     private func queueNames(_ queue: String?) async throws -> [String] {

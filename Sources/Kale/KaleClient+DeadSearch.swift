@@ -86,10 +86,7 @@ extension KaleClient {
         var out: [TaskRef] = []
         for start in stride(from: 0, to: tasks.count, by: 500) {
             let chunk = tasks[start..<min(start + 500, tasks.count)]
-            let replies = try await redis.pipeline(chunk.map { t in
-                Scripts.deadRetry.command(keys: [keys.dead(t.queue), keys.task(t.queue, t.id)] + keys.pendingLists(t.queue) + [keys.notify(t.queue)],
-                                          arguments: [t.id])
-            })
+            let replies = try await redis.pipeline(chunk.map { deadRetryCommand(id: $0.id, queue: $0.queue) })
             for (t, reply) in zip(chunk, replies) where try reply.throwingServerError().int == 1 {
                 out.append(TaskRef(id: t.id, queue: t.queue, created: false))
             }
@@ -119,7 +116,7 @@ extension KaleClient {
     /// - Throws: ``RedisError``.
     public func retryFailed(id: String, queue: String) async throws -> Bool {
         let reply = try await redis.run(Scripts.failedRetry, keys: [keys.task(queue, id)] + keys.pendingLists(queue) + [keys.notify(queue)],
-                                        arguments: [id])
+                                        arguments: [id, Broker.now()])
         return reply.int == 1
     }
 }

@@ -30,7 +30,7 @@ public struct WorkerInfo: Sendable, Hashable {
     public struct ChildDeath: Sendable, Hashable {
         public var slot: Int
         public var pid: Int
-        /// `crashed`, `exited`, `time_limit`, `soft_time_limit`, `memory_limit`, `cancelled`
+        /// `crashed`, `exited`, `time_limit`, `soft_time_limit`, `memory_limit`, `cancelled`, `shutdown`
         /// (killed to stop a task), `max_tasks`, `memory` (recycled), `idle` (died between tasks).
         public var cause: String
         /// The task it was running, if any.
@@ -78,7 +78,7 @@ public struct WorkerInfo: Sendable, Hashable {
                 var task = RunningTask(id: taskID, queue: "", name: "", attempt: 0)
                 if case .string(let q)? = item["queue"] { task.queue = q }
                 if case .string(let n)? = item["name"] { task.name = n }
-                if case .number(let a)? = item["attempt"] { task.attempt = Int(a) }
+                if case .number(let a)? = item["attempt"] { task.attempt = Int(exactly: a.rounded(.towardZero)) ?? 0 }
                 if case .number(let s)? = item["started_at"] { task.startedAt = WorkerInfo.date(s) }
                 if case .number(let p)? = item["progress"] { task.progress = p }
                 tasks.append(task)
@@ -102,7 +102,9 @@ public struct WorkerInfo: Sendable, Hashable {
         return items.compactMap(\.objectValue)
     }
 
-    private static func int(_ value: JSONValue?) -> Int { value?.doubleValue.map { Int($0) } ?? 0 }
+    /// A whole number of a heartbeat field; 0 for anything else (the hash is data from Redis:
+    /// a huge or fractional value must not trap the reader).
+    private static func int(_ value: JSONValue?) -> Int { value?.doubleValue.flatMap { Int(exactly: $0.rounded(.towardZero)) } ?? 0 }
 
     /// The task that has been running longest, if any.
     public var oldestRunning: RunningTask? { running.first }

@@ -41,7 +41,7 @@ public enum KaleCLI {
             }
         }
         // Flushes what must not be lost at exit (a trace exporter's last spans).
-        ProcessExit.run()
+        await ProcessExit.run()
         exit(code)
     }
 

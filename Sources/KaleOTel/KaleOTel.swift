@@ -1,9 +1,9 @@
-import Dispatch
 public import Foundation
 public import Kale
 import Logging
 import OTel
 import ServiceLifecycle
+import Synchronization
 import Tracing
 
 /// Exports Kale's spans (and the handlers' own) over OTLP/HTTP with swift-otel, when the
@@ -46,14 +46,20 @@ public enum KaleOTel {
         // Unstructured: the exporter runs for the life of the process, beside whatever command runs.
         let exporter = Task { try? await group.run() }
         ProcessExit.register {
-            // A graceful shutdown makes the batch processor export what it holds, then return.
-            let done = DispatchSemaphore(value: 0)
+            // A graceful shutdown makes the batch processor export what it holds, then return;
+            // at most 2 s, so an unreachable collector cannot hold the exit (a child's retire
+            // waits 2 s before it kills).
+            await group.triggerGracefulShutdown()
+            let finished = Atomic<Bool>(false)
+            // Unstructured: awaiting the exporter itself could not be given up on.
             Task {
-                await group.triggerGracefulShutdown()
                 _ = await exporter.value
-                done.signal()
+                finished.store(true, ordering: .sequentiallyConsistent)
             }
-            _ = done.wait(timeout: .now() + 2)
+            let deadline = ContinuousClock.now + .milliseconds(1800)
+            while !finished.load(ordering: .sequentiallyConsistent), ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
         }
         return true
     }

@@ -8,8 +8,8 @@ import Synchronization
 ///
 /// A worker binary must not link an HTTP stack for this (decision 0019): a scrape is one
 /// request and one response, so POSIX sockets and `poll` do it. Anything but `GET /metrics`
-/// gets 404 (`GET /`) or 405; a request must arrive whole within 2 s and fit 8 KiB; one
-/// connection at a time, closed after the answer.
+/// gets 404 (`GET /`) or 405; a request must arrive whole within 2 s and fit 8 KiB, and the
+/// answer must be taken within 3 s more; one connection at a time, closed after the answer.
 public final class MetricsEndpoint: Sendable {
     /// The port it listens on (the one asked for, or the one the kernel chose for 0).
     public let port: Int
@@ -82,15 +82,24 @@ public final class MetricsEndpoint: Sendable {
         }
     }
 
+    /// Waits until `client` is ready for `events` or `deadline` passes (false then).
+    private func ready(_ client: Int32, _ events: Int32, before deadline: ContinuousClock.Instant) -> Bool {
+        let left = deadline - .now
+        guard left > .zero else { return false }
+        var p = pollfd(fd: client, events: Int16(events), revents: 0)
+        return poll(&p, 1, Int32(max(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000, 1))) > 0
+    }
+
     private func answer(_ client: Int32, body: () -> [UInt8]) {
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        // One deadline for the whole exchange, not a timeout per read: a client sending a
+        // byte a second must not hold the only serving thread (and with it the worker's exit).
+        let deadline = ContinuousClock.now + .seconds(2)
         var request: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 2048)
         // Read up to the end of the headers; a scrape has no body.
         while request.count < 8192, !request.ends(with: [13, 10, 13, 10]) {
-            let n = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, 2048, 0) }
+            guard ready(client, Int32(POLLIN), before: deadline) else { return }
+            let n = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, 2048, Int32(MSG_DONTWAIT)) }
             if n <= 0 { return }
             request += buffer[0..<n]
         }
@@ -104,13 +113,15 @@ public final class MetricsEndpoint: Sendable {
             (status, type, content) = ("404 Not Found", "text/plain; charset=utf-8", Array("see /metrics\n".utf8))
         }
         let head = "HTTP/1.1 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(content.count)\r\nConnection: close\r\n\r\n"
-        send(client, Array(head.utf8) + content)
+        send(client, Array(head.utf8) + content, before: deadline + .seconds(3))
     }
 
-    private func send(_ client: Int32, _ bytes: [UInt8]) {
+    private func send(_ client: Int32, _ bytes: [UInt8], before deadline: ContinuousClock.Instant) {
         var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(client, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
+        while offset < bytes.count, ready(client, Int32(POLLOUT), before: deadline) {
+            let n = bytes.withUnsafeBytes {
+                Glibc.send(client, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+            }
             if n <= 0 { return }
             offset += n
         }

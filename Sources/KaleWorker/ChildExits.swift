@@ -12,6 +12,8 @@ final class ChildExits: Sendable {
         case timeLimit = "time_limit", softTimeLimit = "soft_time_limit", memoryLimit = "memory_limit"
         /// Killed to stop a cancelled task that would not stop.
         case cancelled
+        /// Killed by a cold shutdown of the worker.
+        case shutdown
         /// Recycled after `--max-tasks-per-child` tasks.
         case maxTasks = "max_tasks"
         /// Recycled over the memory ceiling between tasks.
@@ -42,6 +44,7 @@ final class ChildExits: Sendable {
         case .timeLimit?: return .timeLimit
         case .softTimeLimit?: return .softTimeLimit
         case .memoryLimit?: return .memoryLimit
+        case .cancelled? where failure?.type == "WorkerShutdown": return .shutdown
         case .cancelled?: return .cancelled
         case .exited?: return .exited
         case nil: return .idle

@@ -83,8 +83,15 @@ public enum ChildRuntime {
     /// else will kill this process group now, so the whole group gets SIGKILL, this process
     /// with it: it is leaving anyway. Either thread may see the end first. Only a child that
     /// leads its own group does so (the pool spawns it so); any other would hit its parent's.
+    /// Set by the first thread to leave: the main loop and the control thread can both get
+    /// here, and the second must not kill the group while the first still flushes.
+    private static let leaving = Atomic<Bool>(false)
+
     static func leave() -> Never {
-        ProcessExit.run()
+        if leaving.exchange(true, ordering: .sequentiallyConsistent) {
+            while true { pause() }
+        }
+        ProcessExit.runBlocking()
         fflush(nil)
         if getpgrp() == getpid() { kill(0, SIGKILL) }
         _exit(0)

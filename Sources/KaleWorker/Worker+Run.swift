@@ -181,7 +181,7 @@ extension Worker {
         }
         celeryTaskStarted(envelope, attempt: task.attempt)
         if task.attempt == 1 {
-            let wait = Broker.now() - max(envelope.enqueuedAt, envelope.eta ?? 0)
+            let wait = Broker.now() - (task.readyAt ?? max(envelope.enqueuedAt, envelope.eta ?? 0))
             metrics.waited(queue: task.queue, wait: .milliseconds(max(wait, 0)))
         }
         let span = RunSpan.start(envelope, task, worker: id)
@@ -249,7 +249,7 @@ extension Worker {
             log.warning("lease was lost while the task ran; its outcome is not recorded (another run counts)",
                         metadata: ["outcome": "\(ended)", "lease.lost": "1"])
             metrics.leaseLost(queue: task.queue)
-            span?.end(outcome: "lease lost")
+            span?.end(outcome: "lease_lost")
             return .notFolded
         }
         // Formatted only if a line is logged: swift-log takes metadata as an autoclosure, and at
@@ -280,15 +280,18 @@ extension Worker {
                                       forward: forward),
                 task: task, what: "result")
             let (result, start) = reply.map(Broker.outcome(of:)) ?? (nil, nil)
+            // 1 recorded; 0 the lease was lost; nil not recorded at all (acknowledge gave up:
+            // the lease will expire and the task run again), so not a success either.
+            let recorded = result == 1
             if result == 0 {
                 log.warning("lease was lost before the result was recorded; another run counts",
                             metadata: ["duration.ms": "\(ms())", "outcome": "succeeded", "lease.lost": "1"])
-            } else {
+            } else if recorded {
                 log.info("task succeeded", metadata: ["duration.ms": "\(ms())", "outcome": "succeeded"])
             }
-            if result == 0 { metrics.leaseLost(queue: task.queue) }
-            metrics.finished(queue: task.queue, name: envelope.name, outcome: result == 0 ? "lease lost" : "succeeded", duration: duration)
-            span?.end(outcome: result == 0 ? "lease lost" : "succeeded")
+            if !recorded { metrics.leaseLost(queue: task.queue) }
+            metrics.finished(queue: task.queue, name: envelope.name, outcome: recorded ? "succeeded" : "lease_lost", duration: duration)
+            span?.end(outcome: recorded ? "succeeded" : "lease_lost")
             if result == 1 { celeryTaskEnded(envelope, result: bytes, failure: nil, retrying: false, duration: duration) }
             return .folded(start)
         case .failed(let failure):
@@ -330,7 +333,7 @@ extension Worker {
         case 1: result = "retrying"
         case 2: result = "dead"
         case 3: result = "cancelled"
-        default: result = "lease lost"
+        default: result = "lease_lost"
         }
         let level: Logger.Level = result == "dead" ? .error : .warning
         log.log(level: level, "task failed", metadata: [

@@ -3,15 +3,17 @@ import KaleRedis
 extension Scripts {
     /// Sends a dead task back to its queue for a fresh set of attempts (dead -> pending).
     ///
+    /// `ready_at` becomes now: the task's wait (history, metrics, oldest-pending age) starts
+    /// again here, not at its enqueue days ago.
     /// KEYS: 1 dead set, 2 task record, 3-5 pending lists (high, normal, low), 6 notify list
-    /// ARGV: 1 id
+    /// ARGV: 1 id, 2 now ms
     /// Returns: 1 requeued, 0 not in the dead set
     static let deadRetry = RedisScript(name: "dead-retry", source: LuaLibrary.source + #"""
     if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
     redis.call('ZREM', KEYS[1], ARGV[1])
     -- An id without a record (deleted by hand) leaves the set: there is nothing to retry.
     if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
-    redis.call('HSET', KEYS[2], 'state', 'pending', 'attempt', 0)
+    redis.call('HSET', KEYS[2], 'state', 'pending', 'attempt', 0, 'ready_at', ARGV[2])
     redis.call('HDEL', KEYS[2], 'worker', 'started_at', 'finished_at', 'result')
     redis.call('PERSIST', KEYS[2])
     kale_push({KEYS[3], KEYS[4], KEYS[5]}, KEYS[6], redis.call('HGET', KEYS[2], 'prio'), ARGV[1], false)

@@ -24,12 +24,12 @@ extension Scripts {
     /// TTL) back to its queue for a fresh set of attempts, as ``deadRetry`` does for dead ones.
     ///
     /// KEYS: 1 task record, 2-4 pending lists (high, normal, low), 5 notify list
-    /// ARGV: 1 id
+    /// ARGV: 1 id, 2 now ms (its new `ready_at`)
     /// Returns: 1 requeued, else the task's state (`missing` without a record)
     static let failedRetry = RedisScript(name: "failed-retry", source: LuaLibrary.source + #"""
     local state = redis.call('HGET', KEYS[1], 'state')
     if state ~= 'failed' then return state or 'missing' end
-    redis.call('HSET', KEYS[1], 'state', 'pending', 'attempt', 0)
+    redis.call('HSET', KEYS[1], 'state', 'pending', 'attempt', 0, 'ready_at', ARGV[2])
     redis.call('HDEL', KEYS[1], 'worker', 'started_at', 'finished_at', 'result')
     redis.call('PERSIST', KEYS[1])
     kale_push({KEYS[2], KEYS[3], KEYS[4]}, KEYS[5], redis.call('HGET', KEYS[1], 'prio'), ARGV[1], false)

@@ -15,7 +15,7 @@ extension Scripts {
     /// ARGV: 1 now ms (0: use Redis' clock), 2 lease deadline ms (with now 0: lease length ms), 3 worker id, 4 max tasks, 5 max message bytes,
     ///       6 task-key prefix, 7 done-channel prefix, 8 observation (see ``Broker/observation(_:)``), 9 dead max size,
     ///       10 dead max age ms, 11 default result TTL ms, 12 lease token
-    /// Returns: a flat array {id, message, attempt it will run as, id, message, attempt, …}
+    /// Returns: a flat array {id, message, attempt it will run as, ready since (ms), id, …}
     static let fetch = RedisScript(name: "fetch", source: LuaLibrary.source + #"""
     local C = {now = tonumber(ARGV[1]), tp = ARGV[6], chan = ARGV[7], obs = ARGV[8], dead = KEYS[6],
       deadMax = tonumber(ARGV[9]), deadAge = tonumber(ARGV[10]), ttl = tonumber(ARGV[11])}
@@ -45,7 +45,7 @@ extension Scripts {
           kale_dead(C, C.tp .. id, id, kale_error('rejected', 'NotAnID', 'the pending list held a value that is not a task id', false))
         else
           local key = C.tp .. id
-          local f = redis.call('HMGET', key, 'state', 'expires_at', 'attempt', 'cancel')
+          local f = redis.call('HMGET', key, 'state', 'expires_at', 'attempt', 'cancel', 'enqueued_at', 'ready_at')
           if not f[1] then
             kale_dead(C, key, id, kale_error('rejected', 'MissingRecord', 'no task record exists for this id', false))
           elseif f[1] ~= 'pending' then
@@ -66,6 +66,9 @@ extension Scripts {
             out[#out + 1] = id
             out[#out + 1] = redis.call('HGET', key, 'msg')
             out[#out + 1] = (tonumber(f[3] or '0') or 0) + 1
+            -- Since when it could run: its enqueue, or its delay's end or a retry from the
+            -- dead set (ready_at), for the worker's wait-time metric.
+            out[#out + 1] = math.max(tonumber(f[5] or '0') or 0, tonumber(f[6] or '0') or 0)
           end
         end
       end

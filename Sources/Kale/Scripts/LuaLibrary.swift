@@ -160,15 +160,16 @@ enum LuaLibrary {
     -- and a start arriving after its own run ended (it was sent without waiting) only writes
     -- again the attempt that the end of the run wrote.
     local function kale_start(C, key, id, worker, lease, attempt, now)
-      local f = redis.call('HMGET', key, 'worker', 'lease', 'cancel', 'name', 'state')
+      local f = redis.call('HMGET', key, 'worker', 'lease', 'cancel', 'name', 'state', 'run')
       if f[1] ~= worker or f[2] ~= lease then
         kale_flush(C)
         return 0
       end
       redis.call('HSET', key, 'run', lease, 'attempt', attempt, 'started_at', now)
       kale_spec(C)
-      if C.events and f[5] ~= 'started' then
-        -- A start mark that arrived after its run ended: the end wrote the event.
+      if C.events and (f[5] ~= 'started' or f[6] == lease) then
+        -- A start mark that arrived after its run ended (the end wrote the event), or a
+        -- retried call whose first try counted this start already.
         kale_flush(C)
       elseif C.events then
         local e = C.deferred
