@@ -8,6 +8,8 @@ public import KaleRedis
 public struct Broker: Sendable {
     public let redis: RedisClient
     public let configuration: KaleConfiguration
+    /// Which queues are watched, for the observation argument's event mode.
+    public let watch = EventWatch()
     public var keys: Keys { configuration.keys }
 
     public init(redis: RedisClient, configuration: KaleConfiguration) {
@@ -21,11 +23,13 @@ public struct Broker: Sendable {
     private var ttlMs: Int64 { configuration.resultTTL.milliseconds }
 
     /// The scripts' observation argument for `queue`: `<queue prefix>|<history 0/1>|<event
-    /// stream length>`. One argument carries the switches and the prefix of the keys they
-    /// name (stats, history, events), so turning history or events on adds no argument to
-    /// any transition.
+    /// stream length>|<a: every event, w: not the frequent ones>` (`a` with recordAllEvents or
+    /// while the queue is watched, ``watch``). One argument
+    /// carries the switches and the prefix of the keys they name (stats, history, events, the
+    /// watch mark), so turning history or events on adds no argument to any transition.
     public func observation(_ queue: String) -> String {
         keys.queuePrefix(queue) + (configuration.history ? "|1|" : "|0|") + String(configuration.eventStreamLength)
+            + (configuration.recordAllEvents || watch.isWatched(queue) ? "|a" : "|w")
     }
     private var deadAgeMs: Int64 { configuration.deadSetMaxAge.milliseconds }
 
@@ -54,7 +58,10 @@ public struct Broker: Sendable {
     /// ``Scripts/enqueue`` script writes. There is no check for an existing record: batch
     /// ids are fresh random UUIDs (a caller-chosen id goes through the script instead).
     /// Keep chunks to a few hundred tasks: EXEC holds Redis for the whole chunk.
-    public func enqueueManyCommands(_ first: Envelope, _ items: [(id: String, message: [UInt8])], now: Int64) -> [RedisCommand] {
+    /// `event`: also write the chunk's `enqueued` event (the caller decides, see
+    /// ``KaleConfiguration/recordAllEvents``).
+    public func enqueueManyCommands(_ first: Envelope, _ items: [(id: String, message: [UInt8])], now: Int64,
+                                    event: Bool = true) -> [RedisCommand] {
         let q = first.queue
         let due = first.eta ?? 0
         let state = due > now ? "scheduled" : "pending"
@@ -84,7 +91,7 @@ public struct Broker: Sendable {
             commands.append(RedisCommand("HINCRBY", minute, "enqueued::", items.count))
             commands.append(RedisCommand("PEXPIRE", minute, 90_000_000))
         }
-        if configuration.eventStreamLength > 0 {
+        if event, configuration.eventStreamLength > 0 {
             commands.append(RedisCommand("XADD", keys.events(q), "MAXLEN", "~", configuration.eventStreamLength, "*",
                                          "k", "enqueued", "i", items.first?.id ?? first.id, "n", first.name, "c", items.count))
         }

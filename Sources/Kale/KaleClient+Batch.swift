@@ -1,5 +1,6 @@
 import Foundation
 import KaleRedis
+import Synchronization
 import Tracing
 
 extension KaleClient {
@@ -59,6 +60,13 @@ extension KaleClient {
         let announce = registration(for: queue, now: now)
         var commands = announce.map { [$0] } ?? []
         let announcing = announce == nil ? nil : queue
+        // Whether this enqueue's `enqueued` event is written (the scripts decide for
+        // themselves; a transaction of plain commands cannot): always with recordAllEvents,
+        // else while the queue is watched, as this client last saw it (asked again at most
+        // every 5 s, in the same round trip).
+        let (eventsWanted, askWatch) = enqueueEvents(queue, now: now)
+        if askWatch { commands.append(RedisCommand("EXISTS", keys.eventWatch(queue))) }
+        let watchAt = commands.count - 1
         let offset = commands.count
         let scripted = options.uniqueKey != nil || options.id != nil
         var chunks: [(range: Range<Int>, multi: Int, exec: Int)] = []
@@ -68,11 +76,13 @@ extension KaleClient {
             for start in stride(from: 0, to: prepared.count, by: Self.batchChunk) {
                 let range = start..<min(start + Self.batchChunk, prepared.count)
                 let multi = commands.count
-                commands += broker.enqueueManyCommands(prepared[start].envelope, prepared[range].map { ($0.envelope.id, $0.message) }, now: now)
+                commands += broker.enqueueManyCommands(prepared[start].envelope, prepared[range].map { ($0.envelope.id, $0.message) },
+                                                       now: now, event: eventsWanted)
                 chunks.append((range, multi, commands.count - 1))
             }
         }
         let replies = try await send(commands, announcing: announcing)
+        if askWatch, let n = replies[watchAt].int { broker.watch.record(queue, watched: n == 1, at: now) }
 
         var refs = [TaskRef?](repeating: nil, count: prepared.count)
         var refusal: (any Error)?
@@ -94,6 +104,13 @@ extension KaleClient {
         // Nothing written: the refusal says it all, as for a single task.
         guard refs.contains(where: { $0 != nil }) else { throw refusal }
         throw KaleError(.partialBatch, detail: (refusal as? RedisError)?.detail ?? "\(refusal)", queue: queue, batch: refs)
+    }
+
+    /// Whether an enqueue to `queue` writes its event, and whether to ask Redis again.
+    private func enqueueEvents(_ queue: String, now: Int64) -> (wanted: Bool, ask: Bool) {
+        guard configuration.eventStreamLength > 0 else { return (false, false) }
+        if configuration.recordAllEvents { return (true, false) }
+        return (broker.watch.isWatched(queue), broker.watch.isStale(queue, now: now, maxAge: 5_000))
     }
 
     /// Sends an enqueue's commands. When they begin with the announcement of `queue` and it

@@ -27,8 +27,15 @@ public struct KaleConfiguration: Sendable {
     /// decide for what they write; a deployment sets it everywhere (`KALE_HISTORY=off`).
     public var history: Bool
     /// How many entries each queue's event stream keeps (approximately: trimmed with
-    /// `MAXLEN ~`); 0 writes no events. Default 10,000 (`KALE_EVENTS=off` or a length).
+    /// `MAXLEN ~`); 0 writes no events. Default 10,000 (`KALE_EVENTS=off`, `KALE_EVENTS_LENGTH`).
     public var eventStreamLength: Int
+    /// Whether the frequent events (`enqueued`, `started`, `succeeded`) are written always.
+    /// Default false: they are written while someone follows the stream (`kale events
+    /// --follow`, the dashboard's live view: ``KaleClient/followEvents(queues:)`` marks the
+    /// queues watched), the rest (`retried`, `dead`, `cancelled`, `expired`, `reaped`, the
+    /// workers') always. An XADD per success was the largest part of observing's Redis cost
+    /// (decision 0020). `KALE_EVENTS=all` sets it.
+    public var recordAllEvents: Bool
 
     public init(
         redis: RedisConfiguration,
@@ -40,7 +47,8 @@ public struct KaleConfiguration: Sendable {
         deadSetMaxAge: Duration = .seconds(7 * 86_400),
         format: any MessageFormat = KaleJSONFormat(),
         history: Bool = true,
-        eventStreamLength: Int = 10_000
+        eventStreamLength: Int = 10_000,
+        recordAllEvents: Bool = false
     ) {
         precondition(maxMessageSize > 0 && deadSetMaxSize > 0, "limits must be positive")
         precondition(eventStreamLength >= 0, "the event stream length is 0 (off) or positive")
@@ -54,5 +62,6 @@ public struct KaleConfiguration: Sendable {
         self.format = format
         self.history = history
         self.eventStreamLength = eventStreamLength
+        self.recordAllEvents = recordAllEvents
     }
 }

@@ -40,6 +40,9 @@ public struct Keys: Sendable, Hashable {
     public func history(_ queue: String, minute: Int64) -> String { queuePrefix(queue) + "history:" + String(minute) }
     /// Capped stream of `queue`'s task events (enqueued, started, succeeded, …).
     public func events(_ queue: String) -> String { queuePrefix(queue) + "events" }
+    /// Set (with a short TTL) while someone follows `queue`'s events: the scripts then write
+    /// the frequent ones too (``KaleConfiguration/recordAllEvents``).
+    public func eventWatch(_ queue: String) -> String { queuePrefix(queue) + "events:watch" }
     /// Capped stream of worker events (online, offline, child died), shared by all queues.
     public var workerEvents: String { "\(prefix):events" }
 

@@ -11,11 +11,15 @@ extension QueueScenarios {
     func observability() async throws -> [Figure] {
         var on: [Double] = [], off: [Double] = [], commandsOn: [Double] = [], commandsOff: [Double] = []
         var redisOn: [Double] = [], redisOff: [Double] = [], workerOn: [Double] = [], workerOff: [Double] = []
+        var all: [Double] = [], offBesideAll: [Double] = [], redisAll: [Double] = []
         for run in 1...runs {
-            for observed in [true, false] {
-                progress("observability \(observed ? "on" : "off") run \(run)/\(runs)")
+            // The default (history, metrics, events with the frequent kinds only while watched),
+            // off, and every event written (KALE_EVENTS=all), each paired with the off run.
+            for mode in ["on", "off", "all"] {
+                let observed = mode != "off"
+                progress("observability \(mode) run \(run)/\(runs)")
                 let prefix = freshPrefix()
-                let c = client(prefix, observed: observed)
+                let c = client(prefix, observed: observed, allEvents: mode == "all")
                 var ids: [String] = []
                 for _ in 0..<(drain / 1000) {
                     ids += try await c.enqueueBatch(name: "kale.noop", args: Array(repeating: .null, count: 1000),
@@ -23,7 +27,8 @@ extension QueueScenarios {
                 }
                 let worker = try BenchWorker(url: url, prefix: prefix, concurrency: 2, prefetch: prefetch, pool: "process",
                                              arguments: observed ? ["--metrics-port", "0"] : [],
-                                             environment: observed ? [:] : ["KALE_HISTORY": "off", "KALE_EVENTS": "off"])
+                                             environment: mode == "all" ? ["KALE_EVENTS": "all"]
+                                                : observed ? [:] : ["KALE_HISTORY": "off", "KALE_EVENTS": "off"])
                 let before = try await commandCalls(c)
                 try await worker.waitUntilReady(c)
                 let (redisBefore, workerBefore) = (try await redisCPU(c), worker.cpu())
@@ -33,22 +38,31 @@ extension QueueScenarios {
                 worker.stop()
                 let redisPerTask = (redisAfter - redisBefore) * 1_000_000 / Double(ids.count)
                 let workerPerTask = (workerAfter - workerBefore) * 1_000_000 / Double(ids.count)
-                if observed {
+                switch mode {
+                case "on":
                     redisOn.append(redisPerTask)
                     workerOn.append(workerPerTask)
-                } else {
+                case "off":
                     redisOff.append(redisPerTask)
                     workerOff.append(workerPerTask)
+                default:
+                    redisAll.append(redisPerTask)
                 }
                 let rate = Double(ids.count) / (try await span(c, ids: ids)).seconds
                 let total = Double(calls.reduce(0) { $0 + $1.value - (before[$1.key] ?? 0) }) / Double(ids.count)
-                if observed { on.append(rate); commandsOn.append(total) } else { off.append(rate); commandsOff.append(total) }
+                switch mode {
+                case "on": on.append(rate); commandsOn.append(total)
+                case "off": off.append(rate); commandsOff.append(total); offBesideAll.append(rate)
+                default: all.append(rate)
+                }
                 try await clean(prefix, c)
             }
         }
         var figures = [
             Figure(name: "end to end, process pool of 2: history, events and metrics on", unit: "tasks/s", ours: on,
                    reference: "the same with all three off", referenceRuns: off, target: 0.95),
+            Figure(name: "the same with every event written (KALE_EVENTS=all)", unit: "tasks/s", ours: all,
+                   reference: "all three off", referenceRuns: offBesideAll, target: nil),
             Figure(name: "Redis commands per task incl. scripts: observability on", unit: "calls", ours: commandsOn,
                    reference: nil, referenceRuns: nil, target: nil),
             Figure(name: "Redis commands per task incl. scripts: observability off", unit: "calls", ours: commandsOff,
@@ -57,6 +71,8 @@ extension QueueScenarios {
                    target: nil),
             Figure(name: "worker CPU per task (supervisor + children): observability on", unit: "µs", ours: workerOn,
                    reference: "off", referenceRuns: workerOff, target: nil),
+            Figure(name: "Redis CPU per task: every event written", unit: "µs", ours: redisAll, reference: "off", referenceRuns: redisOff,
+                   target: nil),
         ]
         figures.append(try await fleetRender())
         figures.append(tracingOffCost())

@@ -19,11 +19,12 @@ struct QueueScenarios {
 
     func progress(_ text: String) { FileHandle.standardError.write(Data("… \(text)\n".utf8)) }
 
-    func client(_ prefix: String, poolSize: Int = 4, replySpin: Duration = .zero, observed: Bool = true) -> KaleClient {
+    func client(_ prefix: String, poolSize: Int = 4, replySpin: Duration = .zero, observed: Bool = true,
+                allEvents: Bool = false) -> KaleClient {
         var redis = RedisConfiguration(url: url, poolSize: poolSize, replySpin: replySpin)
         redis.clientName = "kale-bench"
         return KaleClient(configuration: KaleConfiguration(redis: redis, keys: Keys(prefix: prefix), history: observed,
-                                                           eventStreamLength: observed ? 10_000 : 0))
+                                                           eventStreamLength: observed ? 10_000 : 0, recordAllEvents: allEvents))
     }
 
     func freshPrefix() -> String { "bench-\(UUID().uuidString.prefix(8).lowercased())" }

@@ -13,9 +13,11 @@ struct EventsCommand: AsyncParsableCommand {
           kale events --queue images --limit 200
           kale events --follow --json
 
-        Each queue keeps its last 10,000 events (KALE_EVENTS sets the length, or off), the workers theirs: \
-        enqueued, started, retried, succeeded, dead, cancelled, expired, reaped, worker_online, \
-        worker_offline, child_died. Events name tasks (id, name, attempt, worker), never their arguments.
+        Each queue keeps its last 10,000 events (KALE_EVENTS_LENGTH), the workers theirs: enqueued, \
+        started, retried, succeeded, dead, cancelled, expired, reaped, worker_online, worker_offline, \
+        child_died. enqueued, started and succeeded are written while someone follows the queue (as \
+        --follow does; KALE_EVENTS=all: always). Events name tasks (id, name, attempt, worker), never \
+        their arguments.
         --json prints one event object per line, oldest first.
         """
     )

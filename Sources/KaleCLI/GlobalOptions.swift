@@ -36,7 +36,7 @@ package struct GlobalOptions: ParsableArguments {
         return configuration
     }
 
-    /// `KALE_HISTORY` (`on`/`off`) and `KALE_EVENTS` (`off` or a stream length): a
+    /// `KALE_HISTORY` (`on`/`off`), `KALE_EVENTS` (`on`, `all`, `off`) and `KALE_EVENTS_LENGTH`: a
     /// deployment's switches for what its producers and workers write (docs/observability.md).
     static func applyObservationEnvironment(to configuration: inout KaleConfiguration,
                                             environment: [String: String] = ProcessInfo.processInfo.environment) throws {
@@ -47,11 +47,19 @@ package struct GlobalOptions: ParsableArguments {
             default: throw CLIFailure.usage("KALE_HISTORY must be on or off, not '\(text)'")
             }
         }
+        if let text = environment["KALE_EVENTS_LENGTH"] {
+            guard let n = Int(text), n > 0, n <= 10_000_000 else {
+                throw CLIFailure.usage("KALE_EVENTS_LENGTH must be a stream length (1…10000000), not '\(text)'")
+            }
+            configuration.eventStreamLength = n
+        }
         if let text = environment["KALE_EVENTS"]?.lowercased() {
-            if ["off", "0", "false", "no"].contains(text) { configuration.eventStreamLength = 0 }
-            else if ["on", "true", "yes"].contains(text) { configuration.eventStreamLength = 10_000 }
-            else if let n = Int(text), n > 0, n <= 10_000_000 { configuration.eventStreamLength = n }
-            else { throw CLIFailure.usage("KALE_EVENTS must be off, on or a stream length (1…10000000), not '\(text)'") }
+            switch text {
+            case "off", "0", "false", "no": configuration.eventStreamLength = 0
+            case "on", "1", "true", "yes": configuration.recordAllEvents = false
+            case "all": configuration.recordAllEvents = true
+            default: throw CLIFailure.usage("KALE_EVENTS must be on, all or off, not '\(text)'")
+            }
         }
     }
 

@@ -42,6 +42,7 @@ struct Reaper: Sendable {
         while worker.isRunning {
             rounds += 1
             if rounds % 30 == 1 { await pruneWorkers() }
+            await refreshWatch()
             for (queue, _) in worker.configuration.queues {
                 do {
                     let r = try await worker.broker.reap(queue: queue)
@@ -62,6 +63,16 @@ struct Reaper: Sendable {
 
     /// Drops registry members whose entry expired: workers that died without deregistering
     /// (kill -9). Their leases are reaped by lease expiry; this only keeps the list short.
+    /// Asks which of this worker's queues someone watches (``EventWatch``), every 2 s at most.
+    private func refreshWatch() async {
+        let now = Broker.now()
+        let queues = worker.configuration.queues.map(\.name).filter { worker.broker.watch.isStale($0, now: now, maxAge: 2_000) }
+        guard worker.kale.eventStreamLength > 0, !worker.kale.recordAllEvents, !queues.isEmpty,
+              let replies = try? await worker.redis.pipeline(queues.map { RedisCommand("EXISTS", worker.kale.keys.eventWatch($0)) })
+        else { return }
+        for (q, r) in zip(queues, replies) { worker.broker.watch.record(q, watched: r.int == 1, at: now) }
+    }
+
     private func pruneWorkers() async {
         let keys = worker.kale.keys
         guard let ids = try? await worker.redis.send("ZRANGE", keys.workers, 0, -1).strings, !ids.isEmpty else { return }

@@ -17,7 +17,7 @@ import Testing
     }
 
     @Test func aRetriedAcknowledgementWritesEachStartOnce() async throws {
-        let f = KaleFixture()
+        let f = KaleFixture { $0.recordAllEvents = true }
         let a = try await f.client.enqueue(name: "t", args: .null)
         let b = try await f.client.enqueue(name: "t", args: .null)
         let leased = try await Self.lease(f, count: 2)
@@ -42,7 +42,7 @@ import Testing
     }
 
     @Test func aRunEndedBeforeItsStartMarkArrivedStillStartsFirst() async throws {
-        let f = KaleFixture()
+        let f = KaleFixture { $0.recordAllEvents = true }
         let a = try await f.client.enqueue(name: "t", args: .null)
         let leased = try await Self.lease(f, count: 1)
         let broker = f.client.broker
@@ -66,5 +66,37 @@ import Testing
         let again = try await Self.lease(f, count: 1, lease: "l2")
         let readyAt = try #require(again.first?.readyAt)
         #expect(readyAt >= enqueuedAt + 300, "the wait starts at the retry, not the enqueue: \(readyAt - enqueuedAt) ms")
+    }
+
+    @Test func frequentEventsAreWrittenWhileSomeoneWatchesFailuresAlways() async throws {
+        let f = KaleFixture()
+        func run(_ client: KaleClient, _ ok: Bool, lease: String) async throws -> String {
+            let ref = try await client.enqueue(name: "t", args: .null, options: .init(maxRetries: 0))
+            let task = try #require(try await Self.lease(f, count: 1, lease: lease).first)
+            let broker = client.broker
+            let now = Broker.now()
+            _ = try await f.redis.send(broker.startCommand(task, worker: "w1", now: now))
+            if ok {
+                _ = try await f.redis.send(broker.succeedCommand(task, worker: "w1", result: Array("1".utf8), startedAt: now, now: now + 1))
+            } else {
+                _ = try await f.redis.send(broker.failCommand(task, worker: "w1", failure: TaskFailure(kind: .error, type: "Boom", message: "x"),
+                                                              retryAt: nil, cancelled: false, startedAt: now, now: now + 1))
+            }
+            return ref.id
+        }
+        let quiet = try await run(f.client, true, lease: "l1")
+        let failed = try await run(f.client, false, lease: "l2")
+        #expect(try await f.client.events(for: quiet, queue: "default").isEmpty, "nobody watched: no enqueued/started/succeeded")
+        #expect(try await f.client.events(for: failed, queue: "default").map(\.kind) == ["dead"])
+        try await f.client.watchEvents(queues: ["default"])
+        let pttl = try await f.redis.send("PTTL", f.keys.eventWatch("default")).int ?? -1
+        #expect(pttl > 0 && pttl <= 15_000, "a watch mark expires by itself")
+        // A process learns of the watch when it next asks: a producer with its first enqueue
+        // (whose own event that enqueue cannot know about yet), then every 5 s.
+        let fresh = KaleClient(configuration: f.configuration)
+        let first = try await run(fresh, true, lease: "l3")
+        #expect(try await f.client.events(for: first, queue: "default").map(\.kind) == ["started", "succeeded"])
+        let second = try await run(fresh, true, lease: "l4")
+        #expect(try await f.client.events(for: second, queue: "default").map(\.kind) == ["enqueued", "started", "succeeded"])
     }
 }

@@ -91,8 +91,9 @@ import Testing
     }
 
     @Test func historyAndEventsRecordEveryTransition() async throws {
-        let f = KaleFixture()
-        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: ["--diagnostics"])
+        let f = KaleFixture { $0.recordAllEvents = true }
+        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: ["--diagnostics"],
+                                      environment: ["KALE_EVENTS": "all"])
         defer { worker.signal(SIGKILL) }
         try await worker.waitUntilReady(f)
         let refs = try await f.client.enqueueBatch(name: "kale.noop", args: Array(repeating: .null, count: 20))
@@ -157,5 +158,25 @@ import Testing
         #expect(try await f.redis.send("EXISTS", f.keys.events("default"), f.keys.workerEvents,
                                        f.keys.history("default", minute: Broker.now() / 60_000)).int == 0)
         #expect(try await f.auditQueue("default", ids: ids).isEmpty)
+    }
+
+    @Test func aWatchedQueuesWorkerWritesEverySuccess() async throws {
+        let f = KaleFixture()
+        let worker = try WorkerDaemon(url: f.server.url, prefix: f.keys.prefix, arguments: ["--diagnostics"])
+        defer { worker.signal(SIGKILL) }
+        try await worker.waitUntilReady(f)
+        let before = try await f.client.enqueue(name: "kale.noop", args: .null)
+        _ = try await f.client.wait(for: before.id, timeout: .seconds(30))
+        #expect(try await f.client.events(for: before.id, queue: "default").isEmpty, "unwatched: no frequent events")
+        // What `kale events --follow` and the dashboard's live view do while they run.
+        let follower = Task { for try await _ in f.client.followEvents(queues: ["default"]) {} }
+        defer { follower.cancel() }
+        // The worker asks every 2 s.
+        try await Task.sleep(for: .milliseconds(2500))
+        let after = try await f.client.enqueue(name: "kale.noop", args: .null)
+        _ = try await f.client.wait(for: after.id, timeout: .seconds(30))
+        let kinds = try await f.client.events(for: after.id, queue: "default").map(\.kind)
+        #expect(kinds.suffix(2) == ["started", "succeeded"], "\(kinds)")
+        #expect(try await f.auditQueue("default", ids: [before.id, after.id]).isEmpty)
     }
 }

@@ -28,10 +28,21 @@ extension KaleClient {
         return entries.flatMap { KaleEvent.events(queue: queue, entry: $0) }.filter { $0.taskID == taskID }
     }
 
+    /// Marks `queues` watched for the next 15 s: their workers and producers write the frequent
+    /// events (`enqueued`, `started`, `succeeded`) too (``KaleConfiguration/recordAllEvents``).
+    /// ``followEvents(queues:)`` renews it every 5 s while it runs.
+    /// - Throws: ``RedisError``.
+    public func watchEvents(queues: [String]) async throws {
+        guard !queues.isEmpty else { return }
+        for r in try await redis.pipeline(queues.map { RedisCommand("SET", keys.eventWatch($0), "1", "PX", 15_000) }) {
+            try r.throwingServerError()
+        }
+    }
+
     /// Events as they happen, from now on, until the stream is cancelled: a connection of
     /// its own blocks in `XREAD` (1 s at a time, so cancelling ends it within a second) on
     /// the queues' streams (default: every known queue, re-read every 30 s) and the
-    /// workers' stream.
+    /// workers' stream. While it runs the queues are marked watched (``watchEvents(queues:)``).
     public func followEvents(queues: [String]? = nil) -> AsyncThrowingStream<KaleEvent, any Error> {
         AsyncThrowingStream { continuation in
             // A task of its own: the stream's consumer pulls at its pace while this reads.
@@ -44,12 +55,17 @@ extension KaleClient {
                     var cursors: [String: String] = [:]
                     var names: [String] = []
                     var namesRead = ContinuousClock.now - .seconds(60)
+                    var watched = ContinuousClock.now - .seconds(60)
                     while !Task.isCancelled {
                         if queues == nil, ContinuousClock.now - namesRead >= .seconds(30) {
                             names = try await self.queues()
                             namesRead = .now
                         } else if let queues {
                             names = queues
+                        }
+                        if ContinuousClock.now - watched >= .seconds(5) {
+                            try await watchEvents(queues: names)
+                            watched = .now
                         }
                         let streams: [(key: String, queue: String?)] = names.map { (keys.events($0), $0) } + [(keys.workerEvents, nil)]
                         var arguments: [any RedisArgument] = ["BLOCK", 1000, "COUNT", 500, "STREAMS"]

@@ -174,7 +174,9 @@ enum LuaLibrary {
       elseif C.events then
         local e = C.deferred
         C.deferred, C.defer = nil, false
-        if e then
+        if e and not kale_wants(C, 'started') then
+          redis.call(unpack(e))
+        elseif e then
           -- The end of the runner's previous task and this start are one step: one entry.
           e[#e + 1] = 's'; e[#e + 1] = id; e[#e + 1] = 'sa'; e[#e + 1] = attempt
           if f[4] then e[#e + 1] = 'sn'; e[#e + 1] = f[4] end
@@ -218,18 +220,26 @@ enum LuaLibrary {
     -- stream this process writes (decision 0019).
     local function kale_spec(C)
       if C.stats then return end
-      local p, h, e = string.match(C.obs, '^(.*)|(%d)|(%d+)$')
-      if not p then p, h, e = C.obs, '0', '0' end
+      local p, h, e, m = string.match(C.obs, '^(.*)|(%d)|(%d+)|(%a)$')
+      if not p then p, h, e, m = C.obs, '0', '0', 'w' end
       C.stats = p .. 'stats:'
       if h == '1' then C.hist = p .. 'history:' end
       local n = tonumber(e)
-      if n > 0 then C.events, C.evmax = p .. 'events', n end
+      if n > 0 then C.events, C.evmax, C.evall = p .. 'events', n, m == 'a' end
+    end
+
+    -- The frequent kinds, written only in mode 'a' (every event, or the queue is watched:
+    -- the caller knows, see EventWatch); every other kind always.
+    local kale_frequent = {enqueued = true, started = true, succeeded = true}
+    local function kale_wants(C, kind)
+      return C.events ~= nil and (C.evall or not kale_frequent[kind])
     end
 
     -- One entry of the queue's event stream (capped, approximately, at C.evmax). With
     -- C.defer (a transition with the runner's next start folded in) the entry waits for
     -- kale_start, which adds the start to it: one XADD for both.
     local function kale_event(C, kind, id, name, attempt, worker, detail)
+      if not kale_wants(C, kind) then return end
       local e = {'XADD', C.events, 'MAXLEN', '~', C.evmax, '*', 'k', kind, 'i', id}
       if name then e[#e + 1] = 'n'; e[#e + 1] = name end
       if attempt then e[#e + 1] = 'a'; e[#e + 1] = attempt end
