@@ -72,7 +72,8 @@ enum DeadPage {
         }
         var html = HTML(raw: "<p class=\"pager\">")
         if offset > 0 { html += link(max(offset - pageSize, 0), "← previous") }
-        if offset + pageSize < total { html += link(offset + pageSize, "next →") }
+        // `offset` is at most `total` (the route clamps it): no overflow either way.
+        if total - offset > pageSize { html += link(offset + pageSize, "next →") }
         return html + HTML(raw: "</p>")
     }
 }

