@@ -93,6 +93,23 @@ class HardeningTests(unittest.TestCase):
             self.assertIn(status, (200, 400), path)
             self.alive()
 
+    def test_enqueue_refuses_out_of_range_numbers(self):
+        for body, needle in [({"name": "kale.noop", "max_retries": 1e300}, "max_retries"),
+                             ({"name": "kale.noop", "max_retries": -1e300}, "max_retries"),
+                             ({"name": "kale.noop", "delay": 1e300}, "10 years"),
+                             ({"name": "kale.noop", "time_limit": "1e300h"}, "10 years"),
+                             ({"name": "kale.noop", "expires": 4e8}, "10 years")]:
+            status, _, text = http(self.base + "/api/tasks", "POST", body=body, headers=AUTH)
+            self.assertEqual(status, 400, f"{body}: {text}")
+            self.assertIn(needle, json.loads(text)["error"], body)
+            self.alive()
+        r = self.kale.cli("enqueue", "kale.noop", "--delay", "1e300", check=False)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        self.assertTrue(lines[0].startswith("kale: error: ") and "--delay" in lines[0], lines)
+        self.assertLessEqual(len(lines), 2, lines)
+        self.assertIn("10 years", r.stderr)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
