@@ -110,6 +110,16 @@ class HardeningTests(unittest.TestCase):
         self.assertLessEqual(len(lines), 2, lines)
         self.assertIn("10 years", r.stderr)
 
+    def test_login_redirects_only_to_this_dashboard(self):
+        for target, expected in [("/\t/evil.example", "/"), ("/\\evil.example", "/"), ("//evil.example", "/"),
+                                 ("/\n/evil.example", "/"), ("https://evil.example/", "/"), ("/ /evil.example", "/"),
+                                 ("/workers?x=1", "/workers?x=1"), ("/", "/")]:
+            b = Browser(self.base)
+            _, _, page = b.request("/login")
+            status, headers, _ = b.request("/login", "POST", form={"token": TOKEN, "csrf": Browser.csrf(page), "next": target})
+            self.assertEqual(status, 303, repr(target))
+            self.assertEqual(headers.get("Location"), expected, repr(target))
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
