@@ -34,6 +34,9 @@ extension Dashboard {
             return Reply.refuse(.badRequest, e.message, visit: visit, page: page)
         } catch let e as NotFound {
             return Reply.refuse(.notFound, e.message, visit: visit, page: page)
+        } catch let e as KaleError where e.code == .notFound {
+            // A task that went away under us (a wait on an id whose record is gone).
+            return Reply.refuse(.notFound, e.description, visit: visit, page: page)
         } catch let e as KaleError where e.code == .invalidOptions || e.code == .payloadTooLarge || e.code == .duplicateID {
             return Reply.refuse(.badRequest, e.description, visit: visit, page: page)
         } catch let e as RedisError {

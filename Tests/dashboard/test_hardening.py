@@ -120,6 +120,17 @@ class HardeningTests(unittest.TestCase):
             self.assertEqual(status, 303, repr(target))
             self.assertEqual(headers.get("Location"), expected, repr(target))
 
+    def test_uncaught_errors_still_carry_the_security_headers(self):
+        # A unique key held by a task that does not exist: the enqueue names that task, and
+        # waiting for it finds no record (an error the route did not expect).
+        self.server.client.set(f"{self.kale.prefix}:{{ghost-q}}:unique:k", "ghost-task")
+        status, headers, _ = http(self.base + "/api/tasks", "POST", headers=AUTH,
+                                  body={"name": "kale.noop", "queue": "ghost-q", "unique": "k", "wait": 1})
+        self.assertGreaterEqual(status, 400)
+        self.assertIn("frame-ancestors 'none'", headers.get("Content-Security-Policy", ""), (status, headers))
+        self.assertEqual(headers.get("X-Content-Type-Options"), "nosniff")
+        self.alive()
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
