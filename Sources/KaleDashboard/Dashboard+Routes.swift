@@ -65,7 +65,7 @@ extension Dashboard {
             let query = try Self.deadQuery(visit.query)
             let result = try await self.client.searchDead(query)
             let offset = min(Self.offset(visit.query), result.matches.count)
-            return Reply.html(DeadPage.render(result, query: query, offset: offset, notice: visit.query["notice"], page: page), visit: visit)
+            return Reply.html(DeadPage.render(result, query: query, offset: offset, notice: Notice(query: visit.query["notice"]), page: page), visit: visit)
         } }
         router.get("/api/dead") { request, _ in try await self.serve(request, .read) { visit, _ in
             let result = try await self.client.searchDead(try Self.deadQuery(visit.query))

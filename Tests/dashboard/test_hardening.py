@@ -131,6 +131,13 @@ class HardeningTests(unittest.TestCase):
         self.assertEqual(headers.get("X-Content-Type-Options"), "nosniff")
         self.alive()
 
+    def test_dead_page_shows_only_known_notices(self):
+        spoof = "Your session expired: call 555-0100"
+        status, _, body = http(self.base + "/dead?notice=" + urllib.parse.quote(spoof))
+        self.assertEqual(status, 200)
+        self.assertNotIn("555-0100", body)
+        self.assertIn("requeued 3 dead tasks", http(self.base + "/dead?notice=requeued.3")[2])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
