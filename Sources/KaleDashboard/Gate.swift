@@ -25,7 +25,7 @@ extension Dashboard {
     func serve(_ request: Request, _ gate: Gate, _ handler: (Visit, PageContext) async throws -> Response) async throws -> Response {
         let visit: Visit
         do { visit = try await Visit(request, access: access) }
-        catch { return Reply.jsonError(.contentTooLarge, "the request body is over \(Visit.maxBody) bytes") }
+        catch let e as Visit.TooLarge { return Reply.jsonError(.contentTooLarge, "the request body is over \(e.limit) bytes") }
         let page = page(visit)
         if let refusal = refusal(visit, gate, page) { return refusal }
         do {

@@ -28,19 +28,20 @@ struct Visit: Sendable {
 
     /// Bodies larger than this are refused (an enqueue's args are capped by the message size anyway).
     static let maxBody = 2 << 20
+    /// The cap before the caller has shown the token or a session: a login form, or an action
+    /// form carrying the token, is a few hundred bytes, and a stranger must not make the
+    /// dashboard buffer megabytes.
+    static let maxUnauthenticatedBody = 8 << 10
+
+    /// A body over ``limit``: 413.
+    struct TooLarge: Error {
+        var limit: Int
+    }
 
     init(_ request: Request, access: AccessControl) async throws {
         var request = request
         path = request.uri.path
         query = FormFields(encoded: request.uri.query ?? "")
-        let type = request.headers[.contentType] ?? ""
-        if request.method == .post {
-            let buffer = try await request.collectBody(upTo: Self.maxBody)
-            body = Array(buffer.readableBytesView)
-        } else {
-            body = []
-        }
-        form = type.lowercased().hasPrefix("application/x-www-form-urlencoded") ? FormFields(encoded: String(decoding: body, as: UTF8.self)) : nil
         var jar: [String: String] = [:]
         for header in request.headers[values: .cookie] {
             for item in header.split(separator: ";") {
@@ -52,14 +53,24 @@ struct Visit: Sendable {
         if let auth = request.headers[.authorization], auth.lowercased().hasPrefix("bearer ") {
             bearer = String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         }
+        viaBearer = access.isToken(bearer)
+        authenticated = viaBearer || access.isSession(jar[AccessControl.sessionCookie])
+        // Who asks is known from the headers alone, so the body is read only after: with the
+        // token or a session up to 2 MiB, else 8 KiB.
+        body = []
+        if request.method == .post {
+            let limit = authenticated ? Self.maxBody : Self.maxUnauthenticatedBody
+            do { body = Array(try await request.collectBody(upTo: limit).readableBytesView) }
+            catch { throw TooLarge(limit: limit) }
+        }
+        let type = request.headers[.contentType] ?? ""
+        form = type.lowercased().hasPrefix("application/x-www-form-urlencoded") ? FormFields(encoded: String(decoding: body, as: UTF8.self)) : nil
         origin = request.headers[.origin]
         referer = request.headers[.referer]
         host = request.head.authority
         if let c = jar[AccessControl.csrfCookie], c.count == 64 { (csrf, csrfIsNew) = (c, false) }
         else { (csrf, csrfIsNew) = (AccessControl.randomToken(), true) }
         sentCSRF = form?["csrf"] ?? request.headers[HTTPField.Name("X-CSRF-Token")!]
-        viaBearer = access.isToken(bearer)
-        authenticated = viaBearer || access.isSession(jar[AccessControl.sessionCookie])
     }
 
     /// False when an `Origin` (or, without one, a `Referer`) names another host than the one

@@ -110,6 +110,18 @@ class HardeningTests(unittest.TestCase):
         self.assertLessEqual(len(lines), 2, lines)
         self.assertIn("10 years", r.stderr)
 
+    def test_unauthenticated_bodies_are_capped_before_they_are_read(self):
+        host = urllib.parse.urlsplit(self.base).netloc
+        for path, kind in [("/api/tasks", "application/json"), ("/login", "application/x-www-form-urlencoded"),
+                           ("/api/dead/purge", "application/x-www-form-urlencoded")]:
+            head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {kind}\r\n"
+                    f"Content-Length: {1 << 20}\r\n\r\n").encode()
+            # 64 KiB of the 1 MiB: the answer must come without the rest.
+            seconds, answer = raw(self.base, head, send_more=b"a" * (64 << 10), timeout=5)
+            self.assertIn(status_of(answer), (401, 403, 413), f"{path}: {answer!r}")
+            self.assertLess(seconds, 4, path)
+        self.alive()
+
     def test_login_redirects_only_to_this_dashboard(self):
         for target, expected in [("/\t/evil.example", "/"), ("/\\evil.example", "/"), ("//evil.example", "/"),
                                  ("/\n/evil.example", "/"), ("https://evil.example/", "/"), ("/ /evil.example", "/"),
