@@ -46,12 +46,19 @@ extension Dashboard {
         }
     }
 
+    /// Whether `visit` may read pages without the token: only on a loopback bind without
+    /// `--require-token`, asked for by a loopback name (not a DNS-rebinding one), and not
+    /// through a proxy (which would make every visitor of the proxy a loopback one).
+    func readsWithoutToken(_ visit: Visit) -> Bool {
+        settings.isLoopback && !settings.requireToken && visit.hostIsLoopback && !visit.forwarded
+    }
+
     private func refusal(_ visit: Visit, _ gate: Gate, _ page: PageContext) -> Response? {
         switch gate {
         case .open:
             return nil
         case .read:
-            if visit.authenticated || settings.isLoopback && visit.hostIsLoopback { return nil }
+            if visit.authenticated || readsWithoutToken(visit) { return nil }
             if visit.path.hasPrefix("/api/") || visit.path == "/live" || visit.path == "/metrics" {
                 return Reply.jsonError(.unauthorized, "this dashboard needs the token: send Authorization: Bearer <token>")
             }

@@ -19,6 +19,9 @@ struct Visit: Sendable {
     var referer: String?
     /// The `Host` the request was sent to (HTTP/1.1 `Host`, the HTTP/2 authority).
     var host: String?
+    /// True when a proxy says it passed the request on (`Forwarded`, `X-Forwarded-*`,
+    /// `X-Real-IP`): the peer is then the proxy, whatever its bind and `Host` look like.
+    var forwarded: Bool
     /// This browser's CSRF token: its cookie's, or a fresh one sent with the response.
     var csrf: String
     var csrfIsNew: Bool
@@ -68,6 +71,7 @@ struct Visit: Sendable {
         origin = request.headers[.origin]
         referer = request.headers[.referer]
         host = request.head.authority
+        forwarded = Self.forwardingHeaders.contains { request.headers[$0] != nil }
         if let c = jar[AccessControl.csrfCookie], c.count == 64 { (csrf, csrfIsNew) = (c, false) }
         else { (csrf, csrfIsNew) = (AccessControl.randomToken(), true) }
         sentCSRF = form?["csrf"] ?? request.headers[HTTPField.Name("X-CSRF-Token")!]
@@ -94,6 +98,11 @@ struct Visit: Sendable {
         let name = host.hasPrefix("[") ? String(host.prefix { $0 != "]" }) + "]" : String(host.prefix { $0 != ":" })
         return ["127.0.0.1", "localhost", "[::1]"].contains(name)
     }
+
+    /// Headers a reverse proxy adds. A client could send them too, which only costs it the
+    /// token-free view.
+    static let forwardingHeaders = ["Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-IP"]
+        .map { HTTPField.Name($0)! }
 
     /// The token a form carries (field `token`).
     var formToken: String? { form?["token"] }

@@ -93,6 +93,26 @@ class HardeningTests(unittest.TestCase):
             self.assertIn(status, (200, 400), path)
             self.alive()
 
+    def test_forwarded_requests_need_the_token(self):
+        self.assertEqual(http(self.base + "/")[0], 200, "a plain loopback request needs no token")
+        for name, value in [("Forwarded", "for=203.0.113.9"), ("X-Forwarded-For", "203.0.113.9"),
+                            ("X-Forwarded-Host", "kale.example"), ("X-Forwarded-Proto", "https"), ("X-Real-IP", "203.0.113.9")]:
+            self.assertEqual(http(self.base + "/", headers={name: value})[0], 401, name)
+            self.assertEqual(http(self.base + "/api/overview", headers={name: value})[0], 401, name)
+            self.assertEqual(http(self.base + "/api/overview", headers={name: value, **AUTH})[0], 200, name)
+
+    def test_require_token_protects_every_page_on_loopback(self):
+        p, _ = self.kale.dashboard("--require-token", wait=False)
+        self.assertEqual(p.wait(20), 2, "--require-token without a token must refuse to start")
+        self.assertIn("--require-token", stderr_of(p))
+        _, base = self.kale.dashboard("--require-token", token=TOKEN)
+        status, _, body = http(base + "/")
+        self.assertEqual(status, 401)
+        self.assertIn('name="token"', body)
+        self.assertEqual(http(base + "/api/overview")[0], 401)
+        self.assertEqual(http(base + "/api/overview", headers=AUTH)[0], 200)
+        self.assertEqual(http(base + "/healthz")[0], 200)
+
     def test_enqueue_refuses_out_of_range_numbers(self):
         for body, needle in [({"name": "kale.noop", "max_retries": 1e300}, "max_retries"),
                              ({"name": "kale.noop", "max_retries": -1e300}, "max_retries"),
