@@ -53,6 +53,7 @@ public final class Dashboard: Sendable {
         // The page's own address, for forms that come back to it; a notice is not part of it.
         let pairs = visit.query.pairs.filter { $0.name != "notice" }
         let query = pairs.isEmpty ? "" : "?" + pairs.map { FormFields.encode($0.name) + "=" + FormFields.encode($0.value) }.joined(separator: "&")
-        return PageContext(settings: settings, csrf: visit.csrf, authenticated: visit.authenticated, path: visit.path + query)
+        return PageContext(settings: settings, csrf: visit.csrf, authenticated: visit.authenticated, path: visit.path + query,
+                           mayRead: visit.authenticated || readsWithoutToken(visit))
     }
 }

@@ -142,6 +142,23 @@ class HardeningTests(unittest.TestCase):
             self.assertLess(seconds, 4, path)
         self.alive()
 
+    def test_no_redis_location_for_visitors_without_the_token(self):
+        location = "127.0.0.1:%d" % self.server.port
+        _, base = self.kale.dashboard("--bind", "127.0.0.2", token=TOKEN)
+        for path in ["/", "/login", "/dead"]:
+            status, _, body = http(base + path)
+            self.assertIn(status, (200, 401), path)
+            self.assertNotIn(location, body, path)
+        status, _, body = http(base + "/api/tasks/x/cancel", "POST", form={"queue": "q1"})
+        self.assertEqual(status, 401)
+        self.assertNotIn(location, body)
+        # A rebound Host on the loopback dashboard is a visitor from outside too.
+        status, _, body = http(self.base + "/", headers={"Host": "rebound.example"})
+        self.assertEqual(status, 401)
+        self.assertNotIn(location, body)
+        self.assertIn(location, http(base + "/", headers=AUTH)[2], "the token holder sees where Redis is")
+        self.assertIn(location, http(self.base + "/")[2], "so does a loopback visitor on a loopback dashboard")
+
     def test_login_redirects_only_to_this_dashboard(self):
         for target, expected in [("/\t/evil.example", "/"), ("/\\evil.example", "/"), ("//evil.example", "/"),
                                  ("/\n/evil.example", "/"), ("https://evil.example/", "/"), ("/ /evil.example", "/"),
