@@ -23,6 +23,10 @@ struct BadRequest: Error {
 extension Dashboard {
     /// Runs `handler` for `request` behind `gate`, answering refusals and errors itself.
     func serve(_ request: Request, _ gate: Gate, _ handler: (Visit, PageContext) async throws -> Response) async throws -> Response {
+        // Before the body is read and before any handler touches Redis.
+        if FetchMetadata.isForeignSubrequest(request.headers) {
+            return Reply.jsonError(.forbidden, "cross-site request refused: open the dashboard's page itself")
+        }
         let visit: Visit
         do { visit = try await Visit(request, access: access) }
         catch let e as Visit.TooLarge { return Reply.jsonError(.contentTooLarge, "the request body is over \(e.limit) bytes") }

@@ -113,6 +113,17 @@ class HardeningTests(unittest.TestCase):
         self.assertEqual(http(base + "/api/overview", headers=AUTH)[0], 200)
         self.assertEqual(http(base + "/healthz")[0], 200)
 
+    def test_cross_site_subresource_requests_are_refused(self):
+        for site, mode, dest in [("cross-site", "no-cors", "image"), ("same-site", "cors", "empty"), ("cross-site", "no-cors", "script")]:
+            headers = {"Sec-Fetch-Site": site, "Sec-Fetch-Mode": mode, "Sec-Fetch-Dest": dest}
+            for path in ["/dead?text=x", "/queues/q1?name=x", "/api/overview", "/live"]:
+                self.assertEqual(http(self.base + path, headers=headers)[0], 403, f"{path} {headers}")
+        # A link followed from another site, and the dashboard's own requests, still work.
+        navigate = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+        self.assertEqual(http(self.base + "/dead?text=x", headers=navigate)[0], 200)
+        own = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}
+        self.assertEqual(http(self.base + "/fragments/history", headers=own)[0], 200)
+
     def test_enqueue_refuses_out_of_range_numbers(self):
         for body, needle in [({"name": "kale.noop", "max_retries": 1e300}, "max_retries"),
                              ({"name": "kale.noop", "max_retries": -1e300}, "max_retries"),
