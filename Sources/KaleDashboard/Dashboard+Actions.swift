@@ -87,7 +87,7 @@ extension Dashboard {
 
     func login(_ visit: Visit, _ page: PageContext) throws -> Response {
         guard settings.token != nil else { return Reply.html(LoginPage.render(page: page, next: nil, error: nil), status: .forbidden, visit: visit) }
-        guard visit.isSameOrigin, !visit.csrfIsNew, let sent = visit.sentCSRF, AccessControl.constantTimeEquals(sent, visit.csrf) else {
+        guard visit.hasSameOrigin, !visit.csrfIsNew, let sent = visit.sentCSRF, AccessControl.constantTimeEquals(sent, visit.csrf) else {
             return Reply.html(LoginPage.render(page: page, next: visit.field("next"), error: "The form expired: try again."),
                               status: .forbidden, visit: visit)
         }
@@ -101,7 +101,7 @@ extension Dashboard {
     }
 
     func logout(_ visit: Visit) -> Response {
-        if visit.isSameOrigin, let sent = visit.sentCSRF, AccessControl.constantTimeEquals(sent, visit.csrf) {
+        if visit.hasSameOrigin, let sent = visit.sentCSRF, AccessControl.constantTimeEquals(sent, visit.csrf) {
             access.closeSession(visit.cookies[AccessControl.sessionCookie])
         }
         var r = Reply.redirect(to: "/")

@@ -85,6 +85,11 @@ extension Dashboard {
             guard !visit.csrfIsNew, let sent = visit.sentCSRF, AccessControl.constantTimeEquals(sent, visit.csrf) else {
                 return Reply.refuse(.forbidden, "missing or wrong CSRF token: reload the page and try again", visit: visit, page: page)
             }
+            // Without Origin and Referer nothing shows where the POST came from: refused too.
+            guard visit.hasSameOrigin else {
+                return Reply.refuse(.forbidden, "the request names no Origin or Referer: send it from the dashboard's page",
+                                    visit: visit, page: page)
+            }
             return nil
         }
     }

@@ -22,7 +22,8 @@ struct Visit: Sendable {
     /// True when a proxy says it passed the request on (`Forwarded`, `X-Forwarded-*`,
     /// `X-Real-IP`): the peer is then the proxy, whatever its bind and `Host` look like.
     var forwarded: Bool
-    /// This browser's CSRF token: its cookie's, or a fresh one sent with the response.
+    /// This visitor's CSRF token: its session's, else its cookie's, else a fresh one sent
+    /// with the response (in the cookie).
     var csrf: String
     var csrfIsNew: Bool
     /// True with a live login session or the right bearer token.
@@ -57,7 +58,8 @@ struct Visit: Sendable {
             bearer = String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         }
         viaBearer = access.isToken(bearer)
-        authenticated = viaBearer || access.isSession(jar[AccessControl.sessionCookie])
+        let session = jar[AccessControl.sessionCookie].flatMap { access.isSession($0) ? $0 : nil }
+        authenticated = viaBearer || session != nil
         // Who asks is known from the headers alone, so the body is read only after: with the
         // token or a session up to 2 MiB, else 8 KiB.
         body = []
@@ -72,10 +74,17 @@ struct Visit: Sendable {
         referer = request.headers[.referer]
         host = request.head.authority
         forwarded = Self.forwardingHeaders.contains { request.headers[$0] != nil }
-        if let c = jar[AccessControl.csrfCookie], c.count == 64 { (csrf, csrfIsNew) = (c, false) }
+        // A session's token is its own; the cookie's only until there is a session.
+        if let session { (csrf, csrfIsNew) = (access.csrf(forSession: session), false) }
+        else if let c = jar[AccessControl.csrfCookie], c.count == 64 { (csrf, csrfIsNew) = (c, false) }
         else { (csrf, csrfIsNew) = (AccessControl.randomToken(), true) }
         sentCSRF = form?["csrf"] ?? request.headers[HTTPField.Name("X-CSRF-Token")!]
     }
+
+    /// True when an `Origin` (or, without one, a `Referer`) names the host the request was
+    /// sent to. Browsers send one with every POST (the pages' `Referrer-Policy: same-origin`
+    /// keeps the `Referer` for this dashboard), so a form POST with neither is not from its pages.
+    var hasSameOrigin: Bool { (origin != nil || referer != nil) && isSameOrigin }
 
     /// False when an `Origin` (or, without one, a `Referer`) names another host than the one
     /// the request was sent to. Neither header present passes: curl and other clients send none.

@@ -198,6 +198,32 @@ class HardeningTests(unittest.TestCase):
         self.assertNotIn("555-0100", body)
         self.assertIn("requeued 3 dead tasks", http(self.base + "/dead?notice=requeued.3")[2])
 
+    def test_csrf_token_belongs_to_the_session_and_actions_need_an_origin(self):
+        b = Browser(self.base)
+        b.login()
+        (task_id,) = self.kale.enqueue("kale.noop", {}, "csrf-q")
+        action = f"/api/tasks/{task_id}/cancel"
+        # A CSRF cookie planted by someone else (a sibling subdomain can set cookies), with the
+        # matching field: the double submit matches, but it is not this session's token.
+        planted = "c" * 64
+        b.cookies["kale_csrf"] = planted
+        status, _, body = b.request(action, "POST", form={"csrf": planted, "queue": "csrf-q"})
+        self.assertEqual(status, 403, body)
+        _, _, page = b.request("/")
+        token = Browser.csrf(page)
+        self.assertNotEqual(token, planted)
+        # The session's token, but neither Origin nor Referer: refused.
+        status, _, body = b.request(action, "POST", form={"csrf": token, "queue": "csrf-q"}, origin=False)
+        self.assertEqual(status, 403, body)
+        self.assertEqual(self.server.client.hget(f"{self.kale.prefix}:{{csrf-q}}:t:{task_id}", "state"), "pending")
+        status, headers, body = b.request(action, "POST", form={"csrf": token, "queue": "csrf-q", "back": "/dead"})
+        self.assertEqual(status, 303, body)
+        self.assertEqual(self.server.client.hget(f"{self.kale.prefix}:{{csrf-q}}:t:{task_id}", "state"), "cancelled")
+        self.kale.enqueued[task_id] = "csrf-q"
+        # API calls with the bearer token send no Origin and need none.
+        (other,) = self.kale.enqueue("kale.noop", {}, "csrf-q")
+        self.assertEqual(http(self.base + f"/api/tasks/{other}/cancel", "POST", body={}, headers=AUTH)[0], 200)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
