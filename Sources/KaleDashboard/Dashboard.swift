@@ -4,6 +4,7 @@ import HummingbirdCore
 public import Kale
 import KaleRedis
 public import Logging
+import NIOCore
 import ServiceLifecycle
 import UnixSignals
 
@@ -38,6 +39,7 @@ public final class Dashboard: Sendable {
     public func run(onRunning: @escaping @Sendable () async -> Void = {}) async throws {
         let app = Application(
             router: router(),
+            server: .http1(configuration: .init(idleTimeout: TimeAmount(settings.idleTimeout))),
             configuration: .init(address: .hostname(settings.bind, port: settings.port), serverName: "kale-dashboard",
                                  availableConnectionsDelegate: MaximumAvailableConnections(256)),
             onServerRunning: { _ in await onRunning() },

@@ -42,6 +42,9 @@ public struct DashboardCommand: AsyncParsableCommand {
 
     /// The environment variable holding the token.
     public static let tokenVariable = "KALE_DASHBOARD_TOKEN"
+    /// Seconds before an idle connection is closed (default 30). For the tests, which cannot
+    /// wait 30 s; not a flag, as no deployment should need another value.
+    static let idleTimeoutVariable = "KALE_DASHBOARD_IDLE_TIMEOUT"
 
     public func validate() throws {
         if !(1...65535).contains(port) { throw ValidationError("--port must be 1-65535") }
@@ -56,6 +59,12 @@ public struct DashboardCommand: AsyncParsableCommand {
         guard settings.isLoopback || token != nil else {
             throw CLIFailure.usage("--bind \(bind) is not a loopback address, and no token is set",
                                    hint: "set \(Self.tokenVariable) or --token-file, or bind 127.0.0.1")
+        }
+        if let text = ProcessInfo.processInfo.environment[Self.idleTimeoutVariable] {
+            guard let seconds = Int(text), (1...3600).contains(seconds) else {
+                throw CLIFailure.usage("\(Self.idleTimeoutVariable) must be 1-3600 seconds, not '\(text)'")
+            }
+            settings.idleTimeout = .seconds(seconds)
         }
         let url = try global.redisURL()
         settings.redisDescription = url.description

@@ -12,6 +12,11 @@ public struct DashboardSettings: Sendable {
     /// Every page needs the token even on a loopback bind: for a dashboard behind a reverse
     /// proxy on the same machine, whose requests all come from loopback. Default false.
     public var requireToken: Bool
+    /// How long a connection may sit idle (no request, or a request's head or body stalled)
+    /// before the server closes it: a client that opens connections and sends nothing, or a
+    /// byte at a time, would otherwise hold them forever. Responses being written (a live
+    /// stream) are not idle. Default 30 s.
+    public var idleTimeout: Duration = .seconds(30)
     /// The Redis server's address as shown on pages, password redacted.
     public var redisDescription: String
 

@@ -141,6 +141,29 @@ class HardeningTests(unittest.TestCase):
         self.assertLessEqual(len(lines), 2, lines)
         self.assertIn("10 years", r.stderr)
 
+    def test_idle_connections_are_closed_and_live_streams_ping(self):
+        server_env = dict(self.kale.env, KALE_DASHBOARD_IDLE_TIMEOUT="2")
+        _, base = self.kale.dashboard(env=server_env, token=TOKEN)
+        seconds, answer = raw(base, b"", timeout=10)
+        self.assertEqual(answer, b"", "an idle connection was not closed")
+        self.assertLess(seconds, 6)
+        # A task's live stream writes only when the task changes: the ping keeps it going.
+        (task_id,) = self.kale.enqueue("kale.noop", {}, "idle-q")
+        host = urllib.parse.urlsplit(base).netloc
+        with socket.create_connection(tuple([host.rsplit(":", 1)[0], int(host.rsplit(":", 1)[1])]), timeout=10) as s:
+            s.sendall(f"GET /live?task={task_id}&queue=idle-q HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            s.settimeout(1)
+            got, deadline = b"", time.monotonic() + 5
+            while time.monotonic() < deadline and b"\n: ping" not in got:
+                try:
+                    chunk = s.recv(4096)
+                except socket.timeout:
+                    continue
+                self.assertNotEqual(chunk, b"", "the live stream was closed: " + got.decode(errors="replace"))
+                got += chunk
+            self.assertIn(b"event: task", got)
+            self.assertIn(b"\n: ping", got)
+
     def test_unauthenticated_bodies_are_capped_before_they_are_read(self):
         host = urllib.parse.urlsplit(self.base).netloc
         for path, kind in [("/api/tasks", "application/json"), ("/login", "application/x-www-form-urlencoded"),
