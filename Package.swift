@@ -35,6 +35,12 @@ let package = Package(
         // The OTLP/HTTP exporter, for kale-full only (KaleOTel). Only its OTLPHTTP trait: the
         // default OTLPGRPC would add grpc-swift and its HTTP/2 stack to the build.
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
+        // HMAC for the dashboard's CSRF tokens. Already in kale-full's graph (swift-nio-extras
+        // and swift-certificates depend on it): naming it costs no new build. The range is
+        // theirs, so resolution never has to choose between them.
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"6.0.0"),
+        // NIOCore's TimeAmount, the type of Hummingbird's idle timeout; Hummingbird's own range.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
     ],
     targets: [
         .systemLibrary(
@@ -107,6 +113,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -58,9 +58,11 @@ extension KaleClient {
         guard Keys.isValidQueueName(queue) else {
             throw KaleError(.invalidOptions, detail: "queue name '\(queue)' must be 1-200 letters, digits, '.', '_' or '-'")
         }
-        let offset = max(offset, 0), limit = max(limit, 1)
         let lengths = try await stateLengths(queue, state)
         let total = lengths.reduce(0, +)
+        // Past the end there is nothing to read; clamping here also keeps every position
+        // below `total`, so `offset + limit` cannot overflow whatever a URL asked for.
+        let offset = min(max(offset, 0), total), limit = max(limit, 1)
         let filter = nameContains.flatMap { $0.isEmpty ? nil : $0.lowercased() }
         var picked: [(id: String, position: Int, score: Double?)] = []
         var position = offset
@@ -118,12 +120,15 @@ extension KaleClient {
     /// then normal, then low, each from its tail (workers RPOP), so position 0 is fetched next.
     func ids(_ queue: String, _ state: BrowseState, lengths: [Int], from: Int, count: Int)
         async throws -> [(id: String, position: Int, score: Double?)] {
+        // Saturating: a caller's position plus a count must not trap near Int.max.
+        let (sum, overflow) = from.addingReportingOverflow(max(count, 0))
+        let upto = overflow ? Int.max : sum
         switch state {
         case .pending:
             var commands: [RedisCommand] = [], bases: [Int] = []
             var base = 0
             for (list, length) in zip(keys.pendingLists(queue), lengths) {
-                let start = max(from - base, 0), end = min(from + count - base, length)
+                let start = max(from - base, 0), end = min(upto - base, length)
                 if start < end {
                     commands.append(RedisCommand("LRANGE", list, -end, -(start + 1)))
                     bases.append(base + start)
@@ -139,7 +144,8 @@ extension KaleClient {
             return out
         case .scheduled, .running, .dead:
             let key = state == .scheduled ? keys.scheduled(queue) : state == .running ? keys.active(queue) : keys.dead(queue)
-            let reply = try await redis.send(state == .dead ? "ZREVRANGE" : "ZRANGE", key, from, from + count - 1, "WITHSCORES")
+            guard upto > from else { return [] }
+            let reply = try await redis.send(state == .dead ? "ZREVRANGE" : "ZRANGE", key, from, upto - 1, "WITHSCORES")
             let items = reply.strings ?? []
             return stride(from: 0, to: items.count - 1, by: 2).map { i in (items[i], from + i / 2, Double(items[i + 1])) }
         }

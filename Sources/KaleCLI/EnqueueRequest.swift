@@ -24,7 +24,9 @@ package struct EnqueueRequest: Sendable {
         let command: EnqueueCommand
         do { command = try EnqueueCommand.parse(arguments) }
         catch {
-            let text = EnqueueCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            var text = EnqueueCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            // The CLI gives this as a hint line; an API caller gets one message.
+            if text.contains("<duration>") { text += ": " + DurationArgument.formats }
             throw Invalid(message: text.replacingOccurrences(of: "Error: ", with: ""))
         }
         do { args = try command.loadArgs() }

@@ -86,20 +86,25 @@ extension GlobalOptions {
     }()
 }
 
-/// Parses `250ms`, `30s`, `5m`, `2h` and plain (fractional) seconds.
+/// Parses `250ms`, `30s`, `5m`, `2h` and plain (fractional) seconds, up to ``limit``.
 struct DurationArgument: ExpressibleByArgument, Sendable {
     var duration: Duration
+
+    /// The longest duration accepted: more is a typo, and `1e300` would not fit in the
+    /// milliseconds a Duration is built from.
+    static let limitMilliseconds: Double = 10 * 365.25 * 86_400 * 1000
+    /// How a duration is written, for error hints (the CLI's and the dashboard API's).
+    static let formats = "durations look like 250ms, 30s, 5m, 2h or plain seconds, at most 10 years"
 
     init?(argument: String) {
         let text = argument.trimmingCharacters(in: .whitespaces).lowercased()
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let v = Double(text.dropLast(suffix.count)), v >= 0, v.isFinite else { return nil }
-            duration = .milliseconds(Int64((v * scale * 1000).rounded()))
-            return
-        }
-        guard let v = Double(text), v >= 0, v.isFinite else { return nil }
-        duration = .milliseconds(Int64((v * 1000).rounded()))
+        let (number, scale) = units.first { text.hasSuffix($0.0) }.map { (String(text.dropLast($0.0.count)), $0.1) } ?? (text, 1)
+        guard let v = Double(number), v >= 0 else { return nil }
+        let ms = (v * scale * 1000).rounded()
+        // Int64(exactly:) cannot trap; the limit keeps every later date arithmetic in range.
+        guard ms <= Self.limitMilliseconds, let whole = Int64(exactly: ms) else { return nil }
+        duration = .milliseconds(whole)
     }
 
     static var defaultCompletionKind: CompletionKind { .default }

@@ -96,7 +96,7 @@ public enum KaleCLI {
             message = "unknown command '\(unknown)'"
         }
         var hint = "see '\(path.joined(separator: " ")) --help'"
-        if message.contains("<duration>") { hint = "durations look like 250ms, 30s, 5m, 2h or plain seconds; " + hint }
+        if message.contains("<duration>") { hint = DurationArgument.formats + "; " + hint }
         printError(message, hint: hint)
         return ExitCodes.usage
     }

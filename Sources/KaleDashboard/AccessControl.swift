@@ -1,12 +1,15 @@
+import Crypto
 import Foundation
 import Synchronization
 
 /// The dashboard's security decisions: the token, login sessions, CSRF tokens.
 ///
 /// A login (`POST /login` with the token) opens a session: a random id in an HttpOnly,
-/// SameSite=Strict cookie, kept in memory (a restart logs everyone out). Every browser also
-/// gets a random CSRF token in a cookie, which each form repeats in a hidden field; a form
-/// POST whose field does not match its cookie is refused. Tokens are compared in constant time.
+/// SameSite=Strict cookie, kept in memory (a restart logs everyone out). A session's CSRF
+/// token is HMAC-SHA256(a secret drawn at start, session id): forms repeat it in a hidden
+/// field, and a cookie someone else planted cannot stand in for it. Before a login, a browser
+/// gets a random CSRF token in a cookie that its forms repeat (double submit). Tokens are
+/// compared in constant time.
 final class AccessControl: Sendable {
     static let sessionCookie = "kale_session"
     static let csrfCookie = "kale_csrf"
@@ -17,9 +20,17 @@ final class AccessControl: Sendable {
 
     let settings: DashboardSettings
     private let sessions = Mutex<[String: ContinuousClock.Instant]>([:])
+    /// The key of the sessions' CSRF tokens; never leaves the process.
+    private let csrfKey = SymmetricKey(size: .bits256)
 
     init(settings: DashboardSettings) {
         self.settings = settings
+    }
+
+    /// The CSRF token of session `id`: derived, so nothing more is stored, and only this
+    /// process can make it.
+    func csrf(forSession id: String) -> String {
+        HMAC<SHA256>.authenticationCode(for: Data(id.utf8), using: csrfKey).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Whether `candidate` is the token; false when none is configured.

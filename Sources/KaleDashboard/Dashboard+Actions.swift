@@ -18,7 +18,7 @@ extension Dashboard {
             default: requeued = false
             }
             let json = JSONValue.object(["id": .string(id), "queue": .string(info.queue), "requeued": .bool(requeued)])
-            return self.done(visit, json, notice: requeued ? "requeued" : "not requeued: the task is \(info.state.rawValue)",
+            return self.done(visit, json, notice: Notice(requeued ? .requeued : .notRequeued),
                              status: requeued ? .ok : .conflict)
         } }
         router.post("/api/tasks/:id/cancel") { request, context in try await self.serve(request, .act) { visit, _ in
@@ -26,26 +26,26 @@ extension Dashboard {
             let (info, _) = try await self.task(id, queue: visit.field("queue"))
             let outcome = try await self.client.cancel(id: id, queue: info.queue)
             let json = JSONValue.object(["id": .string(id), "queue": .string(info.queue), "outcome": .string(outcome)])
-            return self.done(visit, json, notice: "cancel: \(outcome)")
+            return self.done(visit, json, notice: Notice(cancelOutcome: outcome))
         } }
         router.post("/api/dead/retry") { request, _ in try await self.serve(request, .act) { visit, _ in
             let refs = try await self.client.retryDead(try await self.selection(visit))
             let json = JSONValue.object(["requeued": .number(Double(refs.count)),
                                          "tasks": .array(refs.map { .object(["id": .string($0.id), "queue": .string($0.queue)]) })])
-            return self.done(visit, json, notice: "requeued \(refs.count) dead task\(refs.count == 1 ? "" : "s")")
+            return self.done(visit, json, notice: Notice(.requeued, count: refs.count))
         } }
         router.post("/api/dead/purge") { request, _ in try await self.serve(request, .act) { visit, _ in
             let n = try await self.client.purgeDead(try await self.selection(visit))
-            return self.done(visit, .object(["deleted": .number(Double(n))]), notice: "deleted \(n) dead task\(n == 1 ? "" : "s")")
+            return self.done(visit, .object(["deleted": .number(Double(n))]), notice: Notice(.deleted, count: n))
         } }
         router.post("/api/tasks") { request, _ in try await self.serve(request, .act) { visit, _ in try await self.enqueue(visit) } }
     }
 
     /// The answer to an action: JSON for API callers, a redirect with a notice for forms.
-    func done(_ visit: Visit, _ json: JSONValue, notice: String, status: HTTPResponse.Status = .ok) -> Response {
+    func done(_ visit: Visit, _ json: JSONValue, notice: Notice, status: HTTPResponse.Status = .ok) -> Response {
         guard visit.form != nil else { return Reply.json(json, status: status) }
         var back = visit.field("back") ?? "/"
-        back += (back.contains("?") ? "&" : "?") + "notice=" + FormFields.encode(notice)
+        back += (back.contains("?") ? "&" : "?") + "notice=" + notice.query
         return Reply.redirect(to: back)
     }
 
@@ -87,7 +87,7 @@ extension Dashboard {
 
     func login(_ visit: Visit, _ page: PageContext) throws -> Response {
         guard settings.token != nil else { return Reply.html(LoginPage.render(page: page, next: nil, error: nil), status: .forbidden, visit: visit) }
-        guard visit.isSameOrigin, !visit.csrfIsNew, let sent = visit.sentCSRF, AccessControl.constantTimeEquals(sent, visit.csrf) else {
+        guard visit.hasSameOrigin, !visit.csrfIsNew, let sent = visit.sentCSRF, AccessControl.constantTimeEquals(sent, visit.csrf) else {
             return Reply.html(LoginPage.render(page: page, next: visit.field("next"), error: "The form expired: try again."),
                               status: .forbidden, visit: visit)
         }
@@ -101,7 +101,7 @@ extension Dashboard {
     }
 
     func logout(_ visit: Visit) -> Response {
-        if visit.isSameOrigin, let sent = visit.sentCSRF, AccessControl.constantTimeEquals(sent, visit.csrf) {
+        if visit.hasSameOrigin, let sent = visit.sentCSRF, AccessControl.constantTimeEquals(sent, visit.csrf) {
             access.closeSession(visit.cookies[AccessControl.sessionCookie])
         }
         var r = Reply.redirect(to: "/")

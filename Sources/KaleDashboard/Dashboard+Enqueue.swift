@@ -54,8 +54,9 @@ extension Dashboard {
                 guard n >= 0, n <= maxWait else { throw BadRequest("wait must be 0 to \(Int(maxWait)) seconds") }
                 wait = n
             case ("max_retries", .number(let n)):
-                guard n == n.rounded() else { throw BadRequest("max_retries must be a whole number") }
-                arguments.append("--retries=" + String(Int(n)))
+                // Int(exactly:) is nil for fractions and for what no Int holds (1e300), where Int() traps.
+                guard let retries = Int(exactly: n) else { throw BadRequest("max_retries must be a whole number, 0 or more") }
+                arguments.append("--retries=" + String(retries))
             case ("delay", .number(let n)), ("expires", .number(let n)), ("time_limit", .number(let n)),
                  ("soft_time_limit", .number(let n)), ("unique_ttl", .number(let n)):
                 arguments.append(enqueueFlags[key]! + "=" + String(n))

@@ -31,9 +31,15 @@ extension Dashboard {
         })
     }
 
+    /// How often a live stream that has nothing to say sends a `: ping` comment: proxies and
+    /// browsers close streams that stay silent, and an idle-timeout of our own must never be
+    /// the first to fire. 15 s, or half the idle timeout if that is shorter.
+    var pingInterval: Duration { min(.seconds(15), settings.idleTimeout / 2) }
+
     private func followTask(id: String, queue: String, writer: inout any ResponseBodyWriter) async throws {
         let end = ContinuousClock.now + Self.taskStreamLimit
         var last = ""
+        var lastWrite = ContinuousClock.now
         while ContinuousClock.now < end, !Task.isCancelled, !Task.isShuttingDownGracefully {
             guard let info = try await client.broker.info(id: id, queue: queue) else {
                 try await writer.write(ByteBuffer(string: "event: end\ndata: {\"state\":\"missing\"}\n\n"))
@@ -42,7 +48,10 @@ extension Dashboard {
             let json = info.json().jsonString
             if json != last {
                 try await writer.write(ByteBuffer(string: "event: task\ndata: " + json + "\n\n"))
-                last = json
+                (last, lastWrite) = (json, .now)
+            } else if ContinuousClock.now - lastWrite >= pingInterval {
+                try await writer.write(ByteBuffer(string: ": ping\n\n"))
+                lastWrite = .now
             }
             if info.state.isTerminal {
                 try await writer.write(ByteBuffer(string: "event: end\ndata: {\"state\":\"\(info.state.rawValue)\"}\n\n"))

@@ -64,12 +64,12 @@ extension Dashboard {
         router.get("/dead") { request, _ in try await self.serve(request, .read) { visit, page in
             let query = try Self.deadQuery(visit.query)
             let result = try await self.client.searchDead(query)
-            let offset = max(Int(visit.query["offset"] ?? "") ?? 0, 0)
-            return Reply.html(DeadPage.render(result, query: query, offset: offset, notice: visit.query["notice"], page: page), visit: visit)
+            let offset = min(Self.offset(visit.query), result.matches.count)
+            return Reply.html(DeadPage.render(result, query: query, offset: offset, notice: Notice(query: visit.query["notice"]), page: page), visit: visit)
         } }
         router.get("/api/dead") { request, _ in try await self.serve(request, .read) { visit, _ in
             let result = try await self.client.searchDead(try Self.deadQuery(visit.query))
-            let offset = max(Int(visit.query["offset"] ?? "") ?? 0, 0), limit = min(max(Int(visit.query["limit"] ?? "") ?? 50, 1), 1000)
+            let offset = min(Self.offset(visit.query), result.matches.count), limit = min(max(Int(visit.query["limit"] ?? "") ?? 50, 1), 1000)
             return Reply.json(.object([
                 "total": .number(Double(result.matches.count)), "examined": .number(Double(result.examined)),
                 "truncated": .bool(result.truncated), "offset": .number(Double(offset)),
@@ -91,6 +91,12 @@ extension Dashboard {
         return text
     }
 
+    /// The `offset` field, 0 when absent or not a number, clamped to 0...Int32.max: no list
+    /// is that long, and a position near Int.max would overflow the page arithmetic.
+    static func offset(_ fields: FormFields) -> Int {
+        min(max(Int(fields["offset"] ?? "") ?? 0, 0), Int(Int32.max))
+    }
+
     /// The dead-set search in `fields` (`name`, `type`, `text`, `queue`).
     static func deadQuery(_ fields: FormFields) throws -> DeadQuery {
         if let q = fields["queue"], !Keys.isValidQueueName(q) { throw BadRequest("'\(q)' is not a valid queue name") }
@@ -103,7 +109,7 @@ extension Dashboard {
         guard let state = BrowseState(rawValue: stateText) else {
             throw BadRequest("unknown state '\(stateText)' (use pending, scheduled, running or dead)")
         }
-        let offset = max(Int(fields["offset"] ?? "") ?? 0, 0)
+        let offset = Self.offset(fields)
         async let listing = client.browse(queue: queue, state: state, offset: offset, limit: QueuePage.pageSize, nameContains: fields["name"])
         async let stats = client.stats(of: queue)
         return try await (listing, stats)

@@ -4,6 +4,7 @@ import HummingbirdCore
 public import Kale
 import KaleRedis
 public import Logging
+import NIOCore
 import ServiceLifecycle
 import UnixSignals
 
@@ -38,6 +39,7 @@ public final class Dashboard: Sendable {
     public func run(onRunning: @escaping @Sendable () async -> Void = {}) async throws {
         let app = Application(
             router: router(),
+            server: .http1(configuration: .init(idleTimeout: TimeAmount(settings.idleTimeout))),
             configuration: .init(address: .hostname(settings.bind, port: settings.port), serverName: "kale-dashboard",
                                  availableConnectionsDelegate: MaximumAvailableConnections(256)),
             onServerRunning: { _ in await onRunning() },
@@ -53,6 +55,7 @@ public final class Dashboard: Sendable {
         // The page's own address, for forms that come back to it; a notice is not part of it.
         let pairs = visit.query.pairs.filter { $0.name != "notice" }
         let query = pairs.isEmpty ? "" : "?" + pairs.map { FormFields.encode($0.name) + "=" + FormFields.encode($0.value) }.joined(separator: "&")
-        return PageContext(settings: settings, csrf: visit.csrf, authenticated: visit.authenticated, path: visit.path + query)
+        return PageContext(settings: settings, csrf: visit.csrf, authenticated: visit.authenticated, path: visit.path + query,
+                           mayRead: visit.authenticated || readsWithoutToken(visit))
     }
 }

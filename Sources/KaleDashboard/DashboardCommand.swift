@@ -17,7 +17,7 @@ public struct DashboardCommand: AsyncParsableCommand {
           kale dashboard --port 9000 --read-only
           KALE_DASHBOARD_TOKEN=$(cat /run/secrets/kale) kale dashboard --bind 0.0.0.0
 
-        The token comes from --token-file, else KALE_DASHBOARD_TOKEN; it is never a flag value (ps shows those). Without a token the dashboard only shows. On a bind other than 127.0.0.1, ::1 or localhost a token is required and every page asks for it. See docs/dashboard.md.
+        The token comes from --token-file, else KALE_DASHBOARD_TOKEN; it is never a flag value (ps shows those). Without a token the dashboard only shows. On a bind other than 127.0.0.1, ::1 or localhost a token is required and every page asks for it; so does every request a proxy forwarded (Forwarded, X-Forwarded-*, X-Real-IP headers). Behind a reverse proxy on the same machine, add --require-token. See docs/dashboard.md.
         """
     )
 
@@ -34,11 +34,17 @@ public struct DashboardCommand: AsyncParsableCommand {
     @Flag(name: .customLong("read-only"), help: "Refuse every action and show no action buttons.")
     var readOnly = false
 
+    @Flag(name: .customLong("require-token"), help: "Every page needs the token, even on a loopback bind (behind a reverse proxy).")
+    var requireToken = false
+
     @Option(name: .customLong("token-file"), help: ArgumentHelp("Read the token from this file (else KALE_DASHBOARD_TOKEN).", valueName: "path"))
     var tokenFile: String?
 
     /// The environment variable holding the token.
     public static let tokenVariable = "KALE_DASHBOARD_TOKEN"
+    /// Seconds before an idle connection is closed (default 30). For the tests, which cannot
+    /// wait 30 s; not a flag, as no deployment should need another value.
+    static let idleTimeoutVariable = "KALE_DASHBOARD_IDLE_TIMEOUT"
 
     public func validate() throws {
         if !(1...65535).contains(port) { throw ValidationError("--port must be 1-65535") }
@@ -46,10 +52,19 @@ public struct DashboardCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let token = try readToken()
-        var settings = DashboardSettings(bind: bind, port: port, readOnly: readOnly, token: token)
+        var settings = DashboardSettings(bind: bind, port: port, readOnly: readOnly, token: token, requireToken: requireToken)
+        if requireToken && token == nil {
+            throw CLIFailure.usage("--require-token is set, and no token is", hint: "set \(Self.tokenVariable) or --token-file")
+        }
         guard settings.isLoopback || token != nil else {
             throw CLIFailure.usage("--bind \(bind) is not a loopback address, and no token is set",
                                    hint: "set \(Self.tokenVariable) or --token-file, or bind 127.0.0.1")
+        }
+        if let text = ProcessInfo.processInfo.environment[Self.idleTimeoutVariable] {
+            guard let seconds = Int(text), (1...3600).contains(seconds) else {
+                throw CLIFailure.usage("\(Self.idleTimeoutVariable) must be 1-3600 seconds, not '\(text)'")
+            }
+            settings.idleTimeout = .seconds(seconds)
         }
         let url = try global.redisURL()
         settings.redisDescription = url.description
@@ -57,7 +72,8 @@ public struct DashboardCommand: AsyncParsableCommand {
         let client = try await global.client()
         let dashboard = Dashboard(client: client, settings: settings)
         let address = bind.contains(":") ? "[\(bind)]" : bind
-        let mode = settings.readOnly ? "read-only" : token == nil ? "no token: actions disabled" : "actions need the token"
+        let mode = (settings.readOnly ? "read-only" : token == nil ? "no token: actions disabled" : "actions need the token")
+            + (requireToken ? ", every page needs the token" : "")
         // Stderr, one line: the address and the Redis server without its password.
         let line = "kale dashboard: http://\(address):\(port)/ (\(mode); redis \(url.description), prefix \(global.prefix))\n"
         try await dashboard.run { FileHandle.standardError.write(Data(line.utf8)) }

@@ -9,15 +9,24 @@ public struct DashboardSettings: Sendable {
     /// The secret that actions, and on an exposed bind every page, require; nil for none
     /// (then the dashboard only shows, and only on a loopback bind).
     public var token: String?
+    /// Every page needs the token even on a loopback bind: for a dashboard behind a reverse
+    /// proxy on the same machine, whose requests all come from loopback. Default false.
+    public var requireToken: Bool
+    /// How long a connection may sit idle (no request, or a request's head or body stalled)
+    /// before the server closes it: a client that opens connections and sends nothing, or a
+    /// byte at a time, would otherwise hold them forever. Responses being written (a live
+    /// stream) are not idle. Default 30 s.
+    public var idleTimeout: Duration = .seconds(30)
     /// The Redis server's address as shown on pages, password redacted.
     public var redisDescription: String
 
     public init(bind: String = "127.0.0.1", port: Int = 8080, readOnly: Bool = false, token: String? = nil,
-                redisDescription: String = "") {
+                requireToken: Bool = false, redisDescription: String = "") {
         self.bind = bind
         self.port = port
         self.readOnly = readOnly
         self.token = token
+        self.requireToken = requireToken
         self.redisDescription = redisDescription
     }
 
@@ -25,7 +34,7 @@ public struct DashboardSettings: Sendable {
     /// exposed: a name or address that merely looks local is not worth the risk of guessing.
     public static let loopbackBinds: Set<String> = ["127.0.0.1", "::1", "localhost"]
 
-    /// True on a loopback bind, where pages are readable without the token.
+    /// True on a loopback bind, where pages are readable without the token (unless ``requireToken``).
     public var isLoopback: Bool { Self.loopbackBinds.contains(bind) }
 
     /// Whether actions can be allowed at all: a token is set and the dashboard is not read-only.

@@ -6,9 +6,9 @@ import KaleCLI
 enum DeadPage {
     static let pageSize = 50
 
-    static func render(_ result: DeadSearchResult, query: DeadQuery, offset: Int, notice: String?, page: PageContext) -> HTML {
+    static func render(_ result: DeadSearchResult, query: DeadQuery, offset: Int, notice: Notice?, page: PageContext) -> HTML {
         var body = HTML(raw: "")
-        if let notice { body += HTML(raw: "<p class=\"notice\" id=\"notice\">") + .text(notice) + HTML(raw: "</p>") }
+        if let notice { body += HTML(raw: "<p class=\"notice\" id=\"notice\">") + .text(notice.text) + HTML(raw: "</p>") }
         body += HTML(raw: "<section class=\"panel\"><form method=\"get\" action=\"/dead\" class=\"filter\" id=\"dead-search\">")
         for (name, label, value) in [("name", "Task name", query.name), ("type", "Error type", query.errorType),
                                      ("text", "Error text", query.text), ("queue", "Queue", query.queue)] {
@@ -72,7 +72,8 @@ enum DeadPage {
         }
         var html = HTML(raw: "<p class=\"pager\">")
         if offset > 0 { html += link(max(offset - pageSize, 0), "← previous") }
-        if offset + pageSize < total { html += link(offset + pageSize, "next →") }
+        // `offset` is at most `total` (the route clamps it): no overflow either way.
+        if total - offset > pageSize { html += link(offset + pageSize, "next →") }
         return html + HTML(raw: "</p>")
     }
 }

@@ -23,9 +23,13 @@ struct BadRequest: Error {
 extension Dashboard {
     /// Runs `handler` for `request` behind `gate`, answering refusals and errors itself.
     func serve(_ request: Request, _ gate: Gate, _ handler: (Visit, PageContext) async throws -> Response) async throws -> Response {
+        // Before the body is read and before any handler touches Redis.
+        if FetchMetadata.isForeignSubrequest(request.headers) {
+            return Reply.jsonError(.forbidden, "cross-site request refused: open the dashboard's page itself")
+        }
         let visit: Visit
         do { visit = try await Visit(request, access: access) }
-        catch { return Reply.jsonError(.contentTooLarge, "the request body is over \(Visit.maxBody) bytes") }
+        catch let e as Visit.TooLarge { return Reply.jsonError(.contentTooLarge, "the request body is over \(e.limit) bytes") }
         let page = page(visit)
         if let refusal = refusal(visit, gate, page) { return refusal }
         do {
@@ -34,6 +38,9 @@ extension Dashboard {
             return Reply.refuse(.badRequest, e.message, visit: visit, page: page)
         } catch let e as NotFound {
             return Reply.refuse(.notFound, e.message, visit: visit, page: page)
+        } catch let e as KaleError where e.code == .notFound {
+            // A task that went away under us (a wait on an id whose record is gone).
+            return Reply.refuse(.notFound, e.description, visit: visit, page: page)
         } catch let e as KaleError where e.code == .invalidOptions || e.code == .payloadTooLarge || e.code == .duplicateID {
             return Reply.refuse(.badRequest, e.description, visit: visit, page: page)
         } catch let e as RedisError {
@@ -43,12 +50,19 @@ extension Dashboard {
         }
     }
 
+    /// Whether `visit` may read pages without the token: only on a loopback bind without
+    /// `--require-token`, asked for by a loopback name (not a DNS-rebinding one), and not
+    /// through a proxy (which would make every visitor of the proxy a loopback one).
+    func readsWithoutToken(_ visit: Visit) -> Bool {
+        settings.isLoopback && !settings.requireToken && visit.hostIsLoopback && !visit.forwarded
+    }
+
     private func refusal(_ visit: Visit, _ gate: Gate, _ page: PageContext) -> Response? {
         switch gate {
         case .open:
             return nil
         case .read:
-            if visit.authenticated || settings.isLoopback && visit.hostIsLoopback { return nil }
+            if visit.authenticated || readsWithoutToken(visit) { return nil }
             if visit.path.hasPrefix("/api/") || visit.path == "/live" || visit.path == "/metrics" {
                 return Reply.jsonError(.unauthorized, "this dashboard needs the token: send Authorization: Bearer <token>")
             }
@@ -70,6 +84,11 @@ extension Dashboard {
             // proof that this dashboard's own page made the request.
             guard !visit.csrfIsNew, let sent = visit.sentCSRF, AccessControl.constantTimeEquals(sent, visit.csrf) else {
                 return Reply.refuse(.forbidden, "missing or wrong CSRF token: reload the page and try again", visit: visit, page: page)
+            }
+            // Without Origin and Referer nothing shows where the POST came from: refused too.
+            guard visit.hasSameOrigin else {
+                return Reply.refuse(.forbidden, "the request names no Origin or Referer: send it from the dashboard's page",
+                                    visit: visit, page: page)
             }
             return nil
         }

@@ -22,7 +22,7 @@ enum Layout {
         }
         html += HTML(raw: "</nav><div class=\"who\">")
         if page.settings.readOnly { html += HTML(raw: "<span class=\"badge\">read-only</span>") }
-        html += HTML(raw: "<span class=\"redis\">") + .text(page.settings.redisDescription) + HTML(raw: "</span>")
+        if page.mayRead { html += HTML(raw: "<span class=\"redis\">") + .text(page.settings.redisDescription) + HTML(raw: "</span>") }
         if page.authenticated {
             html += HTML(raw: "<form method=\"post\" action=\"/logout\" class=\"inline\">") + page.csrfField
                 + HTML(raw: "<button type=\"submit\" class=\"link\">Log out</button></form>")

@@ -7,6 +7,9 @@ struct PageContext: Sendable {
     var authenticated: Bool
     /// The path of the page, for a login link that comes back to it.
     var path: String
+    /// Whether this visitor may read the pages (the token, or a loopback request that needs
+    /// none). Those who may not see no more than the login form: not even where Redis is.
+    var mayRead: Bool
 
     /// Whether to render action buttons: actions are possible and this visitor may use them.
     var canAct: Bool { settings.actionsEnabled && authenticated }

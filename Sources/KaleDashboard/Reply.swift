@@ -28,8 +28,19 @@ enum Reply {
 
     /// 303 to a path of this dashboard; anything else (another host, `//evil`) goes to `/`.
     static func redirect(to path: String?) -> Response {
-        let safe = path.flatMap { $0.hasPrefix("/") && !$0.hasPrefix("//") && !$0.contains("\\") ? $0 : nil } ?? "/"
-        return Response(status: .seeOther, headers: [.location: safe, .cacheControl: "no-store"])
+        Response(status: .seeOther, headers: [.location: path.flatMap(localPath) ?? "/", .cacheControl: "no-store"])
+    }
+
+    /// `path` when it can only name a page of this dashboard, else nil. Browsers drop tabs and
+    /// newlines from a URL and read `\` as `/`, so `/\t/evil.com` would be `//evil.com`:
+    /// a single `/`, then neither `/` nor `\`, no control character or space anywhere, and
+    /// nothing a URL parser reads as a scheme or a host.
+    static func localPath(_ path: String) -> String? {
+        let bytes = Array(path.utf8)
+        guard bytes.first == UInt8(ascii: "/"), bytes.allSatisfy({ $0 > 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "\\") }) else { return nil }
+        if bytes.count > 1, bytes[1] == UInt8(ascii: "/") { return nil }
+        guard let url = URLComponents(string: path), url.scheme == nil, url.host == nil else { return nil }
+        return path
     }
 
     /// A refusal in the form the caller reads: a small page for a browser (a form post, or a

@@ -1,5 +1,6 @@
 import Hummingbird
 import HTTPTypes
+import Logging
 
 /// Adds the security headers to every response, refusals and assets included.
 ///
@@ -16,13 +17,22 @@ struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
         do { response = try await next(request, context) }
         catch let error as any HTTPResponseError {
             // Hummingbird's own errors (no route: 404) get the headers too.
-            response = Response(status: error.status, headers: [.contentType: "text/plain; charset=utf-8"],
-                                body: ResponseBody(byteBuffer: ByteBuffer(string: "\(error.status.code) \(error.status.reasonPhrase)\n")))
+            response = Self.plain(error.status)
+        } catch {
+            // Whatever a handler did not expect: a bare 500 from Hummingbird would have no
+            // headers at all. The error stays in the log, not in the answer.
+            context.logger.error("unhandled error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            response = Self.plain(.internalServerError)
         }
         response.headers[.contentSecurityPolicy] = Self.csp
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[HTTPField.Name("Referrer-Policy")!] = "same-origin"
         response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
         return response
+    }
+
+    private static func plain(_ status: HTTPResponse.Status) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(string: "\(status.code) \(status.reasonPhrase)\n")))
     }
 }

@@ -19,7 +19,11 @@ struct Visit: Sendable {
     var referer: String?
     /// The `Host` the request was sent to (HTTP/1.1 `Host`, the HTTP/2 authority).
     var host: String?
-    /// This browser's CSRF token: its cookie's, or a fresh one sent with the response.
+    /// True when a proxy says it passed the request on (`Forwarded`, `X-Forwarded-*`,
+    /// `X-Real-IP`): the peer is then the proxy, whatever its bind and `Host` look like.
+    var forwarded: Bool
+    /// This visitor's CSRF token: its session's, else its cookie's, else a fresh one sent
+    /// with the response (in the cookie).
     var csrf: String
     var csrfIsNew: Bool
     /// True with a live login session or the right bearer token.
@@ -28,19 +32,20 @@ struct Visit: Sendable {
 
     /// Bodies larger than this are refused (an enqueue's args are capped by the message size anyway).
     static let maxBody = 2 << 20
+    /// The cap before the caller has shown the token or a session: a login form, or an action
+    /// form carrying the token, is a few hundred bytes, and a stranger must not make the
+    /// dashboard buffer megabytes.
+    static let maxUnauthenticatedBody = 8 << 10
+
+    /// A body over ``limit``: 413.
+    struct TooLarge: Error {
+        var limit: Int
+    }
 
     init(_ request: Request, access: AccessControl) async throws {
         var request = request
         path = request.uri.path
         query = FormFields(encoded: request.uri.query ?? "")
-        let type = request.headers[.contentType] ?? ""
-        if request.method == .post {
-            let buffer = try await request.collectBody(upTo: Self.maxBody)
-            body = Array(buffer.readableBytesView)
-        } else {
-            body = []
-        }
-        form = type.lowercased().hasPrefix("application/x-www-form-urlencoded") ? FormFields(encoded: String(decoding: body, as: UTF8.self)) : nil
         var jar: [String: String] = [:]
         for header in request.headers[values: .cookie] {
             for item in header.split(separator: ";") {
@@ -52,15 +57,34 @@ struct Visit: Sendable {
         if let auth = request.headers[.authorization], auth.lowercased().hasPrefix("bearer ") {
             bearer = String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         }
+        viaBearer = access.isToken(bearer)
+        let session = jar[AccessControl.sessionCookie].flatMap { access.isSession($0) ? $0 : nil }
+        authenticated = viaBearer || session != nil
+        // Who asks is known from the headers alone, so the body is read only after: with the
+        // token or a session up to 2 MiB, else 8 KiB.
+        body = []
+        if request.method == .post {
+            let limit = authenticated ? Self.maxBody : Self.maxUnauthenticatedBody
+            do { body = Array(try await request.collectBody(upTo: limit).readableBytesView) }
+            catch { throw TooLarge(limit: limit) }
+        }
+        let type = request.headers[.contentType] ?? ""
+        form = type.lowercased().hasPrefix("application/x-www-form-urlencoded") ? FormFields(encoded: String(decoding: body, as: UTF8.self)) : nil
         origin = request.headers[.origin]
         referer = request.headers[.referer]
         host = request.head.authority
-        if let c = jar[AccessControl.csrfCookie], c.count == 64 { (csrf, csrfIsNew) = (c, false) }
+        forwarded = Self.forwardingHeaders.contains { request.headers[$0] != nil }
+        // A session's token is its own; the cookie's only until there is a session.
+        if let session { (csrf, csrfIsNew) = (access.csrf(forSession: session), false) }
+        else if let c = jar[AccessControl.csrfCookie], c.count == 64 { (csrf, csrfIsNew) = (c, false) }
         else { (csrf, csrfIsNew) = (AccessControl.randomToken(), true) }
         sentCSRF = form?["csrf"] ?? request.headers[HTTPField.Name("X-CSRF-Token")!]
-        viaBearer = access.isToken(bearer)
-        authenticated = viaBearer || access.isSession(jar[AccessControl.sessionCookie])
     }
+
+    /// True when an `Origin` (or, without one, a `Referer`) names the host the request was
+    /// sent to. Browsers send one with every POST (the pages' `Referrer-Policy: same-origin`
+    /// keeps the `Referer` for this dashboard), so a form POST with neither is not from its pages.
+    var hasSameOrigin: Bool { (origin != nil || referer != nil) && isSameOrigin }
 
     /// False when an `Origin` (or, without one, a `Referer`) names another host than the one
     /// the request was sent to. Neither header present passes: curl and other clients send none.
@@ -83,6 +107,11 @@ struct Visit: Sendable {
         let name = host.hasPrefix("[") ? String(host.prefix { $0 != "]" }) + "]" : String(host.prefix { $0 != ":" })
         return ["127.0.0.1", "localhost", "[::1]"].contains(name)
     }
+
+    /// Headers a reverse proxy adds. A client could send them too, which only costs it the
+    /// token-free view.
+    static let forwardingHeaders = ["Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-IP"]
+        .map { HTTPField.Name($0)! }
 
     /// The token a form carries (field `token`).
     var formToken: String? { form?["token"] }
