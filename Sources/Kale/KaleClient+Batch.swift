@@ -62,8 +62,13 @@ extension KaleClient {
         let announcing = announce == nil ? nil : queue
         // Whether this enqueue's `enqueued` event is written (the scripts decide for
         // themselves; a transaction of plain commands cannot): always with recordAllEvents,
-        // else while the queue is watched, as this client last saw it (asked again at most
-        // every 5 s, in the same round trip).
+        // else while the queue is watched, as this client last saw it. The first enqueue to a
+        // queue asks first (one round trip, once: a one-shot `kale enqueue` must know); later
+        // ones ask again at most every 5 s, in their own round trip.
+        if configuration.eventStreamLength > 0, !configuration.recordAllEvents, !broker.watch.isKnown(queue) {
+            let n = try await redis.send("EXISTS", keys.eventWatch(queue)).int
+            broker.watch.record(queue, watched: n == 1, at: now)
+        }
         let (eventsWanted, askWatch) = enqueueEvents(queue, now: now)
         if askWatch { commands.append(RedisCommand("EXISTS", keys.eventWatch(queue))) }
         let watchAt = commands.count - 1

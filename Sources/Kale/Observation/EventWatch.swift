@@ -15,6 +15,9 @@ public final class EventWatch: Sendable {
     /// Whether `queue` was watched when last asked.
     public func isWatched(_ queue: String) -> Bool { seen.withLock { $0[queue]?.watched ?? false } }
 
+    /// Whether this process asked about `queue` at all.
+    public func isKnown(_ queue: String) -> Bool { seen.withLock { $0[queue] != nil } }
+
     /// Whether the answer for `queue` is older than `maxAge` ms at `now` (or missing).
     public func isStale(_ queue: String, now: Int64, maxAge: Int64) -> Bool {
         seen.withLock { s in s[queue].map { !(0..<maxAge).contains(now - $0.at) } ?? true }
