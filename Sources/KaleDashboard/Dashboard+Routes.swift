@@ -8,6 +8,9 @@ extension Dashboard {
     func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: SecurityHeaders())
+        // A server span per request, child of the caller's traceparent: a service that enqueues
+        // over POST /api/tasks continues its trace into the task (a no-op without a tracer).
+        router.add(middleware: TracingMiddleware(redactingQueryParameters: ["text", "name", "type", "next"]))
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/assets/:name") { request, context in try await self.serve(request, .open) { _, _ in
             guard let asset = Assets.named(context.parameters.get("name") ?? "") else { throw HTTPError(.notFound) }

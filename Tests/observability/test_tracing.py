@@ -15,7 +15,7 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "dashboard"))
-from harness import DASHBOARD, ROOT, RedisServer, stop, wait_until  # noqa: E402
+from harness import DASHBOARD, ROOT, RedisServer, free_port, http, stop, wait_until  # noqa: E402
 
 FULL = DASHBOARD  # kale-full: the CLI with the OTLP exporter
 PYTHON = os.path.join(ROOT, ".venv-test", "bin", "python")
@@ -105,6 +105,32 @@ class Tracing(unittest.TestCase):
         self.assertEqual([len([e for e in s["events"] if e["name"] == "kale.retry"]) for s in runs], [1, 1, 0])
         self.assertEqual(runs[2]["status"], STATUS_ERROR)
         self.assertEqual(runs[0]["events"][0]["attributes"]["error.type"], "Failure")
+
+    def test_an_http_callers_traceparent_continues_through_post_api_tasks(self):
+        worker = self.worker("--queues", "default")
+        token = "trace-token-" + uuid.uuid4().hex
+        port = free_port()
+        dash = subprocess.Popen([FULL, "dashboard", "--port", str(port), "--prefix", self.prefix],
+                                env=dict(self.env, KALE_DASHBOARD_TOKEN=token), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.processes.append(dash)
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http(base + "/healthz")[0] == 200, what="the dashboard to listen")
+        trace_id, parent = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+        status, _, body = http(base + "/api/tasks", method="POST",
+                               body=json.dumps({"name": "kale.echo", "args": {"via": "http"}, "wait": 20}).encode(),
+                               headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                                        "traceparent": f"00-{trace_id}-{parent}-01"})
+        self.assertEqual(status, 200, body)
+        stop(dash)
+        self.finish(worker)
+        spans = wait_until(lambda: (s := self.spans()) and any(x["name"] == "kale.execute kale.echo" for x in s)
+                           and any(x["name"] == "kale.enqueue kale.echo" for x in s) and s, what="the spans of the HTTP enqueue")
+        enqueue = next(s for s in spans if s["name"] == "kale.enqueue kale.echo")
+        self.assertEqual(enqueue["trace_id"], trace_id, "the HTTP caller's trace")
+        server = next(s for s in spans if s["span_id"] == enqueue["parent_span_id"])
+        self.assertEqual(server["parent_span_id"], parent, "the server span is the caller's child")
+        run = next(s for s in spans if s["name"] == "kale.run kale.echo")
+        self.assertEqual(run["trace_id"], trace_id)
 
     def test_a_celery_messages_traceparent_continues_in_the_swift_task(self):
         celery_prefix = self.prefix + "-celery:"
