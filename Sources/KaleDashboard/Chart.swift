@@ -40,15 +40,20 @@ struct Chart {
                 + .text("nothing recorded in this window") + HTML(raw: "</text>")
         }
         for (n, s) in series.enumerated() {
-            // One polyline per unbroken run of values.
-            var run: [String] = []
+            // One polyline per unbroken run of values; a lone value (one busy minute among
+            // empty ones, as percentiles are) is a dot: a one-point line draws nothing.
+            var run: [(x: Double, y: Double)] = []
             func flush() {
-                if run.count == 1 { run.append(run[0]) }
-                if !run.isEmpty { svg += HTML(raw: "<polyline class=\"line s\(n + 1)\" points=\"\(run.joined(separator: " "))\"/>") }
+                if run.count == 1 {
+                    svg += HTML(raw: String(format: "<circle class=\"dot s%d\" cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\"/>", n + 1, run[0].x, run[0].y))
+                } else if !run.isEmpty {
+                    let points = run.map { String(format: "%.1f,%.1f", $0.x, $0.y) }.joined(separator: " ")
+                    svg += HTML(raw: "<polyline class=\"line s\(n + 1)\" points=\"\(points)\"/>")
+                }
                 run = []
             }
             for (i, v) in s.values.enumerated() {
-                if let v { run.append(String(format: "%.1f,%.1f", x(i), y(v))) } else { flush() }
+                if let v { run.append((x(i), y(v))) } else { flush() }
             }
             flush()
         }
