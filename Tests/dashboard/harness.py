@@ -16,6 +16,7 @@ import urllib.request
 import uuid
 
 import redis
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -32,13 +33,20 @@ def free_port():
 
 
 def wait_until(check, timeout=20.0, interval=0.1, what="condition"):
-    """Polls `check` until it returns something truthy; fails with `what` after `timeout` seconds."""
+    """Polls `check` until it returns something truthy; fails with `what` after `timeout` seconds.
+
+    An element that went stale or is not there yet (the page was replaced by a redirect or a
+    live update between finding it and reading it) counts as "not yet", not as a failure."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
+        try:
+            last = check()
+        except (StaleElementReferenceException, NoSuchElementException) as e:
+            last = type(e).__name__
+        else:
+            if last:
+                return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 

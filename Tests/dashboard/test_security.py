@@ -69,8 +69,8 @@ class BindAndSecretTests(unittest.TestCase):
                 self.assertIn("needs its token", driver.page_source)
                 driver.find_element(By.NAME, "token").send_keys(TOKEN)
                 driver.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
-                wait_until(lambda: driver.current_url.endswith("/workers"), what="the login to go back to /workers")
-                self.assertEqual(driver.find_element(By.TAG_NAME, "h1").text, "Workers")
+                wait_until(lambda: driver.current_url.endswith("/workers") and driver.find_element(By.TAG_NAME, "h1").text == "Workers",
+                           what="the login to go back to /workers")
                 cookie = driver.get_cookie("kale_session")
                 self.assertTrue(cookie["httpOnly"])
                 self.assertEqual(cookie["sameSite"], "Strict")
