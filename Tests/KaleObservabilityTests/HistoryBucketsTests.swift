@@ -23,13 +23,6 @@ import Testing
         #expect(HistoryBuckets.quantile(0.5, of: Array(repeating: 0, count: HistoryBuckets.count)) == nil)
     }
 
-    @Test func bucketBoundsAreInclusive() {
-        #expect(HistoryBuckets.index(ms: 0) == 0)
-        #expect(HistoryBuckets.index(ms: 5) == 0)
-        #expect(HistoryBuckets.index(ms: 6) == 1)
-        #expect(HistoryBuckets.index(ms: 3_600_001) == HistoryBuckets.count - 1)
-    }
-
     @Test func coarsenedPointsEndWithTheNewestMinute() {
         let minutes = (0..<20).map { QueueHistory.Minute(start: Date(timeIntervalSince1970: Double($0) * 60), counts: ["succeeded": 1]) }
         let points = QueueHistory(queue: "q", minutes: minutes).coarsened(by: 15)

@@ -14,11 +14,6 @@ public enum HistoryBuckets {
     /// Buckets in all, +Inf included.
     public static var count: Int { boundsMs.count + 1 }
 
-    /// The bucket a duration of `ms` falls in (a bound is inclusive, as Prometheus' `le`).
-    public static func index(ms: Int64) -> Int {
-        boundsMs.firstIndex { ms <= $0 } ?? boundsMs.count
-    }
-
     /// The `p` quantile (0…1) of counts per bucket, interpolated linearly inside its bucket
     /// as Prometheus' `histogram_quantile` does; nil when there are no counts. A quantile in
     /// the +Inf bucket is reported as the largest bound.

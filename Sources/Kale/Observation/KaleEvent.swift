@@ -62,9 +62,6 @@ public struct KaleEvent: Sendable, Hashable {
         pid = f["p"].flatMap { Int($0) }
     }
 
-    /// Whether this event came after `other` in time (ids compare as (ms, seq)).
-    func isAfter(_ other: String) -> Bool { KaleEvent.order(id) > KaleEvent.order(other) }
-
     /// Events of several streams in time order; the two events of one entry keep theirs.
     static func sortedByTime(_ events: [KaleEvent]) -> [KaleEvent] {
         events.enumerated().sorted { a, b in
