@@ -146,7 +146,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KaleCLITests",
-            dependencies: ["Kale", "KaleCLI", "KaleRedis", "KaleTestSupport"]
+            dependencies: ["Kale", "KaleCLI", "KaleDashboard", "KaleRedis", "KaleTestSupport"]
         ),
         .testTarget(
             name: "KaleObservabilityTests",

@@ -63,13 +63,25 @@ public struct EnqueueOptions: Sendable, Hashable {
         self.id = id
     }
 
-    /// These options with every unset field taken from `fallback`.
+    /// These options with every unset field taken from `fallback`: the one rule by which a
+    /// task's declared defaults (``TaskDefinition/defaultOptions``) meet what a producer says.
+    ///
+    /// The typed ``KaleClient/enqueue(_:_:options:)`` applies it with `T.defaultOptions`; an
+    /// enqueue by name (the CLI, the dashboard, a schedule) with
+    /// ``TaskRegistry/defaults(for:)``. What `self` sets always wins:
+    /// - `delay` and `eta` are one choice, when to run: if `self` sets either, neither is taken
+    ///   from `fallback` (a default `eta` would otherwise override an explicit `delay`).
+    /// - `headers` are merged, `self`'s value winning for a name both have.
+    /// - `id` is never taken from `fallback`: an id names one task, so a default one would turn
+    ///   every enqueue after the first into a duplicate.
     public func merged(over fallback: EnqueueOptions) -> EnqueueOptions {
         var o = self
         o.queue = queue ?? fallback.queue
         o.priority = priority ?? fallback.priority
-        o.delay = delay ?? fallback.delay
-        o.eta = eta ?? fallback.eta
+        if delay == nil && eta == nil {
+            o.delay = fallback.delay
+            o.eta = fallback.eta
+        }
         o.expiresIn = expiresIn ?? fallback.expiresIn
         o.maxRetries = maxRetries ?? fallback.maxRetries
         o.backoff = backoff ?? fallback.backoff

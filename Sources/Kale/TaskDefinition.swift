@@ -17,6 +17,13 @@ public protocol TaskDefinition: Sendable {
     static var name: String { get }
 
     /// Options applied when the producer leaves them unset (queue, retries, limits …).
+    ///
+    /// The typed ``KaleClient/enqueue(_:_:options:)`` applies them, and so does an enqueue by
+    /// name in an executable that registers the task: `kale enqueue` and the dashboard's
+    /// `POST /api/tasks` run through `KaleCLI.main(registry:)` (``TaskRegistry/defaults(for:)``).
+    /// ``KaleClient/enqueue(name:args:options:)`` alone does not know them: pass
+    /// `options.merged(over: registry.defaults(for: name) ?? EnqueueOptions())` when a
+    /// registry is at hand.
     static var defaultOptions: EnqueueOptions { get }
 
     /// The names of the input's fields in the order a caller that passes positional arguments

@@ -28,6 +28,16 @@ public final class TaskRegistry: Sendable {
         handlers.withLock { $0[name] }
     }
 
+    /// The options the task registered under `name` declares
+    /// (``TaskHandler/defaultOptions``), or nil when no task has that name.
+    ///
+    /// An enqueue by name applies them the way the typed enqueue applies `T.defaultOptions`:
+    /// `options.merged(over: registry.defaults(for: name) ?? EnqueueOptions())`
+    /// (``EnqueueOptions/merged(over:)``), so what the caller sets wins.
+    public func defaults(for name: String) -> EnqueueOptions? {
+        handler(named: name)?.defaultOptions
+    }
+
     /// Every registered name, sorted.
     public var names: [String] { handlers.withLock { $0.keys.sorted() } }
 }

@@ -18,7 +18,7 @@ struct DashboardLauncher: ParsableCommand {
         abstract: "Serve the web dashboard (runs the kale-full binary).",
         discussion: """
         Examples:
-          kale dashboard                      # http://127.0.0.1:8080/, read-only without a token
+          kale dashboard   # http://127.0.0.1:8080/, read-only without a token
           KALE_DASHBOARD_TOKEN=… kale dashboard --bind 0.0.0.0 --port 8080
 
         The dashboard lives in its own binary, kale-full, next to kale; this command runs it with the same arguments. 'kale-full dashboard --help' lists its options (--port, --bind, --read-only, --token-file, --redis, --prefix). See docs/dashboard.md.

@@ -21,6 +21,8 @@ struct EnqueueCommand: AsyncParsableCommand {
 
         Without --args the task gets {}. Any name is accepted: a task that no worker knows is dead-lettered by the worker that fetches it (reason UnknownTask).
 
+        A task that the executable running this command registers (your own, through KaleCLI.main(registry:)) gets the options it declares (queue, priority, retries, time limits) for every flag left out; a flag always wins. The stand-alone kale registers no such task: there an unset --queue means default.
+
         Prints one id per line (--json: {"id","queue","created"}); when Redis refuses part of a --count batch, the ids of every task it did create are printed before the error. With --wait it prints one line per task instead: id, state, then the result or the error (--json: the task object), and exits 1 unless every task succeeded.
         """
     )
@@ -37,10 +39,10 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(name: .customLong("args-file"), help: ArgumentHelp("Read the input JSON from a file ('-' for stdin).", valueName: "path"))
     var argsFile: String?
 
-    @Option(help: "The queue (default: default).")
+    @Option(help: "The queue (default: the task's registered queue, else default).")
     var queue: String?
 
-    @Option(help: "high, normal or low (default: normal).")
+    @Option(help: "high, normal or low (default: the task's, else normal).")
     var priority: String?
 
     @Option(help: ArgumentHelp("Run no earlier than this from now (250ms, 30s, 5m, 2h).", valueName: "duration"))
@@ -52,7 +54,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Never start after this long from now; the task ends expired.", valueName: "duration"))
     var expires: DurationArgument?
 
-    @Option(help: "Retries after a failed first attempt (default 3; 0 = run once).")
+    @Option(help: "Retries after a failed first attempt (default: the task's, else 3; 0 = run once).")
     var retries: Int?
 
     @Option(name: .customLong("time-limit"), help: ArgumentHelp("Kill the task's process after this long.", valueName: "duration"))
@@ -117,7 +119,7 @@ struct EnqueueCommand: AsyncParsableCommand {
         // Everything that can be wrong with the input is found before Redis is touched.
         let input = try loadArgs()
         if celery { return try await runCelery(input) }
-        let options = enqueueOptions()
+        let options = enqueueOptions(defaults: KaleCLI.registry)
         let client = try await global.client()
         var refs: [KaleClient.TaskRef] = []
         refs.reserveCapacity(count)
@@ -138,7 +140,7 @@ struct EnqueueCommand: AsyncParsableCommand {
             refs += batch
         }
         if let first = refs.first, !first.created {
-            Output.note("note: unique key '\(unique ?? "")' is held by task \(first.id); nothing new was enqueued\n")
+            Output.note("note: unique key '\(options.uniqueKey ?? "")' is held by task \(first.id); nothing new was enqueued\n")
         }
         guard wait else { return }
         let meter = ProgressMeter(total: refs.count, style: Output.stderrIsTerminal ? .bar : .lines)
@@ -208,7 +210,17 @@ struct EnqueueCommand: AsyncParsableCommand {
         }
     }
 
-    func enqueueOptions() -> EnqueueOptions {
+    /// The options the flags give, over the defaults the task registered under ``name`` in
+    /// `registry` declares (``TaskRegistry/defaults(for:)``): a flag always wins.
+    ///
+    /// Without a registered task (the stand-alone `kale`, a name only another executable
+    /// registers) the flags are all there is and the worker's defaults apply.
+    func enqueueOptions(defaults registry: TaskRegistry) -> EnqueueOptions {
+        flagOptions().merged(over: registry.defaults(for: name) ?? EnqueueOptions())
+    }
+
+    /// The options exactly as the flags give them.
+    private func flagOptions() -> EnqueueOptions {
         var o = EnqueueOptions()
         o.queue = queue
         o.priority = priority.flatMap(Priority.init(rawValue:))

@@ -19,8 +19,12 @@ package struct EnqueueRequest: Sendable {
     /// Parses and validates `arguments` (as after `kale enqueue`); `--celery`, `--count`,
     /// `--wait` and `--args-file` are the caller's to leave out.
     ///
+    /// - Parameters:
+    ///   - arguments: `kale enqueue`'s arguments.
+    ///   - registry: the tasks of the executable serving the request; a task registered there
+    ///     gets its declared defaults for what the arguments leave unset, as in `kale enqueue`.
     /// - Throws: ``Invalid`` with the message `kale enqueue` prints.
-    package init(arguments: [String]) throws {
+    package init(arguments: [String], registry: TaskRegistry) throws {
         let command: EnqueueCommand
         do { command = try EnqueueCommand.parse(arguments) }
         catch {
@@ -32,6 +36,6 @@ package struct EnqueueRequest: Sendable {
         do { args = try command.loadArgs() }
         catch let failure as CLIFailure { throw Invalid(message: failure.message) }
         name = command.name
-        options = command.enqueueOptions()
+        options = command.enqueueOptions(defaults: registry)
     }
 }

@@ -18,6 +18,7 @@ struct EventsCommand: AsyncParsableCommand {
         child_died. enqueued, started and succeeded are written while someone follows the queue (as \
         --follow does; KALE_EVENTS=all: always). Events name tasks (id, name, attempt, worker), never \
         their arguments.
+
         --json prints one event object per line, oldest first.
         """
     )

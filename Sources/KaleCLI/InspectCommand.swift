@@ -10,8 +10,8 @@ struct InspectCommand: AsyncParsableCommand {
         abstract: "Show queues, workers or one task.",
         discussion: """
         Examples:
-          kale inspect                     # every queue and every live worker
-          kale inspect --watch             # the same, redrawn every second until Ctrl-C
+          kale inspect           # every queue and every live worker
+          kale inspect --watch   # the same, redrawn every second until Ctrl-C
           kale inspect queues --json
           kale inspect workers
           kale inspect task 3f0c9a1e-8d2b-4c55-9a57-0c1d2e3f4a5b

@@ -15,17 +15,20 @@ import KaleWorker
 ///     }
 /// }
 /// ```
-/// `MyWorker worker --concurrency 8` then runs those tasks; every other command works too.
+/// `MyWorker worker --concurrency 8` then runs those tasks; every other command works too, and
+/// `MyWorker enqueue images.thumbnail` sends the task with its declared
+/// ``Kale/TaskDefinition/defaultOptions`` (queue, retries, limits) for every flag left out.
 public enum KaleCLI {
-    /// The registry of the executable running the CLI, for `worker`.
-    @TaskLocal static var registry = TaskRegistry()
+    /// The registry of the executable running the CLI: the tasks `worker` serves, and the
+    /// defaults `enqueue` (and an in-process `dashboard`) apply to them.
+    @TaskLocal package static var registry = TaskRegistry()
     /// Whether the built-in `kale.*` diagnostic tasks are served without `--diagnostics`.
     @TaskLocal static var diagnosticsByDefault = false
 
     /// Parses the process's arguments, runs the command and exits with its code.
     ///
     /// - Parameters:
-    ///   - registry: the tasks `worker` serves.
+    ///   - registry: the tasks `worker` serves; `enqueue` gives them their declared defaults.
     ///   - diagnosticsByDefault: serve `kale.noop`, `kale.echo` … without `--diagnostics`
     ///     (the stand-alone `kale` does; an embedding executable should not).
     ///   - commands: more subcommands of `kale`, such as `KaleDashboard.DashboardCommand`. One

@@ -16,9 +16,10 @@ struct WorkerCommand: AsyncParsableCommand {
         discussion: """
         Examples:
           kale worker --queues images,pdf --concurrency 4
-          kale worker --queues images=3,pdf=1 --time-limit 5m --max-memory-per-child 512
-        SIGTERM stops warmly (running tasks get --grace to finish; the rest go back to the
-        queue at once); a second SIGTERM or a SIGINT stops at once, requeueing running tasks.
+          kale worker --queues images=3,pdf=1 --time-limit 5m
+          kale worker --queues images --max-memory-per-child 512
+
+        SIGTERM stops warmly (running tasks get --grace to finish; the rest go back to the queue at once); a second SIGTERM or a SIGINT stops at once, requeueing running tasks.
         """
     )
 

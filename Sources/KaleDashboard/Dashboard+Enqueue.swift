@@ -8,7 +8,8 @@ extension Dashboard {
     static let maxWait: Double = 300
 
     /// `POST /api/tasks`: one task from a JSON object, checked by `kale enqueue`'s own code
-    /// (the fields become its arguments, see ``EnqueueRequest``), optionally awaited.
+    /// (the fields become its arguments, see ``EnqueueRequest``), optionally awaited. A task in
+    /// ``registry`` gets its declared defaults for the fields left out.
     ///
     /// Answers 201 `{"id","queue","created"}`; with `wait`, 200 and the task object once it
     /// ended, or 202 and the task object with `"timed_out": true`.
@@ -19,7 +20,7 @@ extension Dashboard {
         }
         let (arguments, wait) = try Self.enqueueArguments(object)
         let request: EnqueueRequest
-        do { request = try EnqueueRequest(arguments: arguments) }
+        do { request = try EnqueueRequest(arguments: arguments, registry: registry) }
         catch let e as EnqueueRequest.Invalid { throw BadRequest(Self.apiWording(e.message)) }
         let ref = try await client.enqueue(name: request.name, args: request.args, options: request.options)
         let created = JSONValue.object(["id": .string(ref.id), "queue": .string(ref.queue), "created": .bool(ref.created)])

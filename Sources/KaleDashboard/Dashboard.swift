@@ -18,14 +18,26 @@ import UnixSignals
 public final class Dashboard: Sendable {
     let client: KaleClient
     let settings: DashboardSettings
+    /// The tasks of the executable serving the dashboard, whose declared defaults
+    /// `POST /api/tasks` applies.
+    let registry: TaskRegistry
     let access: AccessControl
     let feed: LiveFeed
     let history: HistoryCache
     let logger: Logger
 
-    public init(client: KaleClient, settings: DashboardSettings, logger: Logger = Logger(label: "kale.dashboard")) {
+    /// - Parameters:
+    ///   - client: the Kale installation shown.
+    ///   - settings: the address, the token and the mode.
+    ///   - registry: tasks whose ``TaskDefinition/defaultOptions`` an enqueue by name over
+    ///     `POST /api/tasks` applies to what the request leaves unset (default: none, so only
+    ///     the request's fields and the worker's defaults count).
+    ///   - logger: where the server logs.
+    public init(client: KaleClient, settings: DashboardSettings, registry: TaskRegistry = TaskRegistry(),
+                logger: Logger = Logger(label: "kale.dashboard")) {
         self.client = client
         self.settings = settings
+        self.registry = registry
         self.logger = logger
         access = AccessControl(settings: settings)
         feed = LiveFeed(client: client, logger: logger)

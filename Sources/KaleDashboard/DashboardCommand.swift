@@ -70,7 +70,9 @@ public struct DashboardCommand: AsyncParsableCommand {
         settings.redisDescription = url.description
         GlobalOptions.quietLogging
         let client = try await global.client()
-        let dashboard = Dashboard(client: client, settings: settings)
+        // The executable's registry, so an enqueue over the API gets a registered task's
+        // defaults exactly as `kale enqueue` in the same executable does.
+        let dashboard = Dashboard(client: client, settings: settings, registry: KaleCLI.registry)
         let address = bind.contains(":") ? "[\(bind)]" : bind
         let mode = (settings.readOnly ? "read-only" : token == nil ? "no token: actions disabled" : "actions need the token")
             + (requireToken ? ", every page needs the token" : "")

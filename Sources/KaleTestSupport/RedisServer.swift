@@ -163,7 +163,8 @@ public final class RedisServer: Sendable {
         return kale_spawn(&pid, path, &cArgs, &env, fd, fd, fd, -1)
     }
 
-    private static func freePort() throws -> Int {
+    /// A loopback TCP port no one listens on now (never 6379), for a server a test starts.
+    public static func freePort() throws -> Int {
         // Close-on-exec: a server spawned by another thread in the instant this socket is open
         // would inherit it and hold the port, so the server meant for it fails to bind
         // ("Address already in use"; seen in about one run in three of the kill tests).

@@ -25,4 +25,35 @@ import Testing
         #expect(try await f.client.status(of: kept.id, queue: "default")?.state == .pending)
         #expect(try await f.auditQueue("default", ids: [kept.id]).isEmpty)
     }
+
+    /// The one rule for a task's declared defaults: they fill what the caller left unset.
+    @Test func mergeFillsUnsetFieldsAndKeepsSetOnes() {
+        let defaults = EnqueueOptions(queue: "images", priority: .high, maxRetries: 7, timeLimit: .seconds(5),
+                                      resultTTL: .seconds(60), headers: ["tenant": "a", "trace": "t0"], id: "fixed")
+        let filled = EnqueueOptions(headers: ["trace": "t1"]).merged(over: defaults)
+        #expect(filled.queue == "images" && filled.priority == .high && filled.maxRetries == 7)
+        #expect(filled.timeLimit == .seconds(5) && filled.resultTTL == .seconds(60))
+        #expect(filled.headers == ["tenant": "a", "trace": "t1"], "headers merged, the caller's winning")
+        #expect(filled.id == nil, "a default id would make every enqueue after the first a duplicate")
+        let explicit = EnqueueOptions(queue: "other", maxRetries: 1).merged(over: defaults)
+        #expect(explicit.queue == "other" && explicit.maxRetries == 1 && explicit.priority == .high)
+    }
+
+    /// A default `eta` overrode an explicit `delay` (eta wins over delay): when to run is one choice.
+    @Test func explicitDelayOrETAReplacesBothDefaults() {
+        let defaults = EnqueueOptions(delay: .seconds(30), eta: 1_900_000_000)
+        let delayed = EnqueueOptions(delay: .seconds(1)).merged(over: defaults)
+        #expect(delayed.delay == .seconds(1) && delayed.eta == nil)
+        let at = EnqueueOptions(eta: 1_800_000_000).merged(over: defaults)
+        #expect(at.eta == 1_800_000_000 && at.delay == nil)
+        let unset = EnqueueOptions().merged(over: defaults)
+        #expect(unset.delay == .seconds(30) && unset.eta == 1_900_000_000)
+    }
+
+    @Test func registryGivesTheRegisteredTasksDefaults() {
+        let registry = TaskRegistry()
+        registry.register(TaskHandler(name: "t.images", defaultOptions: EnqueueOptions(queue: "images", maxRetries: 7)) { _, _ in .null })
+        #expect(registry.defaults(for: "t.images") == EnqueueOptions(queue: "images", maxRetries: 7))
+        #expect(registry.defaults(for: "t.unknown") == nil)
+    }
 }
