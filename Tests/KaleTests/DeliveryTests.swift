@@ -28,6 +28,21 @@ import Testing
         #expect(states.allSatisfy { $0.string == "succeeded" })
     }
 
+    @Test func aFetchLeasesAsManyTasksAsAskedFor() async throws {
+        let f = KaleFixture()
+        let refs = try await f.client.enqueueBatch(name: "t.x", args: Array(repeating: .null, count: 20))
+        let now = Broker.now()
+        for (count, lease) in [(1, "a"), (4, "b"), (8, "c")] {
+            let reply = try await f.redis.send(f.client.broker.fetch(queue: "default", worker: "w", lease: lease, count: count,
+                                                                     leaseDeadline: now + 10_000, now: now))
+            // Each task is four items of the reply: a fetch that stopped at three times its
+            // count of items leased 3 of 4, 6 of 8 (and prefetch buffers ran a quarter short).
+            #expect(Broker.leased(from: reply, queue: "default", lease: lease).count == count)
+        }
+        #expect(try await f.redis.send("ZCARD", f.keys.active("default")).int == 13)
+        #expect(try await f.auditQueue("default", ids: refs.map(\.id)).isEmpty)
+    }
+
     @Test func vanishedConsumersLeaseExpiresAndTaskRunsAgain() async throws {
         let f = KaleFixture()
         let counter = f.keys.prefix + ":runs"

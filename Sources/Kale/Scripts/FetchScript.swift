@@ -31,7 +31,7 @@ extension Scripts {
     local out = {}
     local budget = want + 100
     local li = 1
-    while #out < want * 3 and li <= 3 and budget > 0 do
+    while #out < want * 4 and li <= 3 and budget > 0 do
       local id = redis.call('RPOP', KEYS[li])
       if not id then
         li = li + 1
