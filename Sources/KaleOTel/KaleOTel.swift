@@ -1,5 +1,5 @@
 public import Foundation
-public import Kale
+import Kale
 import Logging
 import OTel
 import ServiceLifecycle

@@ -1,4 +1,4 @@
-public import Kale
+import Kale
 public import Prometheus
 
 /// A Prometheus registry and the swift-metrics factory that fills it, set up for Kale's
