@@ -37,16 +37,20 @@ public struct Broker: Sendable {
 
     /// The EVALSHA that creates `envelope` (encoded as `message`).
     public func enqueueCommand(_ envelope: Envelope, message: [UInt8], uniqueTTL: Duration?, now: Int64) -> RedisCommand {
+        let (k, a) = creation(envelope, message: message, uniqueTTL: uniqueTTL, now: now)
+        return Scripts.enqueue.command(keys: k, arguments: a)
+    }
+
+    /// The KEYS and ARGV of a task's creation (``Scripts/enqueue``; ``Scripts/fire`` has them
+    /// after keys and arguments of its own).
+    func creation(_ envelope: Envelope, message: [UInt8], uniqueTTL: Duration?, now: Int64) -> (keys: [String], arguments: [any RedisArgument]) {
         let q = envelope.queue
         let unique = envelope.uniqueKey.map { keys.unique(q, $0) } ?? keys.task(q, envelope.id)
-        return Scripts.enqueue.command(
-            keys: [keys.task(q, envelope.id), keys.pending(q, envelope.priority), keys.scheduled(q), keys.notify(q), unique],
-            arguments: [
-                envelope.id, message, now, envelope.eta ?? 0, envelope.priority.rank, envelope.maxRetries,
-                envelope.expiresAt ?? 0, envelope.resultTTLMs ?? ttlMs,
-                envelope.uniqueKey == nil ? 0 : (uniqueTTL ?? .seconds(3600)).milliseconds, envelope.name,
-                observation(q),
-            ])
+        return ([keys.task(q, envelope.id), keys.pending(q, envelope.priority), keys.scheduled(q), keys.notify(q), unique],
+                [envelope.id, message, now, envelope.eta ?? 0, envelope.priority.rank, envelope.maxRetries,
+                 envelope.expiresAt ?? 0, envelope.resultTTLMs ?? ttlMs,
+                 envelope.uniqueKey == nil ? 0 : (uniqueTTL ?? .seconds(3600)).milliseconds, envelope.name,
+                 observation(q)])
     }
 
     /// The commands that create tasks which share everything but their id and message (one
@@ -122,12 +126,16 @@ public struct Broker: Sendable {
     /// blocking command).
     public func fetch(queue: String, worker: String, lease: String, count: Int, leaseDeadline: Int64, now: Int64) -> RedisCommand {
         Scripts.fetch.command(
-            keys: keys.pendingLists(queue) + [keys.active(queue), keys.notify(queue), keys.dead(queue)],
+            keys: keys.pendingLists(queue) + [keys.active(queue), keys.notify(queue), keys.dead(queue),
+                                               keys.control(queue), keys.scheduled(queue)],
             arguments: [
                 now, leaseDeadline, worker, count, configuration.maxMessageSize, keys.taskPrefix(queue),
                 keys.doneChannel(""), observation(queue), configuration.deadSetMaxSize, deadAgeMs, ttlMs, lease,
             ])
     }
+
+    /// Whether a fetch reply says the queue is paused (``Scripts/fetch`` leased nothing).
+    public static func isPaused(_ reply: RedisReply) -> Bool { reply.int == -1 }
 
     /// Parses a fetch reply (sent with lease token `lease`) into leased tasks.
     public static func leased(from reply: RedisReply, queue: String, lease: String) -> [LeasedTask] {
@@ -285,6 +293,15 @@ public struct Broker: Sendable {
     /// the key; for a task the bridge answers without a record of its own.
     public func celeryResultCommand(key: String, json: [UInt8], expires: Int) -> RedisCommand {
         Scripts.celeryResult.command(keys: [key], arguments: [json, expires])
+    }
+
+    /// Copies limit definitions of version `version` (task name -> ``TaskLimits/spec``) into
+    /// `queue`'s control hash; true when it was older.
+    @discardableResult
+    public func syncLimits(queue: String, version: Int, specs: [(name: String, spec: String)]) async throws -> Bool {
+        let reply = try await redis.run(Scripts.syncLimits, keys: [keys.control(queue)],
+                                        arguments: [version] + specs.flatMap { [$0.name, $0.spec] as [any RedisArgument] })
+        return reply.int == 1
     }
 
     /// Promotes due scheduled tasks of `queue`; returns how many, and when the next is due (ms).

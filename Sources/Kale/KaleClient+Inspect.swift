@@ -22,7 +22,7 @@ extension KaleClient {
         let current = now / bucketMs
         let bucketCount = max(Int(window.milliseconds / bucketMs), 1)
         let kinds = QueueStats.counterKinds
-        // Per queue: 3 LLEN, 3 ZCARD, 1 MGET of kinds × buckets (all one hash tag, so one slot).
+        // Per queue: 3 LLEN, 3 ZCARD, 1 MGET of kinds × buckets, the pause (all one hash tag, so one slot).
         var commands: [RedisCommand] = []
         for q in names {
             commands += keys.pendingLists(q).map { RedisCommand("LLEN", $0) }
@@ -31,10 +31,11 @@ extension KaleClient {
                 (0..<bucketCount).map { keys.statsPrefix(q) + kind + ":" + String(current - Int64($0)) }
             }
             commands.append(RedisCommand("MGET", arguments: counters))
+            commands.append(RedisCommand("HGET", keys.control(q), "paused"))
         }
         let replies = try await redis.pipeline(commands)
         for r in replies { try r.throwingServerError() }
-        let perQueue = 7
+        let perQueue = 8
         return names.enumerated().map { i, q in
             let r = Array(replies[(i * perQueue)..<((i + 1) * perQueue)])
             var pending: [Priority: Int] = [:]
@@ -46,7 +47,8 @@ extension KaleClient {
             }
             return QueueStats(queue: q, pending: pending, scheduled: r[3].int ?? 0, active: r[4].int ?? 0,
                               dead: r[5].int ?? 0, recent: recent,
-                              window: .milliseconds(Int64(bucketCount) * bucketMs))
+                              window: .milliseconds(Int64(bucketCount) * bucketMs),
+                              pausedAt: r[7].string.flatMap { Int64($0) })
         }
     }
 

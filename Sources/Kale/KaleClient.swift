@@ -23,6 +23,13 @@ public final class KaleClient: Sendable {
         broker = Broker(redis: redis, configuration: configuration)
     }
 
+    /// A client that shares `redis` (a worker's connections) instead of opening its own.
+    public init(configuration: KaleConfiguration, sharing redis: RedisClient) {
+        self.configuration = configuration
+        self.redis = redis
+        broker = Broker(redis: redis, configuration: configuration)
+    }
+
     /// A client for `url` with default settings.
     public convenience init(url: RedisURL) {
         self.init(configuration: KaleConfiguration(redis: RedisConfiguration(url: url)))
@@ -84,6 +91,12 @@ public final class KaleClient: Sendable {
         public var queue: String
         /// False when a unique key was held and `id` names the existing task.
         public var created: Bool
+
+        public init(id: String, queue: String, created: Bool) {
+            self.id = id
+            self.queue = queue
+            self.created = created
+        }
     }
 
     struct Prepared {

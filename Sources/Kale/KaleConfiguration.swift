@@ -29,7 +29,7 @@ public struct KaleConfiguration: Sendable {
     /// How many entries each queue's event stream keeps (approximately: trimmed with
     /// `MAXLEN ~`); 0 writes no events. Default 10,000 (`KALE_EVENTS=off`, `KALE_EVENTS_LENGTH`).
     public var eventStreamLength: Int
-    /// Whether the frequent events (`enqueued`, `started`, `succeeded`) are written always.
+    /// Whether the frequent events (`enqueued`, `started`, `succeeded`, `deferred`) are written always.
     /// Default false: they are written while someone follows the stream (`kale events
     /// --follow`, the dashboard's live view: ``KaleClient/followEvents(queues:)`` marks the
     /// queues watched), the rest (`retried`, `dead`, `cancelled`, `expired`, `reaped`, the

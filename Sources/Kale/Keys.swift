@@ -2,7 +2,9 @@
 ///
 /// Each key of a queue carries the queue's hash tag, `kale:{images}:…`, so all of a queue's
 /// keys live in one Redis Cluster slot and every script touches one slot only. The few global
-/// keys (the queue and worker registries) are never touched by a script.
+/// keys (the queue and worker registries) are never touched by a script; the global keys that
+/// are (the schedule leader's lease and fencing counter) share a hash tag of their own, as do
+/// the limit definitions and their version.
 public struct Keys: Sendable, Hashable {
     /// The first part of every key. Default `kale`; tests use a unique prefix each.
     public let prefix: String
@@ -51,6 +53,38 @@ public struct Keys: Sendable, Hashable {
     public func celeryIntake(_ queue: String, brokerPrefix: String = "") -> String {
         queuePrefix(queue) + "celery:intake" + (brokerPrefix.isEmpty ? "" : ":" + brokerPrefix)
     }
+    /// Hash of a queue's flow controls, read by every fetch: `paused` (since when, ms) and
+    /// `limit:<task>` (the compact limit spec of a task, copied from ``limits`` by the workers
+    /// that serve the queue), `limits_version` (the version of ``limits`` copied).
+    public func control(_ queue: String) -> String { queuePrefix(queue) + "control" }
+    /// Prefix of a queue's limit state, per bucket (`<task>`, or `<task>|<key value>`):
+    /// `rate:<bucket>:<spec hash>` (GCRA's theoretical arrival time), `permits:<bucket>` (sorted
+    /// set of the ids holding a concurrency permit) and `wait:<bucket>` (sorted set of the ids
+    /// waiting for one, by time of deferral).
+    public func limitStatePrefix(_ queue: String) -> String { queuePrefix(queue) + "limit:" }
+    /// Hash of the fleet's limit definitions: task name -> JSON (``TaskLimits``). The limit
+    /// keys share a hash tag of their own, so a change and its version bump are one
+    /// transaction on a cluster too.
+    public var limits: String { "\(prefix):{limits}:defs" }
+    /// Counter bumped by every change of ``limits``: workers copy the definitions into the
+    /// queues they serve when it moves.
+    public var limitsVersion: String { "\(prefix):{limits}:version" }
+
+    /// Hash of the schedule definitions: schedule name -> JSON (``ScheduleDefinition``). The
+    /// global schedule keys share one hash tag, like the limits'.
+    public var schedules: String { "\(prefix):{schedules}:defs" }
+    /// Counter bumped by every change of ``schedules``, so the firing leader re-reads them.
+    public var schedulesVersion: String { "\(prefix):{schedules}:version" }
+    /// The schedule leader's lease: holds `<fencing token>:<worker id>`, expires unless renewed.
+    public var scheduleLeader: String { "\(prefix):{schedules}:leader" }
+    /// Counter handing out fencing tokens, one per leadership won.
+    public var scheduleFence: String { "\(prefix):{schedules}:fence" }
+    /// Hash of one schedule's firing state, in the slot of the queue it fires into: `last`
+    /// (the last tick recorded, ms), `fence` (the highest fencing token seen), `last_id` and
+    /// `last_fired_at` (the last tick's task and when it was made), `fired`, `refused`
+    /// (duplicate attempts turned away), `fenced` (attempts by a stale leader), `skipped`.
+    public func scheduleState(_ queue: String, _ name: String) -> String { queuePrefix(queue) + "schedule:" + name }
+
     /// Set of the Celery queues that workers take over (for inspection).
     public var celeryQueues: String { "\(prefix):celery:queues" }
 

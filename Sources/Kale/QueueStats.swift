@@ -18,9 +18,15 @@ public struct QueueStats: Sendable, Hashable {
     public var recent: [String: Int]
     /// The span ``recent`` covers: whole buckets, the current (partial) one included.
     public var window: Duration
+    /// Since when the queue is paused (ms since 1970), nil when it is not
+    /// (``KaleClient/pause(queue:)``).
+    public var pausedAt: Int64?
+    /// Whether workers lease nothing from the queue.
+    public var isPaused: Bool { pausedAt != nil }
 
     public init(queue: String, pending: [Priority: Int], scheduled: Int, active: Int, dead: Int,
-                recent: [String: Int], window: Duration) {
+                recent: [String: Int], window: Duration, pausedAt: Int64? = nil) {
+        self.pausedAt = pausedAt
         self.queue = queue
         self.pending = pending
         self.scheduled = scheduled

@@ -31,6 +31,11 @@ public protocol TaskDefinition: Sendable {
     /// keyword arguments.
     static var argumentNames: [String] { get }
 
+    /// Fleet-wide rate limit and concurrency cap of this task, published by every worker that
+    /// registers it (``DefinitionOrigin/code``). Default none. Limits set at run time
+    /// (`kale limits set`, ``KaleClient/setLimits(_:for:)``) win over these.
+    static var limits: TaskLimits? { get }
+
     /// Does the work.
     ///
     /// Check `context.isCancelled` (or call `try context.checkCancellation()`) in long loops
@@ -43,6 +48,7 @@ public protocol TaskDefinition: Sendable {
 extension TaskDefinition {
     public static var defaultOptions: EnqueueOptions { EnqueueOptions() }
     public static var argumentNames: [String] { [] }
+    public static var limits: TaskLimits? { nil }
 }
 
 /// A task definition with its types erased, as the worker runs it from JSON.
@@ -51,6 +57,8 @@ public struct TaskHandler: Sendable {
     public let defaultOptions: EnqueueOptions
     /// See ``TaskDefinition/argumentNames``.
     public let argumentNames: [String]
+    /// See ``TaskDefinition/limits``.
+    public let limits: TaskLimits?
     /// Decodes the input, runs the task and encodes the output.
     public let run: @Sendable (JSONValue, TaskContext) async throws -> JSONValue
 
@@ -58,6 +66,7 @@ public struct TaskHandler: Sendable {
         name = T.name
         defaultOptions = T.defaultOptions
         argumentNames = T.argumentNames
+        limits = Self.declared(T.limits, of: T.name)
         run = { args, context in
             let input: T.Input
             do { input = try args.decode(T.Input.self) }
@@ -71,10 +80,20 @@ public struct TaskHandler: Sendable {
         }
     }
 
+    /// Declared limits as published: from code, and valid (an invalid one is a programmer
+    /// error, found at registration rather than in a worker's log).
+    private static func declared(_ limits: TaskLimits?, of name: String) -> TaskLimits? {
+        guard var l = limits else { return nil }
+        do { try l.validate() } catch { preconditionFailure("the limits of task '\(name)': \(error)") }
+        l.origin = .code
+        return l
+    }
+
     /// A handler from a closure over raw JSON, for built-in and dynamic tasks.
     public init(name: String, defaultOptions: EnqueueOptions = EnqueueOptions(), argumentNames: [String] = [],
-                run: @escaping @Sendable (JSONValue, TaskContext) async throws -> JSONValue) {
+                limits: TaskLimits? = nil, run: @escaping @Sendable (JSONValue, TaskContext) async throws -> JSONValue) {
         self.name = name
+        self.limits = Self.declared(limits, of: name)
         self.defaultOptions = defaultOptions
         self.argumentNames = argumentNames
         self.run = run

@@ -6,6 +6,7 @@ import Synchronization
 /// handlers for one name would make which one runs depend on registration order.
 public final class TaskRegistry: Sendable {
     private let handlers = Mutex<[String: TaskHandler]>([:])
+    private let schedules = Mutex<[String: ScheduleDefinition]>([:])
 
     public init() {}
 
@@ -40,4 +41,28 @@ public final class TaskRegistry: Sendable {
 
     /// Every registered name, sorted.
     public var names: [String] { handlers.withLock { $0.keys.sorted() } }
+
+    /// Declares schedule `name`: `task` enqueued with `input` at every tick of `timing`, on
+    /// the task's default queue unless `queue` is given. Workers with this registry publish
+    /// it at start (``DefinitionOrigin/code``): added when missing, updated when the stored
+    /// one came from code and fires differently, left alone when an operator made it.
+    ///
+    /// Declaring a name twice, or one that ``ScheduleDefinition/validate()`` refuses, is a
+    /// programmer error and stops the process.
+    public func schedule<T: TaskDefinition>(_ name: String, _ task: T.Type, input: T.Input, timing: ScheduleTiming,
+                                            queue: String? = nil, catchUp: ScheduleDefinition.CatchUp = .none) {
+        let args: JSONValue
+        do { args = try JSONValue(encoding: input) }
+        catch { preconditionFailure("the input of schedule '\(name)' does not encode as JSON: \(error)") }
+        let definition = ScheduleDefinition(name: name, task: T.name, timing: timing, args: args,
+                                            queue: queue ?? T.defaultOptions.queue ?? "default", catchUp: catchUp, origin: .code)
+        do { try definition.validate() } catch { preconditionFailure("schedule '\(name)': \(error)") }
+        schedules.withLock { s in
+            precondition(s[name] == nil, "schedule '\(name)' is declared twice")
+            s[name] = definition
+        }
+    }
+
+    /// The schedules declared with ``schedule(_:_:input:timing:queue:catchUp:)``, by name.
+    public var declaredSchedules: [ScheduleDefinition] { schedules.withLock { $0.values.sorted { $0.name < $1.name } } }
 }

@@ -30,7 +30,7 @@ struct QueueBench: AsyncParsableCommand {
     var only: [Group] = []
 
     enum Group: String, CaseIterable, ExpressibleByArgument {
-        case enqueue, e2e, latency, scaling, observability
+        case enqueue, e2e, latency, scaling, observability, limits
     }
 
     func validate() throws {
@@ -52,6 +52,7 @@ struct QueueBench: AsyncParsableCommand {
         if groups.contains(.latency) { figures += try await scenarios.latency() }
         if groups.contains(.scaling) { figures += try await scenarios.scaling() }
         if groups.contains(.observability) { figures += try await scenarios.observability() }
+        if groups.contains(.limits) { figures += try await scenarios.limits() }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let title = "kale-bench queue: \(url), \(cores) cores, median of \(runs) runs; ratio = median of per-run ours / reference"
         try emit(figures, title: title, json: common.json)

@@ -7,10 +7,10 @@ enum InspectRender {
     static func queues(_ stats: [QueueStats]) -> String {
         guard !stats.isEmpty else { return "no queues (nothing was enqueued under this prefix)" }
         var t = TextTable([("QUEUE", .left), ("PENDING", .right), ("SCHEDULED", .right), ("ACTIVE", .right),
-                           ("DEAD", .right), ("DONE/1m", .right), ("FAILED/1m", .right)])
+                           ("DEAD", .right), ("DONE/1m", .right), ("FAILED/1m", .right), ("STATE", .left)])
         for s in stats {
             t.add([s.queue, "\(s.pendingTotal)", "\(s.scheduled)", "\(s.active)", "\(s.dead)",
-                   "\(s.succeededRecently)", "\(s.failedRecently)"])
+                   "\(s.succeededRecently)", "\(s.failedRecently)", s.isPaused ? "paused" : "running"])
         }
         return t.render()
     }

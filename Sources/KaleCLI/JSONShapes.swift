@@ -63,7 +63,8 @@ extension QueueStats {
             "scheduled": .number(Double(scheduled)), "active": .number(Double(active)), "dead": .number(Double(dead)),
             "completed_last_minute": .number(Double(succeededRecently)), "failed_last_minute": .number(Double(failedRecently)),
             "counters_last_minute": .object(recent.mapValues { .number(Double($0)) }),
-            "window_seconds": .number(window.seconds),
+            "window_seconds": .number(window.seconds), "paused": .bool(isPaused),
+            "paused_at": pausedAt.map { .string(Format.iso(Date(timeIntervalSince1970: Double($0) / 1000))) } ?? .null,
         ])
     }
 }

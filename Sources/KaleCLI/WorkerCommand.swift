@@ -67,6 +67,12 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("metrics-address"), help: "The IPv4 address the metrics endpoint binds (default 127.0.0.1: this host only).")
     var metricsAddress = "127.0.0.1"
 
+    @Option(name: .customLong("schedule-lease"), help: ArgumentHelp("The schedule leader's lease: a new leader takes over within it (default 10s).", valueName: "duration"))
+    var scheduleLease: DurationArgument?
+
+    @Flag(name: .customLong("no-schedules"), help: "Never lead the firing of schedules (other workers do).")
+    var noSchedules = false
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -76,6 +82,7 @@ struct WorkerCommand: AsyncParsableCommand {
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if WorkerConfiguration.Pool(rawValue: pool) == nil { throw ValidationError("--pool must be process or inline, not '\(pool)'") }
         if let lease, lease.duration < .seconds(2) { throw ValidationError("--lease must be at least 2s") }
+        if let l = scheduleLease, l.duration < .seconds(1) { throw ValidationError("--schedule-lease must be at least 1s") }
         if let m = maxTasksPerChild, m < 1 { throw ValidationError("--max-tasks-per-child must be at least 1") }
         if let m = maxMemoryPerChild, m < 1 { throw ValidationError("--max-memory-per-child must be at least 1 (MB)") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level '\(logLevel)' is not a log level") }
@@ -173,6 +180,8 @@ struct WorkerCommand: AsyncParsableCommand {
         config.maxTasksPerChild = maxTasksPerChild
         config.maxMemoryPerChild = maxMemoryPerChild.map { $0 << 20 }
         if let name { config.name = name }
+        if let scheduleLease { config.scheduleLease = scheduleLease.duration }
+        config.firesSchedules = !noSchedules
         config.celery = celery.configuration()
 
         // Fail fast with exit 3 when Redis is not there at start; later outages are ridden out.

@@ -9,7 +9,6 @@ extension Worker {
     func fetchLoop() async {
         let blocking = redis.dedicatedConnection(name: "kale-fetch")
         defer { blocking.close() }
-        let notifyKeys = configuration.queues.map { kale.keys.notify($0.name) }
         var failures = 0
         // True when the fetch pipelined behind the last block found the only queue empty: a
         // fetch round now would find nothing, so block again at once. (The fetch deleted the
@@ -23,8 +22,10 @@ extension Worker {
                 failures = 0
                 drained = false
                 if got == 0 {
-                    let taken = try await awaitWork(on: blocking, notifyKeys: notifyKeys, free: free)
-                    drained = taken < free && configuration.queues.count == 1
+                    // nil: every queue is paused; look again (a resume) within the pause.
+                    if let taken = try await awaitWork(on: blocking, free: free) {
+                        drained = taken < free && configuration.queues.count == 1
+                    }
                 }
             } catch {
                 failures += 1
@@ -46,17 +47,35 @@ extension Worker {
     /// hops) later. The fetch is written before the block ends, so it takes Redis' clock
     /// (now 0) for its lease and timestamps rather than a clock read up to a block ago.
     /// Shutdown is noticed within a block (1 s).
-    /// Returns how many tasks the pipelined fetch leased.
-    private func awaitWork(on blocking: DedicatedConnection, notifyKeys: [String], free: Int) async throws -> Int {
+    /// Paused queues are left out of the block: their tokens would wake it at once, over and
+    /// over. The block's 1 s bounds how long a resume goes unnoticed.
+    /// Returns how many tasks the pipelined fetch leased; nil when every queue is paused (the
+    /// worker waited half a second instead of blocking).
+    private func awaitWork(on blocking: DedicatedConnection, free: Int) async throws -> Int? {
         let block = Duration.seconds(1)
-        guard let queue = configuration.fetchOrder().first else { return 0 }
+        let paused = pausedQueues.withLock { $0 }
+        let open = configuration.fetchOrder().filter { !paused.contains($0) }
+        guard let queue = open.first else {
+            await pause(.milliseconds(500))
+            return nil
+        }
+        let notifyKeys = configuration.queues.map(\.name).filter { !paused.contains($0) }.map { kale.keys.notify($0) }
         let lease = nextLeaseToken()
         let fetch = broker.fetch(queue: queue, worker: id, lease: lease, count: free, leaseDeadline: configuration.lease.milliseconds, now: 0)
         let replies = try await blocking.pipeline([.blocking(block, "BLPOP", arguments: notifyKeys + [block.seconds]), fetch])
         if case .error(let message)? = replies.last { throw RedisError(.server, detail: message) }
+        if notePaused(queue, replies[1]) { return 0 }
         let leased = Broker.leased(from: replies[1], queue: queue, lease: lease)
         await take(leased)
         return leased.count
+    }
+
+    /// Remembers whether a fetch of `queue` found it paused; returns that.
+    private func notePaused(_ queue: String, _ reply: RedisReply) -> Bool {
+        let paused = Broker.isPaused(reply)
+        let changed = pausedQueues.withLock { set in paused ? set.insert(queue).inserted : set.remove(queue) != nil }
+        if changed { logger.info(paused ? "queue paused: leasing nothing from it" : "queue resumed", metadata: ["queue": "\(queue)"]) }
+        return paused
     }
 
     /// A token for the next fetch's leases: unique within this worker (whose id is unique
@@ -84,7 +103,9 @@ extension Worker {
             let lease = nextLeaseToken()
             let command = broker.fetch(queue: queue, worker: id, lease: lease, count: free - got,
                                        leaseDeadline: now + configuration.lease.milliseconds, now: now)
-            let leased = Broker.leased(from: try await redis.send(command), queue: queue, lease: lease)
+            let reply = try await redis.send(command)
+            if notePaused(queue, reply) { continue }
+            let leased = Broker.leased(from: reply, queue: queue, lease: lease)
             await take(leased)
             got += leased.count
             // Strict order: a later queue is looked at only when the earlier ones are empty.

@@ -35,6 +35,8 @@ public final class Worker: Sendable {
     let registry: TaskRegistry
     let redis: RedisClient
     let broker: Broker
+    /// The producer API over the worker's own connections: limits, schedules' enqueues.
+    let client: KaleClient
     let executor: any Executor
     let logger: Logger
     let held: HeldTasks
@@ -45,6 +47,9 @@ public final class Worker: Sendable {
     let metrics: WorkerMetrics
     /// Numbers the fetches, for their lease tokens.
     let leaseCounter = Atomic<UInt64>(0)
+    /// Queues whose last fetch found them paused (``Broker/isPaused(_:)``): left out of the
+    /// blocking wait until a fetch finds them resumed.
+    let pausedQueues = Mutex<Set<String>>([])
     /// Whether the heartbeat wrote this worker's `worker_online` event yet.
     let announcedOnline = Atomic<Bool>(false)
     /// Reads the task records: Kale's format, plus Celery's on a worker that takes Celery
@@ -78,6 +83,7 @@ public final class Worker: Sendable {
         redisConfig.clientName = "kale-worker"
         redis = RedisClient(configuration: redisConfig, logger: logger)
         broker = Broker(redis: redis, configuration: kale)
+        client = KaleClient(configuration: kale, sharing: redis)
         // Celery's node name for this worker (`name@host` in Celery): in messages it sends and events.
         let node = "kale\(getpid())@\(configuration.name)"
         celeryWriter = CeleryMessageWriter(origin: node)
@@ -165,8 +171,29 @@ public final class Worker: Sendable {
             "pool": "\(configuration.pool.rawValue)", "concurrency": "\(configuration.concurrency)",
             "redis.url": "\(kale.redis.url)",
         ])
+        // Limits first: the first fetch must already see the queues' current limits.
+        let limits = LimitSync(worker: self)
+        // Every worker publishes what its registry declares, whether it fires schedules or not.
+        let publish = { @Sendable [self] () async -> Bool in
+            let limitsDone = await limits.publishDeclared()
+            let schedulesDone = await ScheduleRunner(worker: self).publishDeclared()
+            return limitsDone && schedulesDone
+        }
+        let published = await publish()
+        await limits.sync()
         await withTaskGroup(of: Void.self) { group in
+            if !published {
+                // Redis was out at the start: keep trying, so a deploy's declarations land.
+                group.addTask {
+                    while self.isRunning, !(await publish()) { await self.pause(.seconds(5)) }
+                }
+            }
             group.addTask { await self.fetchLoop() }
+            group.addTask { await limits.run() }
+            if configuration.firesSchedules {
+                let schedules = ScheduleRunner(worker: self)
+                group.addTask { await schedules.run() }
+            }
             for queue in configuration.celery?.queues ?? [] { group.addTask { await self.celeryIntakeLoop(queue) } }
             if celeryEvents != nil {
                 group.addTask { await self.celeryHeartbeatLoop() }

@@ -44,6 +44,12 @@ public struct WorkerConfiguration: Sendable {
     public var schedulerInterval: Duration
     /// How often expired leases are reaped. Default 1 s.
     public var reaperInterval: Duration
+    /// Whether this worker takes part in firing schedules (``ScheduleRunner``): it may be
+    /// elected their leader. Default true; every worker can, and one does at a time.
+    public var firesSchedules = true
+    /// The schedule leader's lease: a leader that dies is replaced within this, and ticks
+    /// it missed by no more than this (plus a second) still fire. Default 10 s.
+    public var scheduleLease: Duration = .seconds(10)
     /// A name for this worker; the id adds the pid and a random suffix. Default the host name.
     public var name: String
     /// The executable started for children and its arguments (default: this executable

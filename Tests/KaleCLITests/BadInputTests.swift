@@ -109,7 +109,7 @@ import Testing
     static let commands: [[String]] = [
         [], ["enqueue"], ["result"], ["cancel"], ["inspect"], ["inspect", "overview"], ["inspect", "queues"],
         ["inspect", "workers"], ["inspect", "task"], ["dead"], ["dead", "list"], ["dead", "retry"], ["dead", "purge"],
-        ["purge"], ["ping"], ["worker"],
+        ["purge"], ["ping"], ["worker"], ["queue"], ["limits"], ["schedule"],
     ]
 
     @Test(arguments: commands)

@@ -33,7 +33,7 @@ import Testing
         let plain = try await cli.run(["inspect", "queues"])
         #expect(plain.lines.first?.hasPrefix("QUEUE") == true)
         let row = try #require(plain.lines.first { $0.hasPrefix("default ") }).split(separator: " ")
-        #expect(row == ["default", "3", "1", "0", "0", "4", "3"], "\(plain)")
+        #expect(row == ["default", "3", "1", "0", "0", "4", "3", "running"], "\(plain)")
     }
 
     @Test func workersShowTheRunningTaskAndSkipExpiredEntries() async throws {

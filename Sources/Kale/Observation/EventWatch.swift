@@ -1,7 +1,7 @@
 import Synchronization
 
 /// Which queues someone watches (``Keys/eventWatch(_:)``), as this process last saw it: the
-/// frequent events (`enqueued`, `started`, `succeeded`) are written only then, unless
+/// frequent events (`enqueued`, `started`, `succeeded`, `deferred`) are written only then, unless
 /// ``KaleConfiguration/recordAllEvents``.
 ///
 /// Each process asks Redis now and then (a worker every 2 s from its reaper, a producer with

@@ -29,7 +29,7 @@ extension KaleClient {
     }
 
     /// Marks `queues` watched for the next 15 s: their workers and producers write the frequent
-    /// events (`enqueued`, `started`, `succeeded`) too (``KaleConfiguration/recordAllEvents``).
+    /// events (`enqueued`, `started`, `succeeded`, `deferred`) too (``KaleConfiguration/recordAllEvents``).
     /// ``followEvents(queues:)`` renews it every 5 s while it runs.
     /// - Throws: ``RedisError``.
     public func watchEvents(queues: [String]) async throws {

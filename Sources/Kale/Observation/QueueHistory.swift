@@ -18,7 +18,8 @@ public struct QueueHistory: Sendable, Hashable {
         /// The minute's first instant.
         public var start: Date
         /// Transitions by kind: `enqueued`, `succeeded`, `failed`, `retried`, `dead`,
-        /// `cancelled`, `expired`, `reaped`; absent kinds are 0.
+        /// `cancelled`, `expired`, `reaped`, `deferred` (held back by a rate limit or a
+        /// concurrency cap); absent kinds are 0.
         public var counts: [String: Int]
         /// Runs ended in the minute per ``HistoryBuckets`` bucket.
         public var run: [Int]

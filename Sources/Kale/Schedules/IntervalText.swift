@@ -14,8 +14,9 @@ enum IntervalText {
 
     /// The interval `text` stands for, in milliseconds.
     ///
-    /// - Throws: ``ScheduleError`` (`.invalidInterval`) for bad syntax, under 1 s or over 10 years.
-    static func milliseconds(_ text: String) throws -> Int64 {
+    /// `minimum`: the shortest accepted (a schedule's 1 s; a rate limit's period may be 1 ms).
+    /// - Throws: ``ScheduleError`` (`.invalidInterval`) for bad syntax, under `minimum` or over 10 years.
+    static func milliseconds(_ text: String, minimum: Int64 = minimumMilliseconds) throws -> Int64 {
         func fail(_ why: String) -> ScheduleError { ScheduleError(.invalidInterval, "interval '\(text)': \(why)") }
         var chars = Array(text.drop(while: \.isWhitespace))
         while chars.last?.isWhitespace == true { chars.removeLast() }
@@ -56,7 +57,7 @@ enum IntervalText {
             guard !o1, !o2, sum <= maximumMilliseconds else { throw fail("longer than the maximum of 10 years") }
             total = sum
         }
-        guard total >= minimumMilliseconds else { throw fail("shorter than the minimum of 1s") }
+        guard total >= minimum else { throw fail("shorter than the minimum of \(Self.text(milliseconds: minimum))") }
         return total
     }
 

@@ -10,35 +10,47 @@ extension Scripts {
     ///       10 task name, 11 observation (see ``Broker/observation(_:)``)
     /// Returns: {1, id} when created; {0, owner id} when the unique key is held.
     /// Errors: `DUPLICATE` when a record with this id exists.
-    static let enqueue = RedisScript(name: "enqueue", source: LuaLibrary.observe + #"""
-    local key, id = KEYS[1], ARGV[1]
-    local now, due = tonumber(ARGV[3]), tonumber(ARGV[4])
-    if redis.call('EXISTS', key) == 1 then
-      return redis.error_reply('DUPLICATE task id ' .. id)
+    static let enqueue = RedisScript(name: "enqueue", source: LuaLibrary.observe + EnqueueLua.create + #"""
+    if redis.call('EXISTS', KEYS[1]) == 1 then
+      return redis.error_reply('DUPLICATE task id ' .. ARGV[1])
     end
-    local unique = tonumber(ARGV[9]) > 0
-    if unique then
-      local owner = redis.call('GET', KEYS[5])
-      if owner then return {0, owner} end
-      redis.call('SET', KEYS[5], id, 'PX', ARGV[9])
-    end
-    local state = 'pending'
-    if due > now then state = 'scheduled' end
-    -- 'attempt' (0) and 'expires_at' (never) are left out until they mean something: each
-    -- field costs Redis time on every enqueue, and every reader takes absent as the default.
-    redis.call('HSET', key, 'msg', ARGV[2], 'state', state, 'prio', ARGV[5],
-      'max_retries', ARGV[6], 'enqueued_at', ARGV[3], 'ttl', ARGV[8], 'name', ARGV[10])
-    if tonumber(ARGV[7]) > 0 then redis.call('HSET', key, 'expires_at', ARGV[7]) end
-    if unique then redis.call('HSET', key, 'unique', KEYS[5]) end
-    if state == 'scheduled' then
-      redis.call('ZADD', KEYS[3], due, id)
-    else
-      redis.call('LPUSH', KEYS[2], id)
-      redis.call('LPUSH', KEYS[4], '1')
-    end
-    kale_enqueued({now = now, obs = ARGV[11]}, id, ARGV[10], 1)
-    return {1, id}
+    return kale_create(KEYS, ARGV, 0)
     """#)
+}
+
+/// The creation of a task record, shared by the scripts that create tasks (enqueue, a
+/// schedule's fire).
+enum EnqueueLua {
+    /// `kale_create(K, A, o)`: K and A laid out as the enqueue script's KEYS and ARGV, with
+    /// A's items shifted by `o` (a script with arguments of its own before them).
+    static let create = #"""
+    local function kale_create(K, A, o)
+      local key, id = K[1], A[o + 1]
+      local now, due = tonumber(A[o + 3]), tonumber(A[o + 4])
+      local unique = tonumber(A[o + 9]) > 0
+      if unique then
+        local owner = redis.call('GET', K[5])
+        if owner then return {0, owner} end
+        redis.call('SET', K[5], id, 'PX', A[o + 9])
+      end
+      local state = 'pending'
+      if due > now then state = 'scheduled' end
+      -- 'attempt' (0) and 'expires_at' (never) are left out until they mean something: each
+      -- field costs Redis time on every enqueue, and every reader takes absent as the default.
+      redis.call('HSET', key, 'msg', A[o + 2], 'state', state, 'prio', A[o + 5],
+        'max_retries', A[o + 6], 'enqueued_at', A[o + 3], 'ttl', A[o + 8], 'name', A[o + 10])
+      if tonumber(A[o + 7]) > 0 then redis.call('HSET', key, 'expires_at', A[o + 7]) end
+      if unique then redis.call('HSET', key, 'unique', K[5]) end
+      if state == 'scheduled' then
+        redis.call('ZADD', K[3], due, id)
+      else
+        redis.call('LPUSH', K[2], id)
+        redis.call('LPUSH', K[4], '1')
+      end
+      kale_enqueued({now = now, obs = A[o + 11]}, id, A[o + 10], 1)
+      return {1, id}
+    end
+    """# + "\n"
 }
 
 /// The Lua scripts, one per state transition. Each takes the time from its caller (ARGV), so

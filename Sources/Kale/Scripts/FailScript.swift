@@ -22,7 +22,7 @@ extension Scripts {
       deadAge = tonumber(ARGV[10]), tp = ARGV[11], chan = ARGV[12], obs = ARGV[13], dead = KEYS[4]}
     local function record()
       local key, id = KEYS[1], ARGV[1]
-      if not kale_release(KEYS[2], key, id, ARGV[2], ARGV[3]) then
+      if not kale_release(C, KEYS[2], key, id, ARGV[2], ARGV[3]) then
         local ended = kale_ended_by(key, ARGV[2], ARGV[3])
         if ended == 'retrying' or ended == 'scheduled' then return 1 end
         if ended == 'dead' or ended == 'failed' then return 2 end

@@ -11,14 +11,29 @@ extension Scripts {
     /// Ids whose record is missing, whose message is over the size limit, or that expired are
     /// dealt with here (dead or expired) and not returned. When every pending list is empty
     /// the notify list is deleted, so stale wake-up tokens never pile up.
-    /// KEYS: 1-3 pending lists (high, normal, low), 4 active set, 5 notify list, 6 dead set
+    /// A paused queue leases nothing; a task over its rate limit or concurrency cap is
+    /// deferred instead of leased (``FlowLua``), spending no attempt.
+    /// KEYS: 1-3 pending lists (high, normal, low), 4 active set, 5 notify list, 6 dead set,
+    ///       7 control hash, 8 scheduled set
     /// ARGV: 1 now ms (0: use Redis' clock), 2 lease deadline ms (with now 0: lease length ms), 3 worker id, 4 max tasks, 5 max message bytes,
     ///       6 task-key prefix, 7 done-channel prefix, 8 observation (see ``Broker/observation(_:)``), 9 dead max size,
     ///       10 dead max age ms, 11 default result TTL ms, 12 lease token
-    /// Returns: a flat array {id, message, attempt it will run as, ready since (ms), id, …}
-    static let fetch = RedisScript(name: "fetch", source: LuaLibrary.source + #"""
+    /// Returns: a flat array {id, message, attempt it will run as, ready since (ms), id, …};
+    ///          -1 when the queue is paused
+    static let fetch = RedisScript(name: "fetch", source: LuaLibrary.source + FlowLua.admit + #"""
     local C = {now = tonumber(ARGV[1]), tp = ARGV[6], chan = ARGV[7], obs = ARGV[8], dead = KEYS[6],
-      deadMax = tonumber(ARGV[9]), deadAge = tonumber(ARGV[10]), ttl = tonumber(ARGV[11])}
+      deadMax = tonumber(ARGV[9]), deadAge = tonumber(ARGV[10]), ttl = tonumber(ARGV[11]),
+      active = KEYS[4], sched = KEYS[8]}
+    C.lp = string.sub(C.tp, 1, #C.tp - 2) .. 'limit:'
+    -- The queue's flow controls: one read per fetch, none per task.
+    local ctl, limits = redis.call('HGETALL', KEYS[7]), nil
+    for i = 1, #ctl, 2 do
+      if ctl[i] == 'paused' then return -1 end
+      if string.sub(ctl[i], 1, 6) == 'limit:' then
+        limits = limits or {}
+        limits[string.sub(ctl[i], 7)] = ctl[i + 1]
+      end
+    end
     local deadline = tonumber(ARGV[2])
     if C.now == 0 then
       -- Sent ahead of time (pipelined behind a BLPOP): the caller's clock would be stale by
@@ -45,7 +60,7 @@ extension Scripts {
           kale_dead(C, C.tp .. id, id, kale_error('rejected', 'NotAnID', 'the pending list held a value that is not a task id', false))
         else
           local key = C.tp .. id
-          local f = redis.call('HMGET', key, 'state', 'expires_at', 'attempt', 'cancel', 'enqueued_at', 'ready_at')
+          local f = redis.call('HMGET', key, 'state', 'expires_at', 'attempt', 'cancel', 'enqueued_at', 'ready_at', 'name')
           if not f[1] then
             kale_dead(C, key, id, kale_error('rejected', 'MissingRecord', 'no task record exists for this id', false))
           elseif f[1] ~= 'pending' then
@@ -59,9 +74,11 @@ extension Scripts {
               'message of ' .. redis.call('HSTRLEN', key, 'msg') .. ' bytes exceeds the limit of ' .. maxSize, false))
           elseif redis.call('HEXISTS', key, 'msg') == 0 then
             kale_dead(C, key, id, kale_error('rejected', 'MissingMessage', 'the task record has no message', false))
+          elseif limits and f[7] and limits[f[7]] and not kale_admit(C, key, id, f[7], limits[f[7]], deadline) then
+            -- Deferred by its limits (not failed): it comes back when it may run.
           else
             redis.call('HSET', key, 'state', 'started', 'worker', ARGV[3], 'lease', ARGV[12], 'leased_at', C.now)
-            redis.call('HDEL', key, 'progress')
+            redis.call('HDEL', key, 'progress', 'deferred', 'waiting')
             redis.call('ZADD', KEYS[4], deadline, id)
             out[#out + 1] = id
             out[#out + 1] = redis.call('HGET', key, 'msg')

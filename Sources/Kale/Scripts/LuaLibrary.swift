@@ -147,12 +147,44 @@ enum LuaLibrary {
       return f[1] == worker and f[2] == lease
     end
 
+    -- Lets the first task still waiting for a concurrency permit of `permits` (a sorted set
+    -- `<queue prefix>limit:permits:<bucket>`, see FlowLua) try again now: it waits in the
+    -- scheduled set, due one lease from when it was deferred, and is made due at once. Its
+    -- place in line is `<queue prefix>limit:wait:<bucket>`, a sorted set by time of deferral
+    -- (a task deferred again keeps its place). Entries of tasks that stopped waiting (woken by
+    -- that due time, cancelled) are skipped.
+    local function kale_permit_wake(C, permits)
+      local qp = string.match(permits, '^([^}]*}:)')
+      local line = qp .. 'limit:wait:' .. string.sub(permits, #qp + 15)
+      for _ = 1, 50 do
+        local w = redis.call('ZPOPMIN', line)[1]
+        if not w then return end
+        local wk = qp .. 't:' .. w
+        local f = redis.call('HMGET', wk, 'waiting', 'deferred')
+        if f[1] == permits and f[2] == 'concurrency' and redis.call('ZSCORE', qp .. 'scheduled', w) then
+          redis.call('HDEL', wk, 'waiting')
+          redis.call('ZADD', qp .. 'scheduled', C.now, w)
+          return
+        end
+      end
+    end
+
+    -- Gives back the concurrency permit task `id` holds (named by its record's `permit`), and
+    -- wakes one waiter for it.
+    local function kale_permit_free(C, key, id, permits)
+      redis.call('HDEL', key, 'permit')
+      if redis.call('ZREM', permits, id) == 1 then kale_permit_wake(C, permits) end
+    end
+
     -- Ends lease `lease` of `worker` on task `id`: true when it was still held (it is now out
-    -- of the active set). One read and one ZREM, where a check and then a ZREM took three.
-    local function kale_release(activeKey, key, id, worker, lease)
-      local f = redis.call('HMGET', key, 'worker', 'lease')
+    -- of the active set, and any concurrency permit it held is given back). One read and one
+    -- ZREM, where a check and then a ZREM took three.
+    local function kale_release(C, activeKey, key, id, worker, lease)
+      local f = redis.call('HMGET', key, 'worker', 'lease', 'permit')
       if f[1] ~= worker or f[2] ~= lease then return false end
-      return redis.call('ZREM', activeKey, id) == 1
+      if redis.call('ZREM', activeKey, id) ~= 1 then return false end
+      if f[3] then kale_permit_free(C, key, id, f[3]) end
+      return true
     end
 
     -- Counts the start of a run (see the start script): 1 started, 2 started but a cancel is
@@ -228,9 +260,10 @@ enum LuaLibrary {
       if n > 0 then C.events, C.evmax, C.evall = p .. 'events', n, m == 'a' end
     end
 
-    -- The frequent kinds, written only in mode 'a' (every event, or the queue is watched:
+    -- The frequent kinds, written only in mode 'a' (a task held back by its limits may be
+    -- deferred again and again: it would crowd the failures out of the capped stream) (every event, or the queue is watched:
     -- the caller knows, see EventWatch); every other kind always.
-    local kale_frequent = {enqueued = true, started = true, succeeded = true}
+    local kale_frequent = {enqueued = true, started = true, succeeded = true, deferred = true}
     local function kale_wants(C, kind)
       return C.events ~= nil and (C.evall or not kale_frequent[kind])
     end

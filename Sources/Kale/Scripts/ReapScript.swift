@@ -18,8 +18,9 @@ extension Scripts {
     for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', C.now, 'LIMIT', 0, tonumber(ARGV[2]))) do
       redis.call('ZREM', KEYS[1], id)
       local key = C.tp .. id
-      local f = redis.call('HMGET', key, 'attempt', 'max_retries', 'prio', 'worker', 'lease', 'run', 'cancel')
+      local f = redis.call('HMGET', key, 'attempt', 'max_retries', 'prio', 'worker', 'lease', 'run', 'cancel', 'permit')
       local started = f[5] and f[5] == f[6]
+      if f[8] then kale_permit_free(C, key, id, f[8]) end
       if redis.call('EXISTS', key) == 0 then
         -- The record vanished (deleted by hand); nothing is left to run.
       elseif f[7] then

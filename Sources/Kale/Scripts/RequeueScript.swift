@@ -12,7 +12,7 @@ extension Scripts {
     static let requeue = RedisScript(name: "requeue", source: LuaLibrary.source + #"""
     local C = {now = tonumber(ARGV[5]), chan = ARGV[6], obs = ARGV[7], ttl = tonumber(ARGV[8])}
     local key, id = KEYS[1], ARGV[1]
-    if not kale_release(KEYS[2], key, id, ARGV[2], ARGV[3]) then return 0 end
+    if not kale_release(C, KEYS[2], key, id, ARGV[2], ARGV[3]) then return 0 end
     redis.call('HSET', key, 'attempt', ARGV[4])
     if redis.call('HEXISTS', key, 'cancel') == 1 then
       kale_cancelled(C, key, id, 'cancelled while its worker stopped')

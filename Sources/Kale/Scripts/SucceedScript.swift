@@ -19,7 +19,7 @@ extension Scripts {
     local C = {now = tonumber(ARGV[4]), ttl = tonumber(ARGV[6]), chan = ARGV[7], obs = ARGV[8], ran = true, lease = ARGV[3]}
     local function record()
       local key, id = KEYS[1], ARGV[1]
-      if not kale_release(KEYS[2], key, id, ARGV[2], ARGV[3]) then
+      if not kale_release(C, KEYS[2], key, id, ARGV[2], ARGV[3]) then
         if kale_ended_by(key, ARGV[2], ARGV[3]) == 'succeeded' then return 1 end
         return 0
       end

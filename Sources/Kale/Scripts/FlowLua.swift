@@ -1,0 +1,91 @@
+/// The Lua of the flow controls a fetch applies before it leases a task: the queue's pause,
+/// and each task name's rate limit and concurrency cap (decision 0022).
+///
+/// A limit's spec is the `limit:<task>` field of the queue's control hash
+/// (``Keys/control(_:)``): `<emission interval ms>|<burst>|<concurrency>|<key field>`, an
+/// interval of 0 meaning no rate limit and a concurrency of 0 no cap (``TaskLimits/spec``).
+/// A bucket is the task name, or `<name>|<value of the key field>`. The state lives in the
+/// queue's slot (``Keys/limitStatePrefix(_:)``), so taking a permit
+/// or a rate slot and taking the lease are one atomic step.
+enum FlowLua {
+    static let admit = #"""
+    -- The limit bucket of a task: its name, and with a key field the value of that field of
+    -- its input (tasks without it share the bucket '-').
+    local function kale_limit_bucket(key, name, field)
+      if field == '' then return name end
+      local ok, m = pcall(cjson.decode, redis.call('HGET', key, 'msg'))
+      local v = ok and type(m) == 'table' and type(m.args) == 'table' and m.args[field] or nil
+      if type(v) == 'number' then
+        v = string.format('%.17g', v)
+      elseif type(v) == 'boolean' then
+        v = tostring(v)
+      elseif type(v) ~= 'string' or v == '' then
+        v = '-'
+      end
+      return name .. '|' .. string.sub(v, 1, 200)
+    end
+
+    -- Parks task `id` in the scheduled set until `at`, without a lease and without spending
+    -- an attempt: it is not failing, it is early.
+    local function kale_defer(C, key, id, at, why, extra)
+      redis.call('HSET', key, 'state', 'scheduled', 'deferred', why, unpack(extra))
+      redis.call('ZADD', C.sched, at, id)
+      kale_note(C, key, id, 'deferred', nil, why)
+    end
+
+    -- Whether task `id` (named `name`, limited by `spec`) may be leased now. When not, it is
+    -- deferred: to the slot GCRA reserves for it (a rate limit: the slot is its own, so it
+    -- runs then without asking again), or to the wait list of the permits, woken when one is
+    -- given back (a concurrency cap; due one lease later in case the wake-up is lost).
+    local function kale_admit(C, key, id, name, spec, deadline)
+      local T, B, N, field = string.match(spec, '^([%d.]+)|(%d+)|(%d+)|(.*)$')
+      if not T then return true end
+      T, B, N = tonumber(T), tonumber(B), tonumber(N)
+      local bucket = kale_limit_bucket(key, name, field)
+      local permits
+      if N > 0 then
+        permits = C.lp .. 'permits:' .. bucket
+        -- A permit is valid while its holder's lease is: a killed worker's permits come back
+        -- when its leases expire, whether or not a reaper has run yet.
+        local held = 0
+        for _, m in ipairs(redis.call('ZRANGE', permits, 0, -1)) do
+          local s = redis.call('ZSCORE', C.active, m)
+          if s and tonumber(s) >= C.now and m ~= id then
+            held = held + 1
+          else
+            redis.call('ZREM', permits, m)
+            if m ~= id then kale_permit_wake(C, permits) end
+          end
+        end
+        if held >= N then
+          kale_defer(C, key, id, deadline, 'concurrency', {'waiting', permits})
+          redis.call('ZADD', C.lp .. 'wait:' .. bucket, 'NX', C.now, id)
+          return false
+        end
+      end
+      if T > 0 then
+        if redis.call('HEXISTS', key, 'rate_slot') == 1 then
+          -- Deferred earlier to a slot reserved for it: the slot is spent already.
+          redis.call('HDEL', key, 'rate_slot')
+        else
+          -- The spec is part of the key: a changed limit starts afresh instead of inheriting
+          -- the old one's reservations.
+          local rk = C.lp .. 'rate:' .. bucket .. ':' .. string.sub(redis.sha1hex(spec), 1, 8)
+          local tat = math.max(tonumber(redis.call('GET', rk) or '0') or 0, C.now)
+          local tau = (math.max(B, 1) - 1) * T
+          redis.call('SET', rk, string.format('%.3f', tat + T), 'PX', math.ceil(tat + T - C.now + 1000))
+          if tat - C.now > tau then
+            local at = math.ceil(tat - tau)
+            kale_defer(C, key, id, at, 'rate', {'rate_slot', at})
+            return false
+          end
+        end
+      end
+      if permits then
+        redis.call('ZADD', permits, 0, id)
+        redis.call('HSET', key, 'permit', permits)
+      end
+      return true
+    end
+    """# + "\n"
+}
