@@ -12,6 +12,9 @@ public struct TaskInfo: Sendable, Hashable {
     public var priority: Priority
     /// Id of the worker running it (or that ran it last).
     public var worker: String?
+    /// Why a waiting task is held back: `rate` (its rate limit reserved it a later start) or
+    /// `concurrency` (it waits for a permit); nil when it is not.
+    public var deferredBy: String?
     public var enqueuedAt: Date?
     public var startedAt: Date?
     public var finishedAt: Date?
@@ -37,6 +40,7 @@ public struct TaskInfo: Sendable, Hashable {
         maxRetries = Int(fields["max_retries"] ?? "") ?? 0
         priority = Int(fields["prio"] ?? "").flatMap { r in Priority.allCases.first { $0.rank == r } } ?? .normal
         worker = fields["worker"]
+        deferredBy = fields["deferred"]
         enqueuedAt = TaskInfo.date(fields["enqueued_at"])
         startedAt = TaskInfo.date(fields["started_at"])
         finishedAt = TaskInfo.date(fields["finished_at"])

@@ -42,6 +42,9 @@ enum InspectRender {
             ("id", info.id), ("name", info.name), ("queue", info.queue), ("state", info.state.rawValue),
             ("attempts", "\(info.attempt) of \(info.maxRetries + 1)"), ("priority", info.priority.rawValue),
         ]
+        if let d = info.deferredBy {
+            rows.append(("held back by", d == "rate" ? "its rate limit (a later start is reserved)" : "its concurrency cap (waiting for a permit)"))
+        }
         func time(_ label: String, _ date: Date?) {
             if let date { rows.append((label, "\(Format.iso(date)) (\(Format.relative(date, now: now)))")) }
         }

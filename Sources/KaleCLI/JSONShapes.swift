@@ -25,6 +25,7 @@ extension TaskInfo {
             "priority": .string(priority.rawValue),
         ]
         if let worker { o["worker"] = .string(worker) }
+        if let deferredBy { o["deferred_by"] = .string(deferredBy) }
         if let enqueuedAt { o["enqueued_at"] = .string(Format.iso(enqueuedAt)) }
         if let startedAt { o["started_at"] = .string(Format.iso(startedAt)) }
         if let finishedAt { o["finished_at"] = .string(Format.iso(finishedAt)) }

@@ -30,7 +30,12 @@ import Testing
         try await f.client.setLimits(TaskLimits(rate: try .init(parsing: "50/s"), burst: burst), for: "kale.noop")
         let workers = try await Self.workers(2, server, f)
         let refs = try await f.client.enqueueBatch(name: "kale.noop", args: Array(repeating: .object([:]), count: 500))
+        let last = try #require(refs.last)
+        #expect(await waitUntil(timeout: .seconds(5)) {
+            (try? await f.client.status(of: last.id, queue: "default"))?.deferredBy == "rate"
+        }, "a held-back task says why")
         #expect(await ChaosTests.allSucceeded(refs, f, timeout: .seconds(60)))
+        #expect(try await f.client.status(of: last.id, queue: "default")?.deferredBy == nil)
 
         let infos = try await Self.records(refs, f)
         let starts = infos.compactMap(\.startedAt).map(\.timeIntervalSince1970).sorted()

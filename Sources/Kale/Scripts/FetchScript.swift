@@ -60,7 +60,7 @@ extension Scripts {
           kale_dead(C, C.tp .. id, id, kale_error('rejected', 'NotAnID', 'the pending list held a value that is not a task id', false))
         else
           local key = C.tp .. id
-          local f = redis.call('HMGET', key, 'state', 'expires_at', 'attempt', 'cancel', 'enqueued_at', 'ready_at', 'name')
+          local f = redis.call('HMGET', key, 'state', 'expires_at', 'attempt', 'cancel', 'enqueued_at', 'ready_at', 'name', 'rate_slot')
           if not f[1] then
             kale_dead(C, key, id, kale_error('rejected', 'MissingRecord', 'no task record exists for this id', false))
           elseif f[1] ~= 'pending' then
@@ -74,22 +74,32 @@ extension Scripts {
               'message of ' .. redis.call('HSTRLEN', key, 'msg') .. ' bytes exceeds the limit of ' .. maxSize, false))
           elseif redis.call('HEXISTS', key, 'msg') == 0 then
             kale_dead(C, key, id, kale_error('rejected', 'MissingMessage', 'the task record has no message', false))
-          elseif limits and f[7] and limits[f[7]] and not kale_admit(C, key, id, f[7], limits[f[7]], deadline) then
-            -- Deferred by its limits (not failed): it comes back when it may run.
           else
-            redis.call('HSET', key, 'state', 'started', 'worker', ARGV[3], 'lease', ARGV[12], 'leased_at', C.now)
-            redis.call('HDEL', key, 'progress', 'deferred', 'waiting')
-            redis.call('ZADD', KEYS[4], deadline, id)
-            out[#out + 1] = id
-            out[#out + 1] = redis.call('HGET', key, 'msg')
-            out[#out + 1] = (tonumber(f[3] or '0') or 0) + 1
-            -- Since when it could run: its enqueue, or its delay's end or a retry from the
-            -- dead set (ready_at), for the worker's wait-time metric.
-            out[#out + 1] = math.max(tonumber(f[5] or '0') or 0, tonumber(f[6] or '0') or 0)
+            -- A task over its limits is deferred (not failed): it comes back when it may run.
+            local admitted, permits = true, nil
+            if limits and f[7] and limits[f[7]] then
+              admitted, permits = kale_admit(C, key, id, f[7], limits[f[7]], f[8], deadline)
+            end
+            if admitted then
+              if permits then
+                redis.call('HSET', key, 'state', 'started', 'worker', ARGV[3], 'lease', ARGV[12], 'leased_at', C.now, 'permit', permits)
+              else
+                redis.call('HSET', key, 'state', 'started', 'worker', ARGV[3], 'lease', ARGV[12], 'leased_at', C.now)
+              end
+              redis.call('HDEL', key, 'progress', 'deferred', 'waiting')
+              redis.call('ZADD', KEYS[4], deadline, id)
+              out[#out + 1] = id
+              out[#out + 1] = redis.call('HGET', key, 'msg')
+              out[#out + 1] = (tonumber(f[3] or '0') or 0) + 1
+              -- Since when it could run: its enqueue, or its delay's end or a retry from the
+              -- dead set (ready_at), for the worker's wait-time metric.
+              out[#out + 1] = math.max(tonumber(f[5] or '0') or 0, tonumber(f[6] or '0') or 0)
+            end
           end
         end
       end
     end
+    kale_rates_flush(C)
     if redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3]) == 0 then
       redis.call('DEL', KEYS[5])
     end

@@ -33,59 +33,86 @@ enum FlowLua {
       kale_note(C, key, id, 'deferred', nil, why)
     end
 
-    -- Whether task `id` (named `name`, limited by `spec`) may be leased now. When not, it is
-    -- deferred: to the slot GCRA reserves for it (a rate limit: the slot is its own, so it
-    -- runs then without asking again), or to the wait list of the permits, woken when one is
-    -- given back (a concurrency cap; due one lease later in case the wake-up is lost).
-    local function kale_admit(C, key, id, name, spec, deadline)
-      local T, B, N, field = string.match(spec, '^([%d.]+)|(%d+)|(%d+)|(.*)$')
-      if not T then return true end
-      T, B, N = tonumber(T), tonumber(B), tonumber(N)
-      local bucket = kale_limit_bucket(key, name, field)
+    -- A spec parsed once per fetch call: {T = emission interval ms, B = burst, N = cap, field}.
+    local function kale_limit_spec(C, spec)
+      C.specs = C.specs or {}
+      local p = C.specs[spec]
+      if p == nil then
+        local T, B, N, field = string.match(spec, '^([%d.]+)|(%d+)|(%d+)|(.*)$')
+        p = T and {T = tonumber(T), B = math.max(tonumber(B), 1), N = tonumber(N), field = field,
+          hash = string.sub(redis.sha1hex(spec), 1, 8)} or false
+        C.specs[spec] = p
+      end
+      return p
+    end
+
+    -- Whether task `id` (named `name`, limited by `spec`; `slot` its record's `rate_slot`) may
+    -- be leased now, and the permits it then holds. When not, it is deferred: to the slot GCRA
+    -- reserves for it (a rate limit: the slot is its own, so it runs then without asking
+    -- again), or to the wait list of the permits, woken when one is given back (a
+    -- concurrency cap; due one lease later in case the wake-up is lost). A rate's state is
+    -- kept in C.rates for the rest of the call and written once by kale_rates_flush.
+    local function kale_admit(C, key, id, name, spec, slot, deadline)
+      local p = kale_limit_spec(C, spec)
+      if not p then return true, nil end
+      local bucket = kale_limit_bucket(key, name, p.field)
       local permits
-      if N > 0 then
+      if p.N > 0 then
         permits = C.lp .. 'permits:' .. bucket
         -- A permit is valid while its holder's lease is: a killed worker's permits come back
-        -- when its leases expire, whether or not a reaper has run yet.
-        local held = 0
-        for _, m in ipairs(redis.call('ZRANGE', permits, 0, -1)) do
-          local s = redis.call('ZSCORE', C.active, m)
-          if s and tonumber(s) >= C.now and m ~= id then
-            held = held + 1
-          else
-            redis.call('ZREM', permits, m)
-            if m ~= id then kale_permit_wake(C, permits) end
+        -- when its leases expire, whether or not a reaper has run yet. Below the cap nothing
+        -- needs checking (the valid ones are fewer still); at the cap the stale ones go.
+        if redis.call('ZCARD', permits) >= p.N then
+          local held = 0
+          for _, m in ipairs(redis.call('ZRANGE', permits, 0, -1)) do
+            local s = redis.call('ZSCORE', C.active, m)
+            if s and tonumber(s) >= C.now and m ~= id then
+              held = held + 1
+            else
+              redis.call('ZREM', permits, m)
+              if m ~= id then kale_permit_wake(C, permits) end
+            end
+          end
+          if held >= p.N then
+            kale_defer(C, key, id, deadline, 'concurrency', {'waiting', permits})
+            redis.call('ZADD', C.lp .. 'wait:' .. bucket, 'NX', C.now, id)
+            return false, nil
           end
         end
-        if held >= N then
-          kale_defer(C, key, id, deadline, 'concurrency', {'waiting', permits})
-          redis.call('ZADD', C.lp .. 'wait:' .. bucket, 'NX', C.now, id)
-          return false
-        end
       end
-      if T > 0 then
-        if redis.call('HEXISTS', key, 'rate_slot') == 1 then
+      if p.T > 0 then
+        if slot then
           -- Deferred earlier to a slot reserved for it: the slot is spent already.
           redis.call('HDEL', key, 'rate_slot')
         else
           -- The spec is part of the key: a changed limit starts afresh instead of inheriting
           -- the old one's reservations.
-          local rk = C.lp .. 'rate:' .. bucket .. ':' .. string.sub(redis.sha1hex(spec), 1, 8)
-          local tat = math.max(tonumber(redis.call('GET', rk) or '0') or 0, C.now)
-          local tau = (math.max(B, 1) - 1) * T
-          redis.call('SET', rk, string.format('%.3f', tat + T), 'PX', math.ceil(tat + T - C.now + 1000))
-          if tat - C.now > tau then
-            local at = math.ceil(tat - tau)
+          local rk = C.lp .. 'rate:' .. bucket .. ':' .. p.hash
+          C.rates = C.rates or {}
+          local r = C.rates[rk]
+          if not r then
+            r = {tat = tonumber(redis.call('GET', rk) or '0') or 0, T = p.T}
+            C.rates[rk] = r
+          end
+          local tat = math.max(r.tat, C.now)
+          r.tat = tat + p.T
+          if tat - C.now > (p.B - 1) * p.T then
+            local at = math.ceil(tat - (p.B - 1) * p.T)
             kale_defer(C, key, id, at, 'rate', {'rate_slot', at})
-            return false
+            return false, nil
           end
         end
       end
-      if permits then
-        redis.call('ZADD', permits, 0, id)
-        redis.call('HSET', key, 'permit', permits)
+      if permits then redis.call('ZADD', permits, 0, id) end
+      return true, permits
+    end
+
+    -- Writes the rate states kale_admit advanced, each kept a second past its last slot.
+    local function kale_rates_flush(C)
+      if not C.rates then return end
+      for rk, r in pairs(C.rates) do
+        redis.call('SET', rk, string.format('%.3f', r.tat), 'PX', math.ceil(r.tat - C.now + 1000))
       end
-      return true
     end
     """# + "\n"
 }
