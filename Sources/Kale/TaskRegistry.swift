@@ -43,7 +43,7 @@ public final class TaskRegistry: Sendable {
     public var names: [String] { handlers.withLock { $0.keys.sorted() } }
 
     /// Declares schedule `name`: `task` enqueued with `input` at every tick of `timing`, on
-    /// the task's default queue unless `queue` is given. Workers with this registry publish
+    /// `queue`, else the task's default queue, else the publishing worker's default queue. Workers with this registry publish
     /// it at start (``DefinitionOrigin/code``): added when missing, updated when the stored
     /// one came from code and fires differently, left alone when an operator made it.
     ///
@@ -54,9 +54,12 @@ public final class TaskRegistry: Sendable {
         let args: JSONValue
         do { args = try JSONValue(encoding: input) }
         catch { preconditionFailure("the input of schedule '\(name)' does not encode as JSON: \(error)") }
+        // No queue: empty until a worker publishes it, with its configuration's default queue.
         let definition = ScheduleDefinition(name: name, task: T.name, timing: timing, args: args,
-                                            queue: queue ?? T.defaultOptions.queue ?? "default", catchUp: catchUp, origin: .code)
-        do { try definition.validate() } catch { preconditionFailure("schedule '\(name)': \(error)") }
+                                            queue: queue ?? T.defaultOptions.queue ?? "", catchUp: catchUp, origin: .code)
+        var check = definition
+        if check.queue.isEmpty { check.queue = "default" }
+        do { try check.validate() } catch { preconditionFailure("schedule '\(name)': \(error)") }
         schedules.withLock { s in
             precondition(s[name] == nil, "schedule '\(name)' is declared twice")
             s[name] = definition

@@ -39,6 +39,8 @@ final class ScheduleRunner: Sendable {
         guard !declared.isEmpty else { return true }
         do {
             for var d in declared {
+                // Declared without a queue (and its task has no default one): this fleet's.
+                if d.queue.isEmpty { d.queue = worker.kale.defaultQueue }
                 if let have = try await worker.client.schedule(named: d.name) {
                     if have.origin == .runtime || have.firesLike(d) { continue }
                     d.paused = have.paused
@@ -78,11 +80,26 @@ final class ScheduleRunner: Sendable {
         }
         guard leadership.token != nil else { return max(leadership.nextCheck - .now, .milliseconds(50)) }
         try await reloadIfChanged()
-        let definitions = state.withLock { $0.definitions }.filter { !$0.paused }
+        var reloadedAt = ContinuousClock.now
         var soonest = Int64.max
-        for d in definitions {
-            guard let next = try await fireDue(d) else { return .milliseconds(50) }
-            soonest = min(soonest, next)
+        for name in state.withLock({ $0.definitions.filter { !$0.paused }.map(\.name) }) {
+            // A long round re-reads the version before each schedule: a tick fired under a
+            // definition changed more than a moment ago (moved to another queue) could fire
+            // again under the new one.
+            if ContinuousClock.now - reloadedAt > .milliseconds(500) {
+                try await reloadIfChanged()
+                reloadedAt = ContinuousClock.now
+            }
+            guard let d = state.withLock({ $0.definitions.first { $0.name == name } }), !d.paused else { continue }
+            do {
+                guard let next = try await fireDue(d) else { return .milliseconds(50) }
+                soonest = min(soonest, next)
+            } catch let error as RedisError {
+                // One schedule's trouble (its slot unreachable, a key of the wrong type) must
+                // not keep the others from firing.
+                worker.logger.warning("schedules: cannot fire", metadata: ["schedule": "\(d.name)", "error": "\(error)"])
+                soonest = min(soonest, Broker.now() + 1000)
+            }
         }
         let untilTick = Duration.milliseconds(max(soonest - Broker.now(), 0))
         return min(untilTick, leadership.nextCheck - .now, .seconds(1))
@@ -155,7 +172,10 @@ final class ScheduleRunner: Sendable {
             // A definition that cannot make a task (its input is over the size limit): the
             // tick is passed over, or every round would try it again.
             worker.logger.error("schedules: cannot fire", metadata: ["schedule": "\(d.name)", "error": "\(error)"])
-            _ = try? await worker.client.fire(d, tick: tick, fence: token, skip: true)
+            if try await worker.client.fire(d, tick: tick, fence: token, skip: true) == .fenced {
+                await leadership.lost()
+                return false
+            }
             state.withLock { $0.cursor[d.name] = tick }
             return true
         }

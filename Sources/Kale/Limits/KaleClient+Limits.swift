@@ -6,8 +6,8 @@ extension KaleClient {
     /// before. Workers apply it within a second (``Keys/limitsVersion``).
     /// - Throws: ``KaleError`` `.invalidOptions` for an empty name or bad values, ``RedisError``.
     public func setLimits(_ limits: TaskLimits, for name: String) async throws {
-        guard !name.isEmpty, name.utf8.count <= 200 else {
-            throw KaleError(.invalidOptions, detail: "task name must be 1-200 bytes")
+        guard !name.isEmpty, name.utf8.count <= 200, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw KaleError(.invalidOptions, detail: "task name must be 1-200 bytes without control characters")
         }
         try limits.validate()
         try await changeLimits([RedisCommand("HSET", keys.limits, name, limits.json)])

@@ -51,7 +51,8 @@ public struct ScheduleDefinition: Sendable, Hashable {
     public func validate() throws {
         guard !name.isEmpty, name.utf8.count <= 100, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-:".contains($0)) })
         else { throw KaleError(.invalidOptions, detail: "schedule name '\(name)' must be 1-100 letters, digits, '.', '_', '-' or ':'") }
-        guard !task.isEmpty, task.utf8.count <= 200 else { throw KaleError(.invalidOptions, detail: "task name must be 1-200 bytes") }
+        guard !task.isEmpty, task.utf8.count <= 200, !task.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else { throw KaleError(.invalidOptions, detail: "task name must be 1-200 bytes without control characters") }
         guard Keys.isValidQueueName(queue) else {
             throw KaleError(.invalidOptions, detail: "queue name '\(queue)' must be 1-200 letters, digits, '.', '_' or '-'")
         }

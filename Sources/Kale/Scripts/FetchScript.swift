@@ -86,7 +86,7 @@ extension Scripts {
               else
                 redis.call('HSET', key, 'state', 'started', 'worker', ARGV[3], 'lease', ARGV[12], 'leased_at', C.now)
               end
-              redis.call('HDEL', key, 'progress', 'deferred', 'waiting')
+              redis.call('HDEL', key, 'progress', 'deferred', 'waiting', 'rate_slot')
               redis.call('ZADD', KEYS[4], deadline, id)
               out[#out + 1] = id
               out[#out + 1] = redis.call('HGET', key, 'msg')

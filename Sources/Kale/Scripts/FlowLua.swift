@@ -14,7 +14,8 @@ enum FlowLua {
     local function kale_limit_bucket(key, name, field)
       if field == '' then return name end
       local ok, m = pcall(cjson.decode, redis.call('HGET', key, 'msg'))
-      local v = ok and type(m) == 'table' and type(m.args) == 'table' and m.args[field] or nil
+      local v
+      if ok and type(m) == 'table' and type(m.args) == 'table' then v = m.args[field] end
       if type(v) == 'number' then
         v = string.format('%.17g', v)
       elseif type(v) == 'boolean' then
@@ -39,7 +40,10 @@ enum FlowLua {
       local p = C.specs[spec]
       if p == nil then
         local T, B, N, field = string.match(spec, '^([%d.]+)|(%d+)|(%d+)|(.*)$')
-        p = T and {T = tonumber(T), B = math.max(tonumber(B), 1), N = tonumber(N), field = field,
+        T, B, N = tonumber(T or ''), tonumber(B or ''), tonumber(N or '')
+        -- A spec this version cannot read (written by hand, or by another version) limits
+        -- nothing: an error here would leave the task just popped in no list at all.
+        p = T and B and N and {T = T, B = math.max(B, 1), N = N, field = field,
           hash = string.sub(redis.sha1hex(spec), 1, 8)} or false
         C.specs[spec] = p
       end
@@ -81,10 +85,11 @@ enum FlowLua {
         end
       end
       if p.T > 0 then
-        if slot then
-          -- Deferred earlier to a slot reserved for it: the slot is spent already.
-          redis.call('HDEL', key, 'rate_slot')
-        else
+        -- A slot reserved for it when it was deferred is spent already (the lease deletes the
+        -- mark), unless it passed over a second ago (the queue was paused, or the workers
+        -- away): a backlog of old slots would all start at once, so such a task asks again.
+        local reserved = tonumber(slot or '')
+        if not (reserved and C.now - reserved <= math.max(p.B * p.T, 1000)) then
           -- The spec is part of the key: a changed limit starts afresh instead of inheriting
           -- the old one's reservations.
           local rk = C.lp .. 'rate:' .. bucket .. ':' .. p.hash

@@ -4,7 +4,8 @@ extension Scripts {
     /// Pushes the lease deadline of a worker's held tasks forward (the heartbeat).
     ///
     /// Each task is named with its lease token: a worker that leased the same task twice
-    /// (its first lease lapsed) renews only the lease it still holds.
+    /// (its first lease lapsed) renews only the lease it still holds. A task holding a
+    /// concurrency permit keeps its lease only while it still holds the permit.
     /// KEYS: 1 active set
     /// ARGV: 1 new deadline ms, 2 worker id, 3 task-key prefix, 4… pairs of task id, lease token
     /// Returns: {positions (1-based pair numbers) whose lease this worker no longer holds (it
@@ -16,8 +17,11 @@ extension Scripts {
     for i = 4, #ARGV - 1, 2 do
       n = n + 1
       local id = ARGV[i]
-      local f = redis.call('HMGET', ARGV[3] .. id, 'worker', 'lease', 'cancel')
-      if redis.call('ZSCORE', KEYS[1], id) and f[1] == ARGV[2] and f[2] == ARGV[i + 1] then
+      local f = redis.call('HMGET', ARGV[3] .. id, 'worker', 'lease', 'cancel', 'permit')
+      -- A capped task whose permit went to another task while its lease had lapsed (its
+      -- worker stalled) must stop: running on, it would make the cap N + 1.
+      if redis.call('ZSCORE', KEYS[1], id) and f[1] == ARGV[2] and f[2] == ARGV[i + 1]
+        and (not f[4] or redis.call('ZSCORE', f[4], id)) then
         redis.call('ZADD', KEYS[1], 'XX', ARGV[1], id)
         if f[3] then cancel[#cancel + 1] = n end
       else
