@@ -50,8 +50,9 @@ enum Layout {
     }
 
     /// A `<td>` holding a link to `href` labelled `text`.
-    static func linkCell(_ text: String, href: String, id: Bool = false) -> HTML {
-        HTML(raw: id ? "<td class=\"id\"><a" : "<td><a") + .attr("href", href) + HTML(raw: ">") + .text(text) + HTML(raw: "</a></td>")
+    static func linkCell(_ text: String, href: String, id: Bool = false, after: HTML = HTML(raw: "")) -> HTML {
+        HTML(raw: id ? "<td class=\"id\"><a" : "<td><a") + .attr("href", href) + HTML(raw: ">") + .text(text) + HTML(raw: "</a>")
+            + after + HTML(raw: "</td>")
     }
 
     /// The link to a task's page.

@@ -33,7 +33,9 @@ enum OverviewPage {
         } else {
             let rows = o.queues.map { s in
                 var row = HTML(raw: "<tr") + .attr("data-queue-row", s.queue) + HTML(raw: ">")
-                row += Layout.linkCell(s.queue, href: "/queues/" + FormFields.encode(s.queue))
+                // `kale queue pause`: workers lease nothing from it until it is resumed.
+                let paused = s.isPaused ? HTML(raw: " <span class=\"badge\" data-paused>paused</span>") : HTML(raw: "")
+                row += Layout.linkCell(s.queue, href: "/queues/" + FormFields.encode(s.queue), after: paused)
                 for c in columns { row += countCell(s.queue, c.state, count(s, c.state)) }
                 row += Layout.cell(String(s.succeededRecently), .attr("class", "num") + .attr("data-queue", s.queue) + .attr("data-state", "succeeded_last_minute"))
                 row += Layout.cell(String(s.failedRecently), .attr("class", "num") + .attr("data-queue", s.queue) + .attr("data-state", "failed_last_minute"))

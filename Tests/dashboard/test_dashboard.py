@@ -303,6 +303,18 @@ class LiveDashboardTests(unittest.TestCase):
         self.assertEqual(sorted(rows()), sorted(special))
         self.assertIn("3 matching", d.find_element(By.CSS_SELECTOR, ".summary").text)
 
+    def test_09b_a_paused_queue_is_marked(self):
+        self.kale.enqueue("kale.noop", {}, "q9")
+        self.kale.cli("queue", "pause", "q9")
+        d = self.driver
+        d.get(self.base + "/")
+        row = d.find_element(By.CSS_SELECTOR, "tr[data-queue-row='q9']")
+        self.assertEqual(row.find_element(By.CSS_SELECTOR, "[data-paused]").text, "paused")
+        self.kale.cli("queue", "resume", "q9")
+        d.get(self.base + "/")
+        row = d.find_element(By.CSS_SELECTOR, "tr[data-queue-row='q9']")
+        self.assertEqual(row.find_elements(By.CSS_SELECTOR, "[data-paused]"), [])
+
     def test_10_workers_children_and_child_deaths(self):
         self.ensure_worker()
         (crash,) = self.kale.enqueue("kale.crash", {"how": "abort"}, "q1", "--retries", "0")
