@@ -190,6 +190,7 @@ public final class Worker: Sendable {
             }
             group.addTask { await self.fetchLoop() }
             group.addTask { await limits.run() }
+            group.addTask { await WorkflowForwarder(worker: self).run() }
             if configuration.firesSchedules {
                 let schedules = ScheduleRunner(worker: self)
                 group.addTask { await schedules.run() }

@@ -1,0 +1,93 @@
+import Foundation
+import KaleRedis
+
+extension KaleClient {
+    /// Carries the end of step `stepID` (a task of `queue` whose record names its workflow)
+    /// to its workflow: what follows is enqueued, a group's output recorded, the workflow
+    /// ended. Every part is idempotent (deterministic ids, HSETNX joins), so a replay after a
+    /// crash repeats nothing (decision 0024).
+    /// - Returns: false when the step is not a workflow's or not ended (nothing to carry).
+    /// - Throws: ``RedisError``; the caller keeps the outbox entry and tries again.
+    @discardableResult
+    public func forwardWorkflowStep(_ stepID: String, queue: String, defaults: @Sendable (String) -> EnqueueOptions? = { _ in nil }) async throws -> Bool {
+        let f = try await redis.send("HMGET", keys.task(queue, stepID), "wf", "state", "result", "error").array ?? []
+        guard f.count == 4, let mark = f[0].string, let bar = mark.lastIndex(of: "|"),
+              let path = WorkflowPath(String(mark[mark.index(after: bar)...])), let state = f[1].string.flatMap(TaskState.init(rawValue:))
+        else { return false }
+        let wid = String(mark[..<bar])
+        guard let tree = try await workflowTree(wid) else { return true }
+        let plan = WorkflowPlan(tree)
+        switch state {
+        case .succeeded:
+            let value = f[2].string.flatMap { try? JSONValue(parsing: Data($0.utf8)) } ?? .null
+            try await advance(wid, plan, after: path, value: value, defaults: defaults)
+        case .dead, .failed, .cancelled, .expired:
+            let error = f[3].string ?? #"{"kind":"error","type":"StepFailed","message":"the step ended \#(state.rawValue)","retryable":false}"#
+            try await endWorkflow(wid, plan, state: "failed", value: error, failedStep: path)
+        default:
+            return false
+        }
+        return true
+    }
+
+    private func advance(_ wid: String, _ plan: WorkflowPlan, after path: WorkflowPath, value: JSONValue,
+                         defaults: (String) -> EnqueueOptions?) async throws {
+        var next = plan.after(path, value: value)
+        while true {
+            switch next {
+            case .start(let starts):
+                // A failed or cancelled workflow starts nothing more (its not-yet-created steps
+                // were written as cancelled, so a start that races the end meets DUPLICATE).
+                guard try await redis.send("HGET", keys.workflow(wid), "state").string == "running" else { return }
+                try await enqueueSteps(of: wid, starts, defaults: defaults)
+                return
+            case .join(let group, let index, let count, let output):
+                let reply = try await redis.run(Scripts.workflowJoin, keys: [keys.workflow(wid), keys.workflowJoin(wid, group.description)],
+                                                arguments: [index, output.jsonString, count])
+                let parts = reply.array ?? []
+                guard parts.first?.int == 1 else { return }
+                let outputs = parts.dropFirst().map { $0.string.flatMap { try? JSONValue(parsing: Data($0.utf8)) } ?? .null }
+                next = plan.after(group, value: .array(outputs))
+            case .finish(let output):
+                try await redis.run(Scripts.workflowEnd, keys: [keys.workflow(wid)],
+                                    arguments: ["succeeded", Broker.now(), output.jsonString, "", keys.doneChannel(wid)])
+                return
+            }
+        }
+    }
+
+    /// Ends workflow `wid` failed or cancelled: records why, then cancels every step that
+    /// has not ended (a running one is asked to stop) and writes the ones not yet created as
+    /// cancelled, so nothing of it runs any more.
+    func endWorkflow(_ wid: String, _ plan: WorkflowPlan, state: String, value: String, failedStep: WorkflowPath?) async throws {
+        let ended = try await redis.run(Scripts.workflowEnd, keys: [keys.workflow(wid)],
+                                        arguments: [state, Broker.now(), value, failedStep?.description ?? "", keys.doneChannel(wid)]).int == 1
+        // The pass over the steps is made by the end that ended it, and again by a replay of
+        // that end (its taker died mid-pass); the steps it cancels end too, and their own
+        // forwards must not make a pass each.
+        if !ended {
+            guard let failedStep,
+                  try await redis.send("HGET", keys.workflow(wid), "failed_step").string == failedStep.description else { return }
+        }
+        let steps = plan.root.steps().map { (id: Self.workflowStepID(wid, $0.path), queue: $0.step.options.queue ?? configuration.defaultQueue) }
+        let now = Broker.now()
+        let tombstones = try await redis.pipeline(steps.map { s in
+            Scripts.workflowTombstone.command(keys: [keys.task(s.queue, s.id)], arguments: [now, configuration.resultTTL.milliseconds])
+        })
+        for (s, r) in zip(steps, tombstones) where r.int == 0 {
+            _ = try await broker.cancel(id: s.id, queue: s.queue)
+        }
+    }
+
+    /// Cancels workflow `id`: its running steps are asked to stop (within a second), its
+    /// waiting ones end cancelled, and none not yet started ever will.
+    /// - Returns: false when it had ended already or does not exist.
+    @discardableResult
+    public func cancelWorkflow(_ id: String) async throws -> Bool {
+        guard let tree = try await workflowTree(id),
+              try await redis.send("HGET", keys.workflow(id), "state").string == "running" else { return false }
+        let error = #"{"kind":"cancelled","type":"Cancelled","message":"the workflow was cancelled","retryable":false}"#
+        try await endWorkflow(id, WorkflowPlan(tree), state: "cancelled", value: error, failedStep: nil)
+        return true
+    }
+}

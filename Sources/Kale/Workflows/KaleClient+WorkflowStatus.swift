@@ -1,0 +1,45 @@
+public import Foundation
+import KaleRedis
+
+/// A workflow's record: its state, output or failure.
+public struct WorkflowInfo: Sendable, Hashable {
+    public var id: String
+    /// `running`, `succeeded`, `failed` or `cancelled`.
+    public var state: String
+    public var tree: WorkflowNode
+    public var result: JSONValue?
+    public var error: TaskFailure?
+    /// The step whose failure ended it.
+    public var failedStep: WorkflowPath?
+    public var createdAt: Date?
+    public var finishedAt: Date?
+
+    public var isFinished: Bool { state != "running" }
+}
+
+extension KaleClient {
+    /// The record of workflow `id`, or nil when there is none (never submitted, or expired).
+    /// - Throws: ``RedisError``, ``WorkflowError`` for a record written by hand.
+    public func workflowInfo(_ id: String) async throws -> WorkflowInfo? {
+        let f = try await redis.send("HGETALL", keys.workflow(id)).hash ?? [:]
+        guard let doc = f["doc"], let state = f["state"] else { return nil }
+        func date(_ k: String) -> Date? { f[k].flatMap(Double.init).map { Date(timeIntervalSince1970: $0 / 1000) } }
+        return WorkflowInfo(
+            id: id, state: state, tree: try WorkflowNode(document: try JSONValue(parsing: Data(doc.utf8))),
+            result: f["result"].flatMap { try? JSONValue(parsing: Data($0.utf8)) },
+            error: f["error"].flatMap { try? JSONDecoder().decode(TaskFailure.self, from: Data($0.utf8)) },
+            failedStep: f["failed_step"].flatMap(WorkflowPath.init), createdAt: date("created_at"), finishedAt: date("finished_at"))
+    }
+
+    /// Waits until workflow `id` ends and returns its record (still running at the timeout:
+    /// the running record).
+    /// - Throws: ``KaleError`` `.notFound` when there is no such workflow, ``RedisError``.
+    public func waitForWorkflow(_ id: String, timeout: Duration = .seconds(60)) async throws -> WorkflowInfo {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            guard let info = try await workflowInfo(id) else { throw KaleError(.notFound, detail: "no workflow \(id)") }
+            if info.isFinished || ContinuousClock.now >= deadline { return info }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
