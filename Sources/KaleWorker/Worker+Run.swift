@@ -293,6 +293,7 @@ extension Worker {
             metrics.finished(queue: task.queue, name: envelope.name, outcome: recorded ? "succeeded" : "lease_lost", duration: duration)
             span?.end(outcome: recorded ? "succeeded" : "lease_lost")
             if result == 1 { celeryTaskEnded(envelope, result: bytes, failure: nil, retrying: false, duration: duration) }
+            if result == 1 { workflowStepEnded(task, envelope) }
             return .folded(start)
         case .failed(let failure):
             if entry?.killedByShutdown == true, entry?.cancelRequested != true {
@@ -341,6 +342,7 @@ extension Worker {
         if code == nil || code == 0 { metrics.leaseLost(queue: task.queue) }
         metrics.finished(queue: task.queue, name: envelope.name, outcome: result, duration: duration)
         span?.end(outcome: result, failure: failure, retryAt: code == 1 ? retryAt : nil)
+        if code == 2 || code == 3 { workflowStepEnded(task, envelope) }
         if code == 1 || code == 2 || code == 3 {
             celeryTaskEnded(envelope, result: nil, failure: failure, retrying: code == 1, revoked: code == 3, duration: duration)
         }

@@ -81,10 +81,12 @@ enum LuaLibrary {
     -- Its state alone is sent, and the waiter reads the record.
     -- A step of a workflow ended for good: its advance waits in the queue's workflow outbox,
     -- written in the same step as the outcome, for a worker to carry it to the workflow's
-    -- own slot (decision 0024). The entry is the task id; the outcome is in its record.
+    -- own slot (decision 0024). The entry is the task id; the outcome is in its record. It
+    -- is due 2 s on: the worker that ended the step forwards it at once, and the sweep that
+    -- takes due entries is for a worker that died first.
     local function kale_workflow_step_ended(C, id)
       kale_spec(C)
-      redis.call('ZADD', C.qp .. 'wf:outbox', C.now, id)
+      redis.call('ZADD', C.qp .. 'wf:outbox', C.now + 2000, id)
     end
 
     local function kale_publish(C, key, id)

@@ -80,7 +80,10 @@ extension KaleClient {
 
     /// The tree of workflow `id`, as submitted (queues settled), or nil when there is none.
     public func workflowTree(_ id: String) async throws -> WorkflowNode? {
+        if let tree = workflowTrees.tree(id) { return tree }
         guard let doc = try await redis.send("HGET", keys.workflow(id), "doc").string else { return nil }
-        return try WorkflowNode(document: try JSONValue(parsing: Data(doc.utf8)))
+        let tree = try WorkflowNode(document: try JSONValue(parsing: Data(doc.utf8)))
+        workflowTrees.remember(id, tree)
+        return tree
     }
 }
