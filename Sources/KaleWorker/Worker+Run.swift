@@ -159,12 +159,15 @@ extension Worker {
                 return .notFolded
             }
         }
-        let verdict: StartVerdict
+        var verdict: StartVerdict
         switch start {
         case .own: verdict = await markStarted(task, log)
         case .folded: verdict = .run
         case .awaited(let write): verdict = Self.verdict(await write.value, log)
         }
+        // A cancel that came while the task waited (prefetched, its start folded into another
+        // task's record) stopped nothing: it must not start running now.
+        if case .run = verdict, held.entry(task.key)?.cancelRequested == true { verdict = .cancelled }
         switch verdict {
         case .run: break
         case .leaseLost:

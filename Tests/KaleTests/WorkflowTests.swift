@@ -29,9 +29,25 @@ import Testing
         func run(_ input: Int, context: TaskContext) async throws -> Int { throw TaskFailure.rejected("boom at \(input)", type: "Boom") }
     }
 
+    struct Show: TaskDefinition {
+        static let name = "wf.show"
+        func run(_ input: Int, context: TaskContext) async throws -> String { "n=\(input)" }
+    }
+    struct Nap: TaskDefinition {
+        static let name = "wf.nap"
+        func run(_ input: Int, context: TaskContext) async throws -> Int {
+            for _ in 0..<(input / 10) {
+                try context.checkCancellation()
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            return input
+        }
+    }
+
     static func registry() -> TaskRegistry {
         let r = TaskRegistry()
         r.register(Inc()); r.register(Echo()); r.register(Flatten()); r.register(Sum()); r.register(Boom())
+        r.register(Show()); r.register(Nap())
         return r
     }
 
@@ -57,6 +73,56 @@ import Testing
         #expect(info.result == .array((0..<1000).map { .number(Double($0)) }), "1,000 results, in order (got \(info.result?.arrayValue?.count ?? 0))")
     }
 
+    @Test func typedFlowsChainGroupAndNest() async throws {
+        let f = KaleFixture()
+        let worker = f.startWorker(registry: Self.registry(), concurrency: 4)
+        // The compiler checks each link: Inc takes Int, gives Int; the group of Incs gives
+        // [Int], which Sum takes; Show takes Sum's Int and gives a String.
+        let flow = Workflow.step(Inc.self, input: 1)
+            .then(Workflow.step(Inc.self))
+            .then(Workflow.chord((0..<5).map { _ in Workflow.step(Inc.self) }, then: Workflow.step(Sum.self)))
+            .then(Workflow.group([Workflow.step(Show.self), Workflow.step(Inc.self).then(Workflow.step(Show.self))]))
+        let handle = try await f.client.submit(flow)
+        let output = try await handle.result(timeout: .seconds(20))
+        try await worker.stop()
+        // 1 → 2 → 3; five times 3 + 1 = 20; ["n=20", "n=21"]
+        #expect(output == ["n=20", "n=21"])
+        let steps = try #require(try await handle.info()).tree.steps()
+        #expect(steps.count == 11 && steps.allSatisfy { $0.step.options.queue == "default" }, "the queues are settled at submit")
+    }
+
+    @Test func cancellingARunningWorkflowStopsItsStepsWithinASecondAndLeavesNothingPending() async throws {
+        let f = KaleFixture()
+        let worker = f.startWorker(registry: Self.registry(), concurrency: 2)
+        let flow = Workflow.group((0..<6).map { _ in Workflow.step(Nap.self, input: 30_000) })
+            .then(Workflow.step(Sum.self))
+        let handle = try await f.client.submit(flow)
+        let ids = (0..<6).map { KaleClient.workflowStepID(handle.id, WorkflowPath([0, $0])) }
+        #expect(await waitUntil(timeout: .seconds(10)) { (try? await f.client.stats(of: "default").active) ?? 0 >= 2 })
+        try await Task.sleep(for: .milliseconds(200))
+        let cancelledAt = ContinuousClock.now
+        #expect(try await handle.cancel())
+        #expect(await waitUntil(timeout: .seconds(5)) {
+            let states = await ids.asyncMap { try? await f.client.status(of: $0, queue: "default")?.state }
+            return states.allSatisfy { $0 == .cancelled }
+        })
+        let took = ContinuousClock.now - cancelledAt
+        print("workflow cancel: every step cancelled \(took) after the cancel")
+        #expect(took < .seconds(1), "running steps stop within a second")
+        try await worker.stop()
+        let stats = try await f.client.stats(of: "default")
+        #expect(stats.pendingTotal == 0 && stats.active == 0 && stats.scheduled == 0, "nothing pending: \(stats)")
+        let callback = try await f.client.status(of: KaleClient.workflowStepID(handle.id, WorkflowPath([1])), queue: "default")
+        #expect(callback?.state == .cancelled && callback?.startedAt == nil)
+        #expect(try await handle.info()?.state == "cancelled")
+        do {
+            _ = try await handle.result(timeout: .seconds(1))
+            Issue.record("a cancelled workflow has no result")
+        } catch let failure as TaskFailure {
+            #expect(failure.type == "Cancelled")
+        }
+    }
+
     @Test func aFailedStepFailsTheWorkflowAndNothingAfterItStarts() async throws {
         let f = KaleFixture()
         let worker = f.startWorker(registry: Self.registry())
@@ -68,5 +134,13 @@ import Testing
         #expect(info.error?.type == "Boom")
         let third = try await f.client.status(of: KaleClient.workflowStepID(wf.id, WorkflowPath([2])), queue: "default")
         #expect(third?.state == .cancelled && third?.startedAt == nil, "the third step never starts: \(String(describing: third))")
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async -> T) async -> [T] {
+        var out: [T] = []
+        for e in self { out.append(await transform(e)) }
+        return out
     }
 }
