@@ -44,10 +44,19 @@ import Testing
         }
     }
 
+    struct Note: TaskDefinition {
+        static let name = "wf.note"
+        func run(_ input: JSONValue, context: TaskContext) async throws -> JSONValue { input }
+    }
+    struct CountErrors: TaskDefinition {
+        static let name = "wf.count-errors"
+        func run(_ input: [JSONValue], context: TaskContext) async throws -> Int { input.filter { $0["error"] != nil }.count }
+    }
+
     static func registry() -> TaskRegistry {
         let r = TaskRegistry()
         r.register(Inc()); r.register(Echo()); r.register(Flatten()); r.register(Sum()); r.register(Boom())
-        r.register(Show()); r.register(Nap())
+        r.register(Show()); r.register(Nap()); r.register(Note()); r.register(CountErrors())
         return r
     }
 
@@ -123,10 +132,21 @@ import Testing
         }
     }
 
+    @Test func collectedFailuresAreValuesTheChordGets() async throws {
+        let f = KaleFixture()
+        let worker = f.startWorker(registry: Self.registry())
+        let wf = try await f.client.submit(.chord(group: [Self.step("wf.inc", 1), Self.step("wf.boom", 2), Self.step("wf.boom", 3)],
+                                                  then: Self.step("wf.count-errors")), collectFailures: true)
+        let info = try await f.client.waitForWorkflow(wf.id, timeout: .seconds(20))
+        try await worker.stop()
+        #expect(info.state == "succeeded" && info.result == .number(2), "\(info)")
+    }
+
     @Test func aFailedStepFailsTheWorkflowAndNothingAfterItStarts() async throws {
         let f = KaleFixture()
         let worker = f.startWorker(registry: Self.registry())
-        let wf = try await f.client.submit(.chain([Self.step("wf.inc", 1), Self.step("wf.boom"), Self.step("wf.inc")]))
+        let wf = try await f.client.submit(.chain([Self.step("wf.inc", 1), Self.step("wf.boom"), Self.step("wf.inc")]),
+                                           onError: WorkflowStep(task: "wf.note"))
         let info = try await f.client.waitForWorkflow(wf.id, timeout: .seconds(20))
         try await Task.sleep(for: .milliseconds(300))
         try await worker.stop()
@@ -134,6 +154,9 @@ import Testing
         #expect(info.error?.type == "Boom")
         let third = try await f.client.status(of: KaleClient.workflowStepID(wf.id, WorkflowPath([2])), queue: "default")
         #expect(third?.state == .cancelled && third?.startedAt == nil, "the third step never starts: \(String(describing: third))")
+        let callback = try #require(try await f.client.status(of: "\(wf.id):on_error", queue: "default"))
+        #expect(callback.state == .succeeded && callback.attempt == 1, "the error callback ran once")
+        #expect(callback.result?["step"] == .string("1") && callback.result?["error"]?["type"] == .string("Boom"), "\(callback)")
     }
 }
 

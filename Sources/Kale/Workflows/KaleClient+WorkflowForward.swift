@@ -23,7 +23,14 @@ extension KaleClient {
             try await advance(wid, plan, after: path, value: value, defaults: defaults)
         case .dead, .failed, .cancelled, .expired:
             let error = f[3].string ?? #"{"kind":"error","type":"StepFailed","message":"the step ended \#(state.rawValue)","retryable":false}"#
-            try await endWorkflow(wid, plan, state: "failed", value: error, failedStep: path)
+            let options = try await redis.send("HMGET", keys.workflow(wid), "collect", "state").array ?? []
+            if options.first?.string == "1", options.count > 1, options[1].string == "running" {
+                // Failures collected as values: the workflow goes on with the error as output.
+                let value = JSONValue.object(["error": (try? JSONValue(parsing: Data(error.utf8))) ?? .string(error)])
+                try await advance(wid, plan, after: path, value: value, defaults: defaults)
+            } else {
+                try await endWorkflow(wid, plan, state: "failed", value: error, failedStep: path, defaults: defaults)
+            }
         default:
             return false
         }
@@ -59,7 +66,8 @@ extension KaleClient {
     /// Ends workflow `wid` failed or cancelled: records why, then cancels every step that
     /// has not ended (a running one is asked to stop) and writes the ones not yet created as
     /// cancelled, so nothing of it runs any more.
-    func endWorkflow(_ wid: String, _ plan: WorkflowPlan, state: String, value: String, failedStep: WorkflowPath?) async throws {
+    func endWorkflow(_ wid: String, _ plan: WorkflowPlan, state: String, value: String, failedStep: WorkflowPath?,
+                     defaults: (String) -> EnqueueOptions? = { _ in nil }) async throws {
         let ended = try await redis.run(Scripts.workflowEnd, keys: [keys.workflow(wid)],
                                         arguments: [state, Broker.now(), value, failedStep?.description ?? "", keys.doneChannel(wid)]).int == 1
         // The pass over the steps is made by the end that ended it, and again by a replay of
@@ -76,6 +84,24 @@ extension KaleClient {
         })
         for (s, r) in zip(steps, tombstones) where r.int == 0 {
             _ = try await broker.cancel(id: s.id, queue: s.queue)
+        }
+        if state == "failed", let failedStep { try await startErrorCallback(wid, failedStep: failedStep, error: value, defaults: defaults) }
+    }
+
+    /// Enqueues the workflow's error callback, once (its id is `<workflow>:on_error`), with
+    /// the failure as its input. It is not a step: its own end carries nothing on.
+    private func startErrorCallback(_ wid: String, failedStep: WorkflowPath, error: String,
+                                    defaults: (String) -> EnqueueOptions?) async throws {
+        guard let doc = try await redis.send("HGET", keys.workflow(wid), "on_error").string,
+              case .step(let step) = try WorkflowNode(document: try JSONValue(parsing: Data(doc.utf8))) else { return }
+        var options = step.options.merged(over: defaults(step.task) ?? EnqueueOptions())
+        options.id = "\(wid):on_error"
+        options.headers["kale-workflow"] = wid
+        let input = JSONValue.object(["workflow": .string(wid), "step": .string(failedStep.description),
+                                      "error": (try? JSONValue(parsing: Data(error.utf8))) ?? .string(error)])
+        do { _ = try await enqueue(name: step.task, args: input, options: options) }
+        catch let e as KaleError where e.code == .duplicateID {
+            // A replay of this end: the callback was enqueued the first time.
         }
     }
 

@@ -13,15 +13,26 @@ extension KaleClient {
     /// the record, so every worker that carries the workflow on sends each step to the same
     /// queue (decision 0024).
     /// - Throws: ``WorkflowError`` for a tree over the limits, ``KaleError``, ``RedisError``.
+    ///
+    /// `onError` runs once if the workflow fails (not when it is cancelled), with
+    /// `{"workflow", "step", "error"}` as its input. With `collectFailures` a step that fails
+    /// for good does not fail the workflow: its output is `{"error": <its error>}` (a chord
+    /// then gets every member's outcome).
     public func submit(_ workflow: WorkflowNode, input: JSONValue = .object([:]), id: String? = nil,
-                       ttl: Duration? = nil, defaults: @Sendable (String) -> EnqueueOptions? = { _ in nil }) async throws -> WorkflowRef {
+                       ttl: Duration? = nil, onError: WorkflowStep? = nil, collectFailures: Bool = false,
+                       defaults: @Sendable (String) -> EnqueueOptions? = { _ in nil }) async throws -> WorkflowRef {
         let wid = id ?? ("wf-" + TaskID.random())
         if let problem = TaskID.problem(with: wid) { throw KaleError(.invalidOptions, detail: problem) }
         let settled = Self.settleQueues(workflow, defaults: defaults, fallback: configuration.defaultQueue)
         let doc = settled.document.jsonString
         let keep = (ttl ?? configuration.resultTTL).milliseconds
         let key = keys.workflow(wid)
-        let replies = try await redis.pipeline([
+        var extra: [RedisCommand] = []
+        if let onError, case .step(let settledError) = Self.settleQueues(.step(onError), defaults: defaults, fallback: configuration.defaultQueue) {
+            extra.append(RedisCommand("HSETNX", key, "on_error", WorkflowNode.step(settledError).document.jsonString))
+        }
+        if collectFailures { extra.append(RedisCommand("HSETNX", key, "collect", 1)) }
+        let replies = try await redis.pipeline(extra + [
             RedisCommand("HSETNX", key, "doc", doc),
             RedisCommand("HSETNX", key, "state", "running"),
             RedisCommand("HSETNX", key, "created_at", Broker.now()),
@@ -30,7 +41,7 @@ extension KaleClient {
             RedisCommand("PEXPIRE", key, keep + 7 * 86_400_000),
         ])
         for r in replies { try r.throwingServerError() }
-        guard replies[0].int == 1 else { throw KaleError(.duplicateID, detail: "a workflow with id \(wid) exists") }
+        guard replies[extra.count].int == 1 else { throw KaleError(.duplicateID, detail: "a workflow with id \(wid) exists") }
         try await enqueueSteps(of: wid, WorkflowPlan(settled).starts(at: .root, input: input), defaults: defaults)
         return WorkflowRef(id: wid)
     }
