@@ -126,3 +126,42 @@ extension WorkflowNode {
         }
     }
 }
+
+/// What `kale workflow submit` reads: a bare node, or `{"workflow": node, "input"?: JSON,
+/// "on_error"?: step, "collect_failures"?: bool}` for the options of
+/// ``KaleClient/submit(_:input:id:ttl:onError:collectFailures:defaults:)``.
+public struct WorkflowRequest: Sendable, Hashable {
+    public var workflow: WorkflowNode
+    public var input: JSONValue
+    public var onError: WorkflowStep?
+    public var collectFailures: Bool
+
+    /// - Throws: ``WorkflowError`` naming the place and the problem.
+    public init(document: JSONValue) throws {
+        guard case .object(let o) = document, let node = o["workflow"] else {
+            self.init(workflow: try WorkflowNode(document: document))
+            return
+        }
+        if let bad = o.keys.sorted().first(where: { !["workflow", "input", "on_error", "collect_failures"].contains($0) }) {
+            throw WorkflowError("$: unknown key '\(bad)' (a request takes workflow, input, on_error and collect_failures)")
+        }
+        var onError: WorkflowStep?
+        if let e = o["on_error"] {
+            guard case .step(let step) = try WorkflowNode(document: e) else { throw WorkflowError("$.on_error: expected a step") }
+            onError = step
+        }
+        var collect = false
+        if let c = o["collect_failures"] {
+            guard case .bool(let b) = c else { throw WorkflowError("$.collect_failures: expected true or false") }
+            collect = b
+        }
+        self.init(workflow: try WorkflowNode(document: node), input: o["input"] ?? .object([:]), onError: onError, collectFailures: collect)
+    }
+
+    public init(workflow: WorkflowNode, input: JSONValue = .object([:]), onError: WorkflowStep? = nil, collectFailures: Bool = false) {
+        self.workflow = workflow
+        self.input = input
+        self.onError = onError
+        self.collectFailures = collectFailures
+    }
+}
