@@ -27,10 +27,13 @@ extension Scripts {
     end
     local n = tonumber(ARGV[3])
     if redis.call('HLEN', KEYS[2]) < n then return {0} end
-    local fields = {}
-    for i = 0, n - 1 do fields[#fields + 1] = tostring(i) end
+    -- In chunks: unpack() of more than a few thousand values overflows Lua's stack.
     local out = {1}
-    for _, v in ipairs(redis.call('HMGET', KEYS[2], unpack(fields))) do out[#out + 1] = v end
+    for first = 0, n - 1, 1000 do
+      local fields = {}
+      for i = first, math.min(first + 999, n - 1) do fields[#fields + 1] = tostring(i) end
+      for _, v in ipairs(redis.call('HMGET', KEYS[2], unpack(fields))) do out[#out + 1] = v end
+    end
     return out
     """#)
 
