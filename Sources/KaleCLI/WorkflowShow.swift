@@ -13,14 +13,9 @@ struct WorkflowShow: AsyncParsableCommand {
     func run() async throws {
         let client = try await global.client()
         guard let info = try await client.workflowInfo(id) else { throw Self.missing(id) }
-        let steps = info.tree.steps()
-        var records: [WorkflowPath: TaskInfo] = [:]
-        for s in steps {
-            let stepID = KaleClient.workflowStepID(id, s.path)
-            if let r = try await client.status(of: stepID, queue: s.step.options.queue ?? client.configuration.defaultQueue) { records[s.path] = r }
-        }
+        let records = try await client.workflowSteps(info)
         if output.json {
-            Output.json(Self.json(info, steps: steps, records: records))
+            Output.json(info.json(records: records))
             return
         }
         Output.line("workflow \(id): \(info.state)" + (info.failedStep.map { ", failed at step \($0)" } ?? ""))
@@ -52,26 +47,6 @@ struct WorkflowShow: AsyncParsableCommand {
             return ["\(pad)chord"] + tree(.group(group), at: path.child(0), depth: depth + 1, records: records)
                 + ["\(pad)  then"] + tree(then, at: path.child(1), depth: depth + 2, records: records)
         }
-    }
-
-    /// `{"id","state","result"?,"error"?,"failed_step"?,"created_at","finished_at"?,"steps":[…]}`.
-    static func json(_ info: WorkflowInfo, steps: [(path: WorkflowPath, step: WorkflowStep)], records: [WorkflowPath: TaskInfo]) -> JSONValue {
-        var o: [String: JSONValue] = ["id": .string(info.id), "state": .string(info.state), "tree": info.tree.document]
-        if let r = info.result { o["result"] = r }
-        if let e = info.error { o["error"] = .object(["kind": .string(e.kind.rawValue), "type": .string(e.type), "message": .string(e.message)]) }
-        if let p = info.failedStep { o["failed_step"] = .string(p.description) }
-        if let d = info.createdAt { o["created_at"] = .string(Format.iso(d)) }
-        if let d = info.finishedAt { o["finished_at"] = .string(Format.iso(d)) }
-        o["steps"] = .array(steps.map { s in
-            var step = records[s.path]?.json() ?? .object(["state": .string("not started")])
-            if case .object(var so) = step {
-                so["path"] = .string(s.path.description)
-                so["task"] = .string(s.step.task)
-                step = .object(so)
-            }
-            return step
-        })
-        return .object(o)
     }
 
     /// The outcome line of `submit --wait`: id, state, then the result or the error.

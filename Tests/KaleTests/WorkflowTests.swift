@@ -62,13 +62,21 @@ import Testing
 
     static func step(_ task: String, _ args: JSONValue? = nil) -> WorkflowNode { .step(WorkflowStep(task: task, args: args)) }
 
-    @Test func aChainPassesOutputsAlong() async throws {
+    @Test func aChainPassesOutputsAlongAndItsRecordsExpireTogether() async throws {
         let f = KaleFixture()
         let worker = f.startWorker(registry: Self.registry())
-        let wf = try await f.client.submit(.chain([Self.step("wf.inc", 1), Self.step("wf.inc"), Self.step("wf.inc")]))
+        let wf = try await f.client.submit(.chain([Self.step("wf.inc", 1), .group([Self.step("wf.inc"), Self.step("wf.inc")]),
+                                                   Self.step("wf.sum")]), ttl: .seconds(300))
         let info = try await f.client.waitForWorkflow(wf.id, timeout: .seconds(20))
         try await worker.stop()
-        #expect(info.state == "succeeded" && info.result == .number(4), "\(info)")
+        #expect(info.state == "succeeded" && info.result == .number(6), "\(info)")
+        // The steps (default result TTL a day), the group's outputs and the workflow: 300 s.
+        var keys = [f.keys.workflow(wf.id), f.keys.workflowJoin(wf.id, "1")]
+        keys += WorkflowPlan(info.tree).root.steps().map { f.keys.task("default", KaleClient.workflowStepID(wf.id, $0.path)) }
+        for key in keys {
+            let ttl = try await f.redis.send("PTTL", key).int ?? -3
+            #expect((290_000...300_000).contains(ttl), "\(key) expires with its workflow: \(ttl)")
+        }
     }
 
     @Test func aChordOverTenGroupsOfAHundredGetsAThousandResultsInOrder() async throws {

@@ -58,6 +58,7 @@ extension KaleClient {
             case .finish(let output):
                 try await redis.run(Scripts.workflowEnd, keys: [keys.workflow(wid)],
                                     arguments: ["succeeded", Broker.now(), output.jsonString, "", keys.doneChannel(wid)])
+                try await expireTogether(wid, plan)
                 return
             }
         }
@@ -86,6 +87,21 @@ extension KaleClient {
             _ = try await broker.cancel(id: s.id, queue: s.queue)
         }
         if state == "failed", let failedStep { try await startErrorCallback(wid, failedStep: failedStep, error: value, defaults: defaults) }
+        try await expireTogether(wid, plan)
+    }
+
+    /// Gives every record of an ended workflow (its steps and its groups' outputs) the
+    /// workflow's own TTL from now, so they expire with it. A step still running (asked to
+    /// stop) sets its own again when it ends. Replays set the same.
+    private func expireTogether(_ wid: String, _ plan: WorkflowPlan) async throws {
+        let ttl = try await redis.send("HGET", keys.workflow(wid), "ttl").string.flatMap { Int64($0) } ?? configuration.resultTTL.milliseconds
+        var commands = plan.root.steps().map {
+            RedisCommand("PEXPIRE", keys.task($0.step.options.queue ?? configuration.defaultQueue, Self.workflowStepID(wid, $0.path)), ttl)
+        }
+        commands += plan.groupPaths().map { RedisCommand("PEXPIRE", keys.workflowJoin(wid, $0.description), ttl) }
+        for chunk in stride(from: 0, to: commands.count, by: 1000) {
+            _ = try await redis.pipeline(Array(commands[chunk..<min(chunk + 1000, commands.count)]))
+        }
     }
 
     /// Enqueues the workflow's error callback, once (its id is `<workflow>:on_error`), with

@@ -43,3 +43,24 @@ extension KaleClient {
         }
     }
 }
+
+extension KaleClient {
+    /// The task records of a workflow's steps that exist (created, not expired), by path: one
+    /// pipelined read of every step's record.
+    /// - Throws: ``RedisError``.
+    public func workflowSteps(_ info: WorkflowInfo) async throws -> [WorkflowPath: TaskInfo] {
+        let steps = info.tree.steps()
+        var out: [WorkflowPath: TaskInfo] = [:]
+        for chunk in stride(from: 0, to: steps.count, by: 1000) {
+            let part = steps[chunk..<min(chunk + 1000, steps.count)]
+            let replies = try await redis.pipeline(part.map {
+                RedisCommand("HGETALL", keys.task($0.step.options.queue ?? configuration.defaultQueue, Self.workflowStepID(info.id, $0.path)))
+            })
+            for (s, r) in zip(part, replies) {
+                let id = Self.workflowStepID(info.id, s.path)
+                if let t = TaskInfo(id: id, queue: s.step.options.queue ?? configuration.defaultQueue, fields: r.hash ?? [:]) { out[s.path] = t }
+            }
+        }
+        return out
+    }
+}

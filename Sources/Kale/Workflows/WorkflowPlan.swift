@@ -45,6 +45,19 @@ public struct WorkflowPlan: Sendable {
         }
     }
 
+    /// The paths of every group (a chord's group included): each has a join of its outputs.
+    public func groupPaths() -> [WorkflowPath] {
+        func walk(_ node: WorkflowNode, _ path: WorkflowPath) -> [WorkflowPath] {
+            switch node {
+            case .step: return []
+            case .chain(let nodes): return nodes.enumerated().flatMap { walk($1, path.child($0)) }
+            case .group(let nodes): return [path] + nodes.enumerated().flatMap { walk($1, path.child($0)) }
+            case .chord(let group, let then): return walk(.group(group), path.child(0)) + walk(then, path.child(1))
+            }
+        }
+        return walk(root, .root)
+    }
+
     /// What follows the end of the node at `path` with output `value`.
     public func after(_ path: WorkflowPath, value: JSONValue) -> Next {
         guard let parentPath = path.parent, let index = path.indices.last, let parent = root.node(at: parentPath) else {
