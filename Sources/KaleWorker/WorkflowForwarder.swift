@@ -39,7 +39,13 @@ struct WorkflowForwarder: Sendable {
             for queue in worker.configuration.queues.map(\.name) {
                 do {
                     let ids = try await worker.broker.takeWorkflowOutbox(queue: queue, lease: Self.lease, limit: 100)
-                    for id in ids { try await forward(id, queue: queue) }
+                    for id in ids {
+                        // One entry's trouble must not hold the others up: it shows again when
+                        // its lease ends.
+                        do { try await forward(id, queue: queue) } catch {
+                            worker.logger.warning("workflows: cannot forward a step", metadata: ["task.id": "\(id)", "error": "\(error)"])
+                        }
+                    }
                     busy = busy || !ids.isEmpty
                     failures = 0
                 } catch {
@@ -47,7 +53,9 @@ struct WorkflowForwarder: Sendable {
                     if failures == 1 { worker.logger.warning("workflows: cannot forward", metadata: ["queue": "\(queue)", "error": "\(error)"]) }
                 }
             }
-            if !busy { await worker.pause(.milliseconds(500)) }
+            // Entries are due 2 s after their step ended (the worker that ended it forwards it at
+            // once): an idle sweep every second costs a call per queue, not a busy loop.
+            if !busy { await worker.pause(.seconds(1)) }
         }
     }
 

@@ -53,10 +53,15 @@ import Testing
         func run(_ input: [JSONValue], context: TaskContext) async throws -> Int { input.filter { $0["error"] != nil }.count }
     }
 
+    struct Big: TaskDefinition {
+        static let name = "wf.big"
+        func run(_ input: Int, context: TaskContext) async throws -> String { String(repeating: "x", count: 2 << 20) }
+    }
+
     static func registry() -> TaskRegistry {
         let r = TaskRegistry()
         r.register(Inc()); r.register(Echo()); r.register(Flatten()); r.register(Sum()); r.register(Boom())
-        r.register(Show()); r.register(Nap()); r.register(Note()); r.register(CountErrors())
+        r.register(Show()); r.register(Nap()); r.register(Note()); r.register(CountErrors()); r.register(Big())
         return r
     }
 
@@ -138,6 +143,35 @@ import Testing
         } catch let failure as TaskFailure {
             #expect(failure.type == "Cancelled")
         }
+    }
+
+    @Test func aTreeTheStoredFormCannotHoldIsRefusedAtSubmit() async throws {
+        let f = KaleFixture()
+        await #expect(throws: WorkflowError.self) { try await f.client.submit(.chain([])) }
+        await #expect(throws: WorkflowError.self) { try await f.client.submit(.group([Self.step("a"), .group([])])) }
+        let delayed = WorkflowNode.step(WorkflowStep(task: "a", options: EnqueueOptions(delay: .seconds(5))))
+        await #expect(throws: WorkflowError.self, "an option the stored tree would drop") { try await f.client.submit(delayed) }
+        #expect(try await f.redis.send("KEYS", f.keys.prefix + ":*").strings?.isEmpty == true, "nothing was written")
+    }
+
+    @Test func aRefusedDuplicateChangesNothing() async throws {
+        let f = KaleFixture()
+        let first = try await f.client.submit(Self.step("wf.inc", 1), id: "wf-dup")
+        let before = try await f.redis.send("HGETALL", f.keys.workflow(first.id)).hash
+        await #expect(throws: KaleError.self) {
+            try await f.client.submit(Self.step("wf.inc", 2), id: "wf-dup", onError: WorkflowStep(task: "wf.note"), collectFailures: true)
+        }
+        #expect(try await f.redis.send("HGETALL", f.keys.workflow(first.id)).hash == before)
+    }
+
+    @Test func aNextStepThatCannotBeMadeFailsTheWorkflowInsteadOfStallingIt() async throws {
+        let f = KaleFixture()
+        let worker = f.startWorker(registry: Self.registry())
+        // wf.big's 2 MiB output is over the 1 MiB message limit as the next step's input.
+        let wf = try await f.client.submit(.chain([Self.step("wf.big", 1), Self.step("wf.note")]))
+        let info = try await f.client.waitForWorkflow(wf.id, timeout: .seconds(20))
+        try await worker.stop()
+        #expect(info.state == "failed" && info.error?.type == "CannotStartNextStep" && info.failedStep == WorkflowPath([0]), "\(info)")
     }
 
     @Test func collectedFailuresAreValuesTheChordGets() async throws {

@@ -22,8 +22,10 @@ extension Scripts {
     static let workflowJoin = RedisScript(name: "workflow_join", source: #"""
     local wf = redis.call('HMGET', KEYS[1], 'state', 'ttl')
     if wf[1] ~= 'running' then return {-1} end
-    if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 and redis.call('HLEN', KEYS[2]) == 1 then
-      redis.call('PEXPIRE', KEYS[2], tonumber(wf[2] or '604800000') + 86400000)
+    -- Kept as long as the workflow's own record may be (its TTL plus the week a running one
+    -- has), renewed by every member, so a slow group never loses its first outputs.
+    if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
+      redis.call('PEXPIRE', KEYS[2], tonumber(wf[2] or '86400000') + 604800000)
     end
     local n = tonumber(ARGV[3])
     if redis.call('HLEN', KEYS[2]) < n then return {0} end

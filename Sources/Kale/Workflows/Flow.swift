@@ -2,15 +2,16 @@
 /// with `Output`, and `then` accepts only a flow whose input is this one's output.
 ///
 /// ```swift
-/// let flow = Workflow.step(Fetch.self, input: url)          // Flow<NoInput, Page>
-///     .then(Workflow.step(Parse.self))                       // Parse.Input == Page
-///     .then(Workflow.chord((0..<10).map { Workflow.step(Shard.self, input: $0) },
-///                          then: Workflow.step(Merge.self))) // Merge.Input == [Shard.Output]
+/// let flow = Workflow.step(Fetch.self, input: url)        // Flow<NoInput, Page>
+///     .then(Workflow.step(Parse.self))                     // Parse.Input == Page
+///     .then(Workflow.chord([Workflow.step(Count.self), Workflow.step(Index.self)],
+///                          then: Workflow.step(Merge.self))) // Count and Index take Parse.Output;
+///                                                            // Merge.Input == [their Output]
 /// let handle = try await client.submit(flow)
 /// let merged = try await handle.result()
 /// ```
 public struct Flow<Input: Codable & Sendable, Output: Codable & Sendable>: Sendable {
-    /// The tree it stands for (what ``KaleClient/submit(_:input:id:ttl:defaults:)`` takes).
+    /// The tree it stands for (what ``KaleClient/submit(_:input:id:ttl:onError:collectFailures:defaults:)`` takes).
     public let node: WorkflowNode
 
     init(_ node: WorkflowNode) { self.node = node }

@@ -20,7 +20,15 @@ extension KaleClient {
         switch state {
         case .succeeded:
             let value = f[2].string.flatMap { try? JSONValue(parsing: Data($0.utf8)) } ?? .null
-            try await advance(wid, plan, after: path, value: value, defaults: defaults)
+            do {
+                try await advance(wid, plan, after: path, value: value, defaults: defaults)
+            } catch let e as KaleError {
+                // What follows cannot be made (its input over the size limit): retrying would
+                // fail the same way for ever, so the workflow fails, at the step that came first.
+                let error = JSONValue.object(["kind": "rejected", "type": "CannotStartNextStep", "message": .string(e.description),
+                                              "retryable": false]).jsonString
+                try await endWorkflow(wid, plan, state: "failed", value: error, failedStep: path, defaults: defaults)
+            }
         case .dead, .failed, .cancelled, .expired:
             let error = f[3].string ?? #"{"kind":"error","type":"StepFailed","message":"the step ended \#(state.rawValue)","retryable":false}"#
             let options = try await redis.send("HMGET", keys.workflow(wid), "collect", "state").array ?? []
@@ -67,8 +75,9 @@ extension KaleClient {
     /// Ends workflow `wid` failed or cancelled: records why, then cancels every step that
     /// has not ended (a running one is asked to stop) and writes the ones not yet created as
     /// cancelled, so nothing of it runs any more.
+    @discardableResult
     func endWorkflow(_ wid: String, _ plan: WorkflowPlan, state: String, value: String, failedStep: WorkflowPath?,
-                     defaults: (String) -> EnqueueOptions? = { _ in nil }) async throws {
+                     defaults: (String) -> EnqueueOptions? = { _ in nil }) async throws -> Bool {
         let ended = try await redis.run(Scripts.workflowEnd, keys: [keys.workflow(wid)],
                                         arguments: [state, Broker.now(), value, failedStep?.description ?? "", keys.doneChannel(wid)]).int == 1
         // The pass over the steps is made by the end that ended it, and again by a replay of
@@ -76,7 +85,7 @@ extension KaleClient {
         // forwards must not make a pass each.
         if !ended {
             guard let failedStep,
-                  try await redis.send("HGET", keys.workflow(wid), "failed_step").string == failedStep.description else { return }
+                  try await redis.send("HGET", keys.workflow(wid), "failed_step").string == failedStep.description else { return false }
         }
         let steps = plan.root.steps().map { (id: Self.workflowStepID(wid, $0.path), queue: $0.step.options.queue ?? configuration.defaultQueue) }
         let now = Broker.now()
@@ -88,6 +97,7 @@ extension KaleClient {
         }
         if state == "failed", let failedStep { try await startErrorCallback(wid, failedStep: failedStep, error: value, defaults: defaults) }
         try await expireTogether(wid, plan)
+        return ended
     }
 
     /// Gives every record of an ended workflow (its steps and its groups' outputs) the
@@ -95,13 +105,16 @@ extension KaleClient {
     /// stop) sets its own again when it ends. Replays set the same.
     private func expireTogether(_ wid: String, _ plan: WorkflowPlan) async throws {
         let ttl = try await redis.send("HGET", keys.workflow(wid), "ttl").string.flatMap { Int64($0) } ?? configuration.resultTTL.milliseconds
-        var commands = plan.root.steps().map {
-            RedisCommand("PEXPIRE", keys.task($0.step.options.queue ?? configuration.defaultQueue, Self.workflowStepID(wid, $0.path)), ttl)
+        let stepKeys = plan.root.steps().map { keys.task($0.step.options.queue ?? configuration.defaultQueue, Self.workflowStepID(wid, $0.path)) }
+        for chunk in stride(from: 0, to: stepKeys.count, by: 1000) {
+            let part = Array(stepKeys[chunk..<min(chunk + 1000, stepKeys.count)])
+            let states = try await redis.pipeline(part.map { RedisCommand("HGET", $0, "state") })
+            // A dead step stays in its dead set with its record (kept until retried or purged);
+            // a running one sets its own expiry when it ends.
+            let ended = zip(part, states).filter { ["succeeded", "failed", "cancelled", "expired"].contains($0.1.string ?? "") }
+            if !ended.isEmpty { _ = try await redis.pipeline(ended.map { RedisCommand("PEXPIRE", $0.0, ttl) }) }
         }
-        commands += plan.groupPaths().map { RedisCommand("PEXPIRE", keys.workflowJoin(wid, $0.description), ttl) }
-        for chunk in stride(from: 0, to: commands.count, by: 1000) {
-            _ = try await redis.pipeline(Array(commands[chunk..<min(chunk + 1000, commands.count)]))
-        }
+        _ = try await redis.pipeline(plan.groupPaths().map { RedisCommand("PEXPIRE", keys.workflowJoin(wid, $0.description), ttl) } + [RedisCommand("PING")])
     }
 
     /// Enqueues the workflow's error callback, once (its id is `<workflow>:on_error`), with
@@ -129,7 +142,6 @@ extension KaleClient {
         guard let tree = try await workflowTree(id),
               try await redis.send("HGET", keys.workflow(id), "state").string == "running" else { return false }
         let error = #"{"kind":"cancelled","type":"Cancelled","message":"the workflow was cancelled","retryable":false}"#
-        try await endWorkflow(id, WorkflowPlan(tree), state: "cancelled", value: error, failedStep: nil)
-        return true
+        return try await endWorkflow(id, WorkflowPlan(tree), state: "cancelled", value: error, failedStep: nil)
     }
 }

@@ -37,8 +37,14 @@ extension KaleClient {
     public func waitForWorkflow(_ id: String, timeout: Duration = .seconds(60)) async throws -> WorkflowInfo {
         let deadline = ContinuousClock.now + timeout
         while true {
-            guard let info = try await workflowInfo(id) else { throw KaleError(.notFound, detail: "no workflow \(id)") }
-            if info.isFinished || ContinuousClock.now >= deadline { return info }
+            // The state alone while it runs: the record holds the whole tree.
+            guard let state = try await redis.send("HGET", keys.workflow(id), "state").string else {
+                throw KaleError(.notFound, detail: "no workflow \(id)")
+            }
+            if state != "running" || ContinuousClock.now >= deadline {
+                guard let info = try await workflowInfo(id) else { throw KaleError(.notFound, detail: "no workflow \(id)") }
+                return info
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
     }

@@ -24,7 +24,17 @@ extension KaleClient {
         let wid = id ?? ("wf-" + TaskID.random())
         if let problem = TaskID.problem(with: wid) { throw KaleError(.invalidOptions, detail: problem) }
         let settled = Self.settleQueues(workflow, defaults: defaults, fallback: configuration.defaultQueue)
-        let doc = settled.document.jsonString
+        // What is stored is what every forward reads back: a tree the document form refuses
+        // (an empty group, nesting too deep, a duration it cannot hold) is refused here.
+        let document = settled.document
+        guard try WorkflowNode(document: document) == settled else {
+            throw WorkflowError("the workflow holds options its stored form cannot keep")
+        }
+        if let longest = settled.steps().map({ Self.workflowStepID(wid, $0.path) }).max(by: { $0.utf8.count < $1.utf8.count }),
+           let problem = TaskID.problem(with: longest) {
+            throw KaleError(.invalidOptions, detail: "step ids of this workflow would be too long: \(problem)")
+        }
+        let doc = document.jsonString
         let keep = (ttl ?? configuration.resultTTL).milliseconds
         let key = keys.workflow(wid)
         var extra: [RedisCommand] = []
@@ -32,8 +42,11 @@ extension KaleClient {
             extra.append(RedisCommand("HSETNX", key, "on_error", WorkflowNode.step(settledError).document.jsonString))
         }
         if collectFailures { extra.append(RedisCommand("HSETNX", key, "collect", 1)) }
+        // The id first, alone: a refused duplicate must change nothing of the workflow it names.
+        guard try await redis.send("HSETNX", key, "doc", doc).int == 1 else {
+            throw KaleError(.duplicateID, detail: "a workflow with id \(wid) exists")
+        }
         let replies = try await redis.pipeline(extra + [
-            RedisCommand("HSETNX", key, "doc", doc),
             RedisCommand("HSETNX", key, "state", "running"),
             RedisCommand("HSETNX", key, "created_at", Broker.now()),
             RedisCommand("HSETNX", key, "ttl", keep),
@@ -41,7 +54,6 @@ extension KaleClient {
             RedisCommand("PEXPIRE", key, keep + 7 * 86_400_000),
         ])
         for r in replies { try r.throwingServerError() }
-        guard replies[extra.count].int == 1 else { throw KaleError(.duplicateID, detail: "a workflow with id \(wid) exists") }
         try await enqueueSteps(of: wid, WorkflowPlan(settled).starts(at: .root, input: input), defaults: defaults)
         return WorkflowRef(id: wid)
     }
@@ -77,6 +89,9 @@ extension KaleClient {
         for s in starts {
             var options = s.step.options.merged(over: defaults(s.step.task) ?? EnqueueOptions())
             options.id = Self.workflowStepID(id, s.path)
+            // The step's id is its uniqueness; a registered unique key held by another task
+            // would leave the step uncreated and the workflow stalled.
+            options.uniqueKey = nil
             options.headers["kale-workflow"] = id
             let prepared = try prepare(name: s.step.task, args: s.input, options: options, now: now)
             let (k, a) = broker.creation(prepared.envelope, message: prepared.message, uniqueTTL: nil, now: now,

@@ -95,11 +95,17 @@ extension WorkflowNode {
         return WorkflowStep(task: task, args: o["args"], options: options)
     }
 
-    /// Seconds as a number, or a duration text (`30s`, `5m`).
+    /// Seconds as a number, or a duration text (`30s`, `5m`): 1 ms to 10 years either way,
+    /// so what is read can always be written back and read again.
     private static func duration(_ value: JSONValue?, at place: String) throws -> Duration? {
         switch value {
         case nil: return nil
-        case .number(let s)? where s > 0 && s <= 86_400 * 366: return .milliseconds(Int64((s * 1000).rounded()))
+        case .number(let s)?:
+            let ms = (s * 1000).rounded()
+            guard ms >= 1, ms <= Double(IntervalText.maximumMilliseconds) else {
+                throw WorkflowError("\(place): expected 0.001 s to 10 years")
+            }
+            return .milliseconds(Int64(ms))
         case .string(let text)?:
             if let ms = try? IntervalText.milliseconds(text, minimum: 1) { return .milliseconds(ms) }
             throw WorkflowError("\(place): '\(text)' is not a duration (30s, 5m, 2h)")

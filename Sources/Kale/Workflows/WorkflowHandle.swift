@@ -30,7 +30,7 @@ public struct WorkflowHandle<Output: Codable & Sendable>: Sendable {
 
 extension KaleClient {
     /// Submits a typed workflow whose first steps have their own input.
-    /// - Throws: as ``submit(_:input:id:ttl:defaults:)``.
+    /// - Throws: as ``submit(_:input:id:ttl:onError:collectFailures:defaults:)``.
     public func submit<O>(_ flow: Flow<NoInput, O>, id: String? = nil, ttl: Duration? = nil,
                           defaults: @Sendable (String) -> EnqueueOptions? = { _ in nil }) async throws -> WorkflowHandle<O> {
         let ref = try await submit(flow.node, input: .object([:]), id: id, ttl: ttl, defaults: defaults)
@@ -38,7 +38,7 @@ extension KaleClient {
     }
 
     /// Submits a typed workflow with `input` for its first steps.
-    /// - Throws: as ``submit(_:input:id:ttl:defaults:)``, or ``KaleError`` `.encoding`.
+    /// - Throws: as ``submit(_:input:id:ttl:onError:collectFailures:defaults:)``, or ``KaleError`` `.encoding`.
     public func submit<I, O>(_ flow: Flow<I, O>, input: I, id: String? = nil, ttl: Duration? = nil,
                              defaults: @Sendable (String) -> EnqueueOptions? = { _ in nil }) async throws -> WorkflowHandle<O> {
         let args: JSONValue
