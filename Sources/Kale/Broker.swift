@@ -43,14 +43,17 @@ public struct Broker: Sendable {
 
     /// The KEYS and ARGV of a task's creation (``Scripts/enqueue``; ``Scripts/fire`` has them
     /// after keys and arguments of its own).
-    func creation(_ envelope: Envelope, message: [UInt8], uniqueTTL: Duration?, now: Int64) -> (keys: [String], arguments: [any RedisArgument]) {
+    func creation(_ envelope: Envelope, message: [UInt8], uniqueTTL: Duration?, now: Int64,
+                  workflowStep: String? = nil) -> (keys: [String], arguments: [any RedisArgument]) {
         let q = envelope.queue
         let unique = envelope.uniqueKey.map { keys.unique(q, $0) } ?? keys.task(q, envelope.id)
-        return ([keys.task(q, envelope.id), keys.pending(q, envelope.priority), keys.scheduled(q), keys.notify(q), unique],
-                [envelope.id, message, now, envelope.eta ?? 0, envelope.priority.rank, envelope.maxRetries,
-                 envelope.expiresAt ?? 0, envelope.resultTTLMs ?? ttlMs,
-                 envelope.uniqueKey == nil ? 0 : (uniqueTTL ?? .seconds(3600)).milliseconds, envelope.name,
-                 observation(q)])
+        var arguments: [any RedisArgument] = [
+            envelope.id, message, now, envelope.eta ?? 0, envelope.priority.rank, envelope.maxRetries,
+            envelope.expiresAt ?? 0, envelope.resultTTLMs ?? ttlMs,
+            envelope.uniqueKey == nil ? 0 : (uniqueTTL ?? .seconds(3600)).milliseconds, envelope.name, observation(q),
+        ]
+        if let workflowStep { arguments.append(workflowStep) }
+        return ([keys.task(q, envelope.id), keys.pending(q, envelope.priority), keys.scheduled(q), keys.notify(q), unique], arguments)
     }
 
     /// The commands that create tasks which share everything but their id and message (one
@@ -302,6 +305,12 @@ public struct Broker: Sendable {
         let reply = try await redis.run(Scripts.syncLimits, keys: [keys.control(queue)],
                                         arguments: [version] + specs.flatMap { [$0.name, $0.spec] as [any RedisArgument] })
         return reply.int == 1
+    }
+
+    /// Takes up to `limit` ended workflow steps of `queue` from its outbox, hidden for `lease`
+    /// ms (``Scripts/workflowTake``); returns their task ids.
+    public func takeWorkflowOutbox(queue: String, lease: Int64, limit: Int) async throws -> [String] {
+        try await redis.run(Scripts.workflowTake, keys: [keys.workflowOutbox(queue)], arguments: [Broker.now(), lease, limit]).strings ?? []
     }
 
     /// Promotes due scheduled tasks of `queue`; returns how many, and when the next is due (ms).

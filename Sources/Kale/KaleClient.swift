@@ -16,6 +16,8 @@ public final class KaleClient: Sendable {
     /// "announce it with the next enqueue").
     private let announcedQueues = Mutex<[String: Int64]>([:])
     private let waiterBox = Mutex<ResultWaiter?>(nil)
+    /// Trees of workflows this client forwarded lately (``forwardWorkflowStep(_:queue:defaults:)``).
+    let workflowTrees = WorkflowTreeCache()
 
     public init(configuration: KaleConfiguration) {
         self.configuration = configuration

@@ -85,6 +85,17 @@ public struct Keys: Sendable, Hashable {
     /// (duplicate attempts turned away), `fenced` (attempts by a stale leader), `skipped`.
     public func scheduleState(_ queue: String, _ name: String) -> String { queuePrefix(queue) + "schedule:" + name }
 
+    /// Sorted set of the ids of `queue`'s workflow steps that ended, waiting to be carried to
+    /// their workflow (scored by when a worker may take them: now, or a lease's end).
+    public func workflowOutbox(_ queue: String) -> String { queuePrefix(queue) + "wf:outbox" }
+    /// The start of every key of workflow `id`, in a slot of its own: `kale:{wf:<id>}:`.
+    public func workflowPrefix(_ id: String) -> String { "\(prefix):{wf:\(id)}:" }
+    /// Hash of a workflow: `doc` (its tree, ``WorkflowNode/document``), `state`, `created_at`,
+    /// `finished_at`, `result`, `failed_step`, `error`, `ttl`.
+    public func workflow(_ id: String) -> String { workflowPrefix(id) + "wf" }
+    /// Hash of the outputs of a workflow's group at `path`, by member index.
+    public func workflowJoin(_ id: String, _ path: String) -> String { workflowPrefix(id) + "join:" + path }
+
     /// Set of the Celery queues that workers take over (for inspection).
     public var celeryQueues: String { "\(prefix):celery:queues" }
 

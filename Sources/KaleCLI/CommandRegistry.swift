@@ -13,6 +13,7 @@ enum CommandRegistry {
         QueueCommand.self,
         LimitsCommand.self,
         ScheduleCommand.self,
+        WorkflowCommand.self,
         EventsCommand.self,
         PingCommand.self,
         WorkerCommand.self,

@@ -142,3 +142,25 @@ extension DeadTask {
         return .object(o)
     }
 }
+
+extension WorkflowInfo {
+    /// `kale workflow show --json` and the dashboard's `/api/workflows/:id`:
+    /// `{"id","state","tree","result"?,"error"?,"failed_step"?,"created_at","finished_at"?,
+    /// "steps":[task object + "path", "task"; {"state":"not started"} for one not created]}`.
+    package func json(records: [WorkflowPath: TaskInfo]) -> JSONValue {
+        var o: [String: JSONValue] = ["id": .string(id), "state": .string(state), "tree": tree.document]
+        if let result { o["result"] = result }
+        if let error { o["error"] = error.json }
+        if let failedStep { o["failed_step"] = .string(failedStep.description) }
+        if let createdAt { o["created_at"] = .string(Format.iso(createdAt)) }
+        if let finishedAt { o["finished_at"] = .string(Format.iso(finishedAt)) }
+        o["steps"] = .array(tree.steps().map { s in
+            var step: [String: JSONValue] = ["state": .string("not started")]
+            if case .object(let record)? = records[s.path]?.json() { step = record }
+            step["path"] = .string(s.path.description)
+            step["task"] = .string(s.step.task)
+            return .object(step)
+        })
+        return .object(o)
+    }
+}

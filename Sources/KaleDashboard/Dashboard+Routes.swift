@@ -58,6 +58,14 @@ extension Dashboard {
             let (info, envelope) = try await self.task(Self.decoded(context.parameters.get("id")), queue: visit.query["queue"])
             return Reply.json(info.json(envelope: envelope))
         } }
+        router.get("/workflows/:id") { request, context in try await self.serve(request, .read) { visit, page in
+            let (info, records) = try await self.workflow(Self.decoded(context.parameters.get("id")))
+            return Reply.html(WorkflowPage.render(info, records: records, page: page), visit: visit)
+        } }
+        router.get("/api/workflows/:id") { request, context in try await self.serve(request, .read) { _, _ in
+            let (info, records) = try await self.workflow(Self.decoded(context.parameters.get("id")))
+            return Reply.json(info.json(records: records))
+        } }
         router.get("/workers") { request, _ in try await self.serve(request, .read) { visit, page in
             Reply.html(WorkersPage.render(try await self.client.workers(), page: page, extra: Self.workerDetails), visit: visit)
         } }
@@ -116,6 +124,11 @@ extension Dashboard {
         async let listing = client.browse(queue: queue, state: state, offset: offset, limit: QueuePage.pageSize, nameContains: fields["name"])
         async let stats = client.stats(of: queue)
         return try await (listing, stats)
+    }
+
+    func workflow(_ id: String) async throws -> (WorkflowInfo, [WorkflowPath: TaskInfo]) {
+        guard let info = try await client.workflowInfo(id) else { throw NotFound(message: "no workflow \(id) (never submitted, or it expired)") }
+        return (info, try await client.workflowSteps(info))
     }
 
     func task(_ id: String, queue: String?) async throws -> (TaskInfo, Envelope?) {

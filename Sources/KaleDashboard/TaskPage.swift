@@ -30,6 +30,10 @@ enum TaskPage {
             if let limit = e.softTimeLimitMs { item("Soft time limit", Format.duration(.milliseconds(limit))) }
             if let u = e.uniqueKey { item("Unique key", u) }
             for (k, v) in e.headers.sorted(by: { $0.key < $1.key }) { item("Header " + k, v) }
+            if let w = e.headers["kale-workflow"] {
+                body += HTML(raw: "<dt>Workflow</dt><dd><a data-field=\"workflow\"") + .attr("href", "/workflows/" + FormFields.encode(w))
+                    + HTML(raw: ">") + .text(w) + HTML(raw: "</a></dd>")
+            }
         }
         body += HTML(raw: "</dl>")
         body += HTML(raw: "<p class=\"progress\"><label for=\"task-progress\">Progress</label> <progress id=\"task-progress\" max=\"1\"")

@@ -32,7 +32,9 @@ protocol Executor: Sendable {
     /// must return at once.
     func run(_ job: Job, progress: @escaping @Sendable (Double, String?) -> Void) async -> Outcome
     /// Asks the run of lease `taskID` (a ``LeasedTask/key``) to stop; it is killed after the stop grace if it will not.
-    func stop(taskID: String, reason: TaskContext.StopReason) async
+    /// Returns whether it runs that task (a stop for a task not yet handed to a runner is lost).
+    @discardableResult
+    func stop(taskID: String, reason: TaskContext.StopReason) async -> Bool
     /// Kills every running task now (cold shutdown) and stops the executor.
     func terminate() async
     /// Stops the executor once nothing runs (warm shutdown, after the tasks ended).

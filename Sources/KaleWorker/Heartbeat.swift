@@ -37,9 +37,13 @@ struct Heartbeat: Sendable {
             let lostKeys = Set(lost.map { tasks[$0].key })
             worker.held.renewed(tasks.map(\.key).filter { !lostKeys.contains($0) }, at: sent)
             for task in cancel.map({ tasks[$0] }) {
-                guard let entry = worker.held.entry(task.key), !entry.cancelRequested else { continue }
+                // A request seen while the task waited to run set the flag but stopped nothing:
+                // deliver it now that it runs.
+                guard let entry = worker.held.entry(task.key), !entry.cancelDelivered else { continue }
                 worker.held.update(task.key) { $0.cancelRequested = true }
-                if entry.running { await worker.executor.stop(taskID: task.key, reason: .cancelled) }
+                if entry.running, await worker.executor.stop(taskID: task.key, reason: .cancelled) {
+                    worker.held.update(task.key) { $0.cancelDelivered = true }
+                }
             }
             for task in lost.map({ tasks[$0] }) where worker.held.entry(task.key).map({ !$0.finishing }) ?? false {
                 worker.logger.error("lease lost (another worker may run this task); stopping our run",
@@ -150,7 +154,13 @@ final class CancelListener: Sendable {
                 held.update(entry.task.key) { $0.cancelRequested = true }
                 logger.info("cancel requested", metadata: ["task.id": "\(id)", "running": "\(entry.running)"])
                 // Unstructured: the subscriber's thread must not wait for the child to stop.
-                if entry.running { Task { await executor.stop(taskID: entry.task.key, reason: .cancelled) } }
+                if entry.running {
+                    Task {
+                        if await executor.stop(taskID: entry.task.key, reason: .cancelled) {
+                            held.update(entry.task.key) { $0.cancelDelivered = true }
+                        }
+                    }
+                }
             }
         }
         let channel = worker.kale.keys.cancelChannel

@@ -17,6 +17,9 @@ final class HeldTasks: Sendable {
         var startedAt: Date?
         var progress: Double?
         var cancelRequested = false
+        /// A cancel request reached the running task (its runner stops it): a request that came
+        /// while the task waited to run did not, and the heartbeat delivers it once it runs.
+        var cancelDelivered = false
         /// Set when a cold shutdown kills the run: a failure it causes is requeued uncounted.
         var killedByShutdown = false
         /// Set when the heartbeat learns that this lease is gone (another worker may run the

@@ -48,8 +48,11 @@ final class InlineExecutor: Executor {
         }
     }
 
-    func stop(taskID: String, reason: TaskContext.StopReason) async {
-        running.withLock { $0[taskID] }?.stop(reason)
+    @discardableResult
+    func stop(taskID: String, reason: TaskContext.StopReason) async -> Bool {
+        guard let run = running.withLock({ $0[taskID] }) else { return false }
+        run.stop(reason)
+        return true
     }
 
     func terminate() async {

@@ -177,8 +177,9 @@ final class ProcessPool: Executor {
         }
     }
 
-    func stop(taskID: String, reason: TaskContext.StopReason) async {
-        guard let child = slots.withLock({ s in s.compactMap(\.child).first { $0.currentTask == taskID } }) else { return }
+    @discardableResult
+    func stop(taskID: String, reason: TaskContext.StopReason) async -> Bool {
+        guard let child = slots.withLock({ s in s.compactMap(\.child).first { $0.currentTask == taskID } }) else { return false }
         child.requestStop(reason)
         let grace = configuration.stopGrace
         // Unstructured: the caller (a cancel listener) must not wait for the grace period.
@@ -190,6 +191,7 @@ final class ProcessPool: Executor {
                     : TaskContext.failure(for: reason))
             }
         }
+        return true
     }
 
     func terminate() async {

@@ -159,12 +159,15 @@ extension Worker {
                 return .notFolded
             }
         }
-        let verdict: StartVerdict
+        var verdict: StartVerdict
         switch start {
         case .own: verdict = await markStarted(task, log)
         case .folded: verdict = .run
         case .awaited(let write): verdict = Self.verdict(await write.value, log)
         }
+        // A cancel that came while the task waited (prefetched, its start folded into another
+        // task's record) stopped nothing: it must not start running now.
+        if case .run = verdict, held.entry(task.key)?.cancelRequested == true { verdict = .cancelled }
         switch verdict {
         case .run: break
         case .leaseLost:
@@ -293,6 +296,7 @@ extension Worker {
             metrics.finished(queue: task.queue, name: envelope.name, outcome: recorded ? "succeeded" : "lease_lost", duration: duration)
             span?.end(outcome: recorded ? "succeeded" : "lease_lost")
             if result == 1 { celeryTaskEnded(envelope, result: bytes, failure: nil, retrying: false, duration: duration) }
+            if result == 1 { workflowStepEnded(task, envelope) }
             return .folded(start)
         case .failed(let failure):
             if entry?.killedByShutdown == true, entry?.cancelRequested != true {
@@ -341,6 +345,7 @@ extension Worker {
         if code == nil || code == 0 { metrics.leaseLost(queue: task.queue) }
         metrics.finished(queue: task.queue, name: envelope.name, outcome: result, duration: duration)
         span?.end(outcome: result, failure: failure, retryAt: code == 1 ? retryAt : nil)
+        if code == 2 || code == 3 { workflowStepEnded(task, envelope) }
         if code == 1 || code == 2 || code == 3 {
             celeryTaskEnded(envelope, result: nil, failure: failure, retrying: code == 1, revoked: code == 3, duration: duration)
         }

@@ -47,6 +47,9 @@ public final class Worker: Sendable {
     let metrics: WorkerMetrics
     /// Numbers the fetches, for their lease tokens.
     let leaseCounter = Atomic<UInt64>(0)
+    /// Workflow steps this worker just ended, for the forwarder to carry on at once (the
+    /// outbox entry the outcome script wrote is the durable copy; decision 0024).
+    let workflowEnds = AsyncStream<WorkflowForwarder.StepEnd>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
     /// Queues whose last fetch found them paused (``Broker/isPaused(_:)``): left out of the
     /// blocking wait until a fetch finds them resumed.
     let pausedQueues = Mutex<Set<String>>([])
@@ -190,6 +193,7 @@ public final class Worker: Sendable {
             }
             group.addTask { await self.fetchLoop() }
             group.addTask { await limits.run() }
+            group.addTask { await WorkflowForwarder(worker: self).run() }
             if configuration.firesSchedules {
                 let schedules = ScheduleRunner(worker: self)
                 group.addTask { await schedules.run() }

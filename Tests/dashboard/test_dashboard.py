@@ -315,6 +315,38 @@ class LiveDashboardTests(unittest.TestCase):
         row = d.find_element(By.CSS_SELECTOR, "tr[data-queue-row='q9']")
         self.assertEqual(row.find_elements(By.CSS_SELECTOR, "[data-paused]"), [])
 
+    def test_09c_a_workflow_page_shows_its_tree_and_escapes_what_tasks_supply(self):
+        self.ensure_worker()
+        import tempfile
+        doc = {"chain": [{"task": "kale.echo", "args": {"n": 1}, "queue": "q1"},
+                         {"group": [{"task": "kale.echo", "queue": "q1"}, {"task": "<b>bad</b>", "queue": "q2", "retries": 0}]}]}
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(doc, f)
+        out = self.kale.cli("workflow", "submit", f.name, "--wait", "--json", "--timeout", "30s", check=False).stdout
+        os.unlink(f.name)
+        wf = json.loads(out)
+        self.assertEqual(wf["state"], "failed")
+        for path, queue in (("0", "q1"), ("1.0", "q1"), ("1.1", "q2")):
+            self.kale.enqueued[f"{wf['id']}:{path}"] = queue
+        d = self.driver
+        d.get(f"{self.base}/workflows/{wf['id']}")
+        section = d.find_element(By.ID, "workflow")
+        self.assertEqual(section.get_attribute("data-state"), "failed")
+        states = {li.get_attribute("data-path"): li.get_attribute("data-state") for li in d.find_elements(By.CSS_SELECTOR, "li.step")}
+        self.assertEqual(states["0"], "succeeded")
+        self.assertEqual(states["1.1"], "dead")
+        self.assertIn(states["1.0"], ("succeeded", "cancelled"))
+        # The task name a document supplied is text, not markup.
+        self.assertEqual(d.find_elements(By.CSS_SELECTOR, "#workflow b"), [])
+        self.assertIn("<b>bad</b>", section.text)
+        status, _, body = http(f"{self.base}/api/workflows/{wf['id']}")
+        api = json.loads(body)
+        self.assertEqual(api, json.loads(self.kale.cli("workflow", "show", wf["id"], "--json").stdout))
+        # A step's task page links back to its workflow.
+        d.find_element(By.CSS_SELECTOR, "li.step[data-path='0'] a").click()
+        link = d.find_element(By.CSS_SELECTOR, "a[data-field='workflow']")
+        self.assertEqual(link.text, wf["id"])
+
     def test_10_workers_children_and_child_deaths(self):
         self.ensure_worker()
         (crash,) = self.kale.enqueue("kale.crash", {"how": "abort"}, "q1", "--retries", "0")

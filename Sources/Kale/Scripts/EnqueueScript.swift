@@ -7,7 +7,8 @@ extension Scripts {
     ///       5 unique key (any key of the queue when there is none)
     /// ARGV: 1 id, 2 message, 3 now ms, 4 due ms (0 = now), 5 priority rank, 6 max retries,
     ///       7 expires at ms (0 = never), 8 result TTL ms, 9 unique TTL ms (0 = not unique),
-    ///       10 task name, 11 observation (see ``Broker/observation(_:)``)
+    ///       10 task name, 11 observation (see ``Broker/observation(_:)``), 12 optional: the
+    ///       workflow step it is (`<workflow id>|<path>`)
     /// Returns: {1, id} when created; {0, owner id} when the unique key is held.
     /// Errors: `DUPLICATE` when a record with this id exists.
     static let enqueue = RedisScript(name: "enqueue", source: LuaLibrary.observe + EnqueueLua.create + #"""
@@ -41,6 +42,8 @@ enum EnqueueLua {
         'max_retries', A[o + 6], 'enqueued_at', A[o + 3], 'ttl', A[o + 8], 'name', A[o + 10])
       if tonumber(A[o + 7]) > 0 then redis.call('HSET', key, 'expires_at', A[o + 7]) end
       if unique then redis.call('HSET', key, 'unique', K[5]) end
+      -- A workflow's step: `<workflow id>|<path>`, read when it ends (kale_finish).
+      if A[o + 12] and A[o + 12] ~= '' then redis.call('HSET', key, 'wf', A[o + 12]) end
       if state == 'scheduled' then
         redis.call('ZADD', K[3], due, id)
       else

@@ -79,6 +79,16 @@ enum LuaLibrary {
     -- result) is not sent whole: every subscriber's output buffer would hold a copy, and one
     -- over `client-output-buffer-limit pubsub` disconnects the shared subscriber of all waits.
     -- Its state alone is sent, and the waiter reads the record.
+    -- A step of a workflow ended for good: its advance waits in the queue's workflow outbox,
+    -- written in the same step as the outcome, for a worker to carry it to the workflow's
+    -- own slot (decision 0024). The entry is the task id; the outcome is in its record. It
+    -- is due 2 s on: the worker that ended the step forwards it at once, and the sweep that
+    -- takes due entries is for a worker that died first.
+    local function kale_workflow_step_ended(C, id)
+      kale_spec(C)
+      redis.call('ZADD', C.qp .. 'wf:outbox', C.now + 2000, id)
+    end
+
     local function kale_publish(C, key, id)
       local channel = C.chan .. id
       if redis.call('PUBSUB', 'NUMSUB', channel)[2] == 0 then return end
@@ -96,12 +106,13 @@ enum LuaLibrary {
       local fields = {'state', state, 'finished_at', C.now}
       if extra then for _, v in ipairs(extra) do fields[#fields + 1] = v end end
       redis.call('HSET', key, unpack(fields))
-      local f = redis.call('HMGET', key, 'ttl', 'unique', 'cel', unpack(kale_note_fields))
+      local f = redis.call('HMGET', key, 'ttl', 'unique', 'cel', 'wf', unpack(kale_note_fields))
       local ttl = tonumber(f[1] or '') or C.ttl
       if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
       if f[2] and redis.call('GET', f[2]) == id then redis.call('DEL', f[2]) end
       if f[3] then kale_celery_end(key, f[3], state, C.now) end
-      kale_note(C, key, id, state, {f[4], f[5], f[6], f[7], f[8], f[9], f[10]}, detail)
+      if f[4] then kale_workflow_step_ended(C, id) end
+      kale_note(C, key, id, state, {f[5], f[6], f[7], f[8], f[9], f[10], f[11]}, detail)
       kale_publish(C, key, id)
     end
 
@@ -112,8 +123,9 @@ enum LuaLibrary {
       redis.call('PERSIST', key)
       redis.call('ZADD', C.dead, C.now, id)
       kale_release_unique(key, id)
-      local cel = redis.call('HGET', key, 'cel')
-      if cel then kale_celery_end(key, cel, 'dead', C.now) end
+      local cw = redis.call('HMGET', key, 'cel', 'wf')
+      if cw[1] then kale_celery_end(key, cw[1], 'dead', C.now) end
+      if cw[2] then kale_workflow_step_ended(C, id) end
       kale_note(C, key, id, 'dead', nil, kale_error_type(err))
       kale_publish(C, key, id)
       local trimmed = redis.call('ZRANGEBYSCORE', C.dead, '-inf', '(' .. (C.now - C.deadAge), 'LIMIT', 0, 100)
@@ -255,6 +267,7 @@ enum LuaLibrary {
       local p, h, e, m = string.match(C.obs, '^(.*)|(%d)|(%d+)|(%a)$')
       if not p then p, h, e, m = C.obs, '0', '0', 'w' end
       C.stats = p .. 'stats:'
+      C.qp = p
       if h == '1' then C.hist = p .. 'history:' end
       local n = tonumber(e)
       if n > 0 then C.events, C.evmax, C.evall = p .. 'events', n, m == 'a' end

@@ -1,0 +1,147 @@
+import Foundation
+import KaleRedis
+
+extension KaleClient {
+    /// Carries the end of step `stepID` (a task of `queue` whose record names its workflow)
+    /// to its workflow: what follows is enqueued, a group's output recorded, the workflow
+    /// ended. Every part is idempotent (deterministic ids, HSETNX joins), so a replay after a
+    /// crash repeats nothing (decision 0024).
+    /// - Returns: false when the step is not a workflow's or not ended (nothing to carry).
+    /// - Throws: ``RedisError``; the caller keeps the outbox entry and tries again.
+    @discardableResult
+    public func forwardWorkflowStep(_ stepID: String, queue: String, defaults: @Sendable (String) -> EnqueueOptions? = { _ in nil }) async throws -> Bool {
+        let f = try await redis.send("HMGET", keys.task(queue, stepID), "wf", "state", "result", "error").array ?? []
+        guard f.count == 4, let mark = f[0].string, let bar = mark.lastIndex(of: "|"),
+              let path = WorkflowPath(String(mark[mark.index(after: bar)...])), let state = f[1].string.flatMap(TaskState.init(rawValue:))
+        else { return false }
+        let wid = String(mark[..<bar])
+        guard let tree = try await workflowTree(wid) else { return true }
+        let plan = WorkflowPlan(tree)
+        switch state {
+        case .succeeded:
+            let value = f[2].string.flatMap { try? JSONValue(parsing: Data($0.utf8)) } ?? .null
+            do {
+                try await advance(wid, plan, after: path, value: value, defaults: defaults)
+            } catch let e as KaleError {
+                // What follows cannot be made (its input over the size limit): retrying would
+                // fail the same way for ever, so the workflow fails, at the step that came first.
+                let error = JSONValue.object(["kind": "rejected", "type": "CannotStartNextStep", "message": .string(e.description),
+                                              "retryable": false]).jsonString
+                try await endWorkflow(wid, plan, state: "failed", value: error, failedStep: path, defaults: defaults)
+            }
+        case .dead, .failed, .cancelled, .expired:
+            let error = f[3].string ?? #"{"kind":"error","type":"StepFailed","message":"the step ended \#(state.rawValue)","retryable":false}"#
+            let options = try await redis.send("HMGET", keys.workflow(wid), "collect", "state").array ?? []
+            if options.first?.string == "1", options.count > 1, options[1].string == "running" {
+                // Failures collected as values: the workflow goes on with the error as output.
+                let value = JSONValue.object(["error": (try? JSONValue(parsing: Data(error.utf8))) ?? .string(error)])
+                try await advance(wid, plan, after: path, value: value, defaults: defaults)
+            } else {
+                try await endWorkflow(wid, plan, state: "failed", value: error, failedStep: path, defaults: defaults)
+            }
+        default:
+            return false
+        }
+        return true
+    }
+
+    private func advance(_ wid: String, _ plan: WorkflowPlan, after path: WorkflowPath, value: JSONValue,
+                         defaults: (String) -> EnqueueOptions?) async throws {
+        var next = plan.after(path, value: value)
+        while true {
+            switch next {
+            case .start(let starts):
+                // A failed or cancelled workflow starts nothing more (its not-yet-created steps
+                // were written as cancelled, so a start that races the end meets DUPLICATE).
+                guard try await redis.send("HGET", keys.workflow(wid), "state").string == "running" else { return }
+                try await enqueueSteps(of: wid, starts, defaults: defaults)
+                return
+            case .join(let group, let index, let count, let output):
+                let reply = try await redis.run(Scripts.workflowJoin, keys: [keys.workflow(wid), keys.workflowJoin(wid, group.description)],
+                                                arguments: [index, output.jsonString, count])
+                let parts = reply.array ?? []
+                guard parts.first?.int == 1 else { return }
+                let outputs = parts.dropFirst().map { $0.string.flatMap { try? JSONValue(parsing: Data($0.utf8)) } ?? .null }
+                next = plan.after(group, value: .array(outputs))
+            case .finish(let output):
+                try await redis.run(Scripts.workflowEnd, keys: [keys.workflow(wid)],
+                                    arguments: ["succeeded", Broker.now(), output.jsonString, "", keys.doneChannel(wid)])
+                try await expireTogether(wid, plan)
+                return
+            }
+        }
+    }
+
+    /// Ends workflow `wid` failed or cancelled: records why, then cancels every step that
+    /// has not ended (a running one is asked to stop) and writes the ones not yet created as
+    /// cancelled, so nothing of it runs any more.
+    @discardableResult
+    func endWorkflow(_ wid: String, _ plan: WorkflowPlan, state: String, value: String, failedStep: WorkflowPath?,
+                     defaults: (String) -> EnqueueOptions? = { _ in nil }) async throws -> Bool {
+        let ended = try await redis.run(Scripts.workflowEnd, keys: [keys.workflow(wid)],
+                                        arguments: [state, Broker.now(), value, failedStep?.description ?? "", keys.doneChannel(wid)]).int == 1
+        // The pass over the steps is made by the end that ended it, and again by a replay of
+        // that end (its taker died mid-pass); the steps it cancels end too, and their own
+        // forwards must not make a pass each.
+        if !ended {
+            guard let failedStep,
+                  try await redis.send("HGET", keys.workflow(wid), "failed_step").string == failedStep.description else { return false }
+        }
+        let steps = plan.root.steps().map { (id: Self.workflowStepID(wid, $0.path), queue: $0.step.options.queue ?? configuration.defaultQueue) }
+        let now = Broker.now()
+        let tombstones = try await redis.pipeline(steps.map { s in
+            Scripts.workflowTombstone.command(keys: [keys.task(s.queue, s.id)], arguments: [now, configuration.resultTTL.milliseconds])
+        })
+        for (s, r) in zip(steps, tombstones) where r.int == 0 {
+            _ = try await broker.cancel(id: s.id, queue: s.queue)
+        }
+        if state == "failed", let failedStep { try await startErrorCallback(wid, failedStep: failedStep, error: value, defaults: defaults) }
+        try await expireTogether(wid, plan)
+        return ended
+    }
+
+    /// Gives every record of an ended workflow (its steps and its groups' outputs) the
+    /// workflow's own TTL from now, so they expire with it. A step still running (asked to
+    /// stop) sets its own again when it ends. Replays set the same.
+    private func expireTogether(_ wid: String, _ plan: WorkflowPlan) async throws {
+        let ttl = try await redis.send("HGET", keys.workflow(wid), "ttl").string.flatMap { Int64($0) } ?? configuration.resultTTL.milliseconds
+        let stepKeys = plan.root.steps().map { keys.task($0.step.options.queue ?? configuration.defaultQueue, Self.workflowStepID(wid, $0.path)) }
+        for chunk in stride(from: 0, to: stepKeys.count, by: 1000) {
+            let part = Array(stepKeys[chunk..<min(chunk + 1000, stepKeys.count)])
+            let states = try await redis.pipeline(part.map { RedisCommand("HGET", $0, "state") })
+            // A dead step stays in its dead set with its record (kept until retried or purged);
+            // a running one sets its own expiry when it ends.
+            let ended = zip(part, states).filter { ["succeeded", "failed", "cancelled", "expired"].contains($0.1.string ?? "") }
+            if !ended.isEmpty { _ = try await redis.pipeline(ended.map { RedisCommand("PEXPIRE", $0.0, ttl) }) }
+        }
+        _ = try await redis.pipeline(plan.groupPaths().map { RedisCommand("PEXPIRE", keys.workflowJoin(wid, $0.description), ttl) } + [RedisCommand("PING")])
+    }
+
+    /// Enqueues the workflow's error callback, once (its id is `<workflow>:on_error`), with
+    /// the failure as its input. It is not a step: its own end carries nothing on.
+    private func startErrorCallback(_ wid: String, failedStep: WorkflowPath, error: String,
+                                    defaults: (String) -> EnqueueOptions?) async throws {
+        guard let doc = try await redis.send("HGET", keys.workflow(wid), "on_error").string,
+              case .step(let step) = try WorkflowNode(document: try JSONValue(parsing: Data(doc.utf8))) else { return }
+        var options = step.options.merged(over: defaults(step.task) ?? EnqueueOptions())
+        options.id = "\(wid):on_error"
+        options.headers["kale-workflow"] = wid
+        let input = JSONValue.object(["workflow": .string(wid), "step": .string(failedStep.description),
+                                      "error": (try? JSONValue(parsing: Data(error.utf8))) ?? .string(error)])
+        do { _ = try await enqueue(name: step.task, args: input, options: options) }
+        catch let e as KaleError where e.code == .duplicateID {
+            // A replay of this end: the callback was enqueued the first time.
+        }
+    }
+
+    /// Cancels workflow `id`: its running steps are asked to stop (within a second), its
+    /// waiting ones end cancelled, and none not yet started ever will.
+    /// - Returns: false when it had ended already or does not exist.
+    @discardableResult
+    public func cancelWorkflow(_ id: String) async throws -> Bool {
+        guard let tree = try await workflowTree(id),
+              try await redis.send("HGET", keys.workflow(id), "state").string == "running" else { return false }
+        let error = #"{"kind":"cancelled","type":"Cancelled","message":"the workflow was cancelled","retryable":false}"#
+        return try await endWorkflow(id, WorkflowPlan(tree), state: "cancelled", value: error, failedStep: nil)
+    }
+}
