@@ -55,9 +55,7 @@ extension KaleClient {
     /// - Throws: ``KaleError`` `.invalidOptions` for a bad queue name, ``RedisError``.
     public func browse(queue: String, state: BrowseState, offset: Int = 0, limit: Int = 50,
                        nameContains: String? = nil, examineLimit: Int = 5000) async throws -> TaskListing {
-        guard Keys.isValidQueueName(queue) else {
-            throw KaleError(.invalidOptions, detail: "queue name '\(queue)' must be 1-200 letters, digits, '.', '_' or '-'")
-        }
+        try KaleClient.checkQueueName(queue)
         let lengths = try await stateLengths(queue, state)
         let total = lengths.reduce(0, +)
         // Past the end there is nothing to read; clamping here also keeps every position

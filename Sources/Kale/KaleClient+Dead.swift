@@ -84,9 +84,7 @@ extension KaleClient {
     /// - Returns: how many were deleted.
     /// - Throws: ``KaleError`` `.invalidOptions` for a bad queue name, ``RedisError``.
     public func purge(queue: String) async throws -> Int {
-        guard Keys.isValidQueueName(queue) else {
-            throw KaleError(.invalidOptions, detail: "queue name '\(queue)' must be 1-200 letters, digits, '.', '_' or '-'")
-        }
+        try KaleClient.checkQueueName(queue)
         return try await drain(Scripts.purgeQueue, keys: keys.pendingLists(queue) + [keys.scheduled(queue), keys.notify(queue)],
                                prefix: keys.taskPrefix(queue))
     }

@@ -28,7 +28,8 @@ extension KaleClient {
         return try await redis.send("HDEL", keys.control(queue), "paused").int == 1
     }
 
-    /// Refuses a queue name that cannot be part of a key.
+    /// Refuses a queue name that cannot be part of a key: the one check and message of every
+    /// call that takes a queue name.
     static func checkQueueName(_ queue: String) throws {
         guard Keys.isValidQueueName(queue) else {
             throw KaleError(.invalidOptions, detail: "queue name '\(queue)' must be 1-200 letters, digits, '.', '_' or '-'")

@@ -108,9 +108,7 @@ public final class KaleClient: Sendable {
 
     func prepare(name: String, args: JSONValue, options: EnqueueOptions, now: Int64) throws -> Prepared {
         let queue = options.queue ?? configuration.defaultQueue
-        guard Keys.isValidQueueName(queue) else {
-            throw KaleError(.invalidOptions, detail: "queue name '\(queue)' must be 1-200 letters, digits, '.', '_' or '-'")
-        }
+        try KaleClient.checkQueueName(queue)
         guard !name.isEmpty else { throw KaleError(.invalidOptions, detail: "task name must not be empty") }
         if let id = options.id, let problem = TaskID.problem(with: id) {
             throw KaleError(.invalidOptions, detail: problem, queue: queue)

@@ -91,7 +91,8 @@ public struct Keys: Sendable, Hashable {
     /// The start of every key of workflow `id`, in a slot of its own: `kale:{wf:<id>}:`.
     public func workflowPrefix(_ id: String) -> String { "\(prefix):{wf:\(id)}:" }
     /// Hash of a workflow: `doc` (its tree, ``WorkflowNode/document``), `state`, `created_at`,
-    /// `finished_at`, `result`, `failed_step`, `error`, `ttl`.
+    /// `finished_at`, `result`, `failed_step`, `error`, `ttl`, `on_error` (its error callback),
+    /// `collect` (failures collected as values).
     public func workflow(_ id: String) -> String { workflowPrefix(id) + "wf" }
     /// Hash of the outputs of a workflow's group at `path`, by member index.
     public func workflowJoin(_ id: String, _ path: String) -> String { workflowPrefix(id) + "join:" + path }

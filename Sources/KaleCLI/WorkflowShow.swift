@@ -54,7 +54,7 @@ struct WorkflowShow: AsyncParsableCommand {
         if json {
             var o: [String: JSONValue] = ["id": .string(info.id), "state": .string(info.state)]
             if let r = info.result { o["result"] = r }
-            if let e = info.error { o["error"] = .object(["type": .string(e.type), "message": .string(e.message)]) }
+            if let e = info.error { o["error"] = e.json }
             if let p = info.failedStep { o["failed_step"] = .string(p.description) }
             Output.json(.object(o))
         } else if info.state == "succeeded" {

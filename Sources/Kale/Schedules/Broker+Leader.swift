@@ -19,7 +19,6 @@ extension Broker {
     /// Raises the fencing counter to at least `token`, so the next leader's token is newer
     /// than every one a schedule has seen.
     public func raiseFence(to token: Int) async throws {
-        let script = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') if n < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end return 1"
-        _ = try await redis.send("EVAL", script, 1, keys.scheduleFence, token)
+        _ = try await redis.run(Scripts.raiseFence, keys: [keys.scheduleFence], arguments: [token])
     }
 }

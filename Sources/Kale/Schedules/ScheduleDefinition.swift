@@ -53,9 +53,7 @@ public struct ScheduleDefinition: Sendable, Hashable {
         else { throw KaleError(.invalidOptions, detail: "schedule name '\(name)' must be 1-100 letters, digits, '.', '_', '-' or ':'") }
         guard !task.isEmpty, task.utf8.count <= 200, !task.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
         else { throw KaleError(.invalidOptions, detail: "task name must be 1-200 bytes without control characters") }
-        guard Keys.isValidQueueName(queue) else {
-            throw KaleError(.invalidOptions, detail: "queue name '\(queue)' must be 1-200 letters, digits, '.', '_' or '-'")
-        }
+        try KaleClient.checkQueueName(queue)
     }
 
     /// The id of the task of the tick at `tick` (ms): the same for every worker that fires

@@ -66,4 +66,14 @@ extension Scripts {
     if redis.call('GET', KEYS[1]) == ARGV[1] .. ':' .. ARGV[2] then return redis.call('DEL', KEYS[1]) end
     return 0
     """#)
+
+    /// Raises the fencing counter to at least a token a schedule has seen (its key was lost
+    /// on its own), so the next leader's token is newer than every earlier one.
+    /// KEYS: 1 fencing counter
+    /// ARGV: 1 token
+    /// Returns: 1
+    static let raiseFence = RedisScript(name: "raise_fence", source: #"""
+    if (tonumber(redis.call('GET', KEYS[1]) or '0') or 0) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+    return 1
+    """#)
 }

@@ -73,12 +73,6 @@ enum LuaLibrary {
       return tonumber(redis.call('HGET', key, 'ttl') or '') or C.ttl
     end
 
-    -- Wakes whoever awaits the task. With a subscriber, the message is the whole record (a
-    -- JSON array of field, value, ...) so the waiter needs no read of its own afterwards; with
-    -- none, nothing is sent and no record is encoded. A big record (over 64 KiB of message and
-    -- result) is not sent whole: every subscriber's output buffer would hold a copy, and one
-    -- over `client-output-buffer-limit pubsub` disconnects the shared subscriber of all waits.
-    -- Its state alone is sent, and the waiter reads the record.
     -- A step of a workflow ended for good: its advance waits in the queue's workflow outbox,
     -- written in the same step as the outcome, for a worker to carry it to the workflow's
     -- own slot (decision 0024). The entry is the task id; the outcome is in its record. It
@@ -89,6 +83,12 @@ enum LuaLibrary {
       redis.call('ZADD', C.qp .. 'wf:outbox', C.now + 2000, id)
     end
 
+    -- Wakes whoever awaits the task. With a subscriber, the message is the whole record (a
+    -- JSON array of field, value, ...) so the waiter needs no read of its own afterwards; with
+    -- none, nothing is sent and no record is encoded. A big record (over 64 KiB of message and
+    -- result) is not sent whole: every subscriber's output buffer would hold a copy, and one
+    -- over `client-output-buffer-limit pubsub` disconnects the shared subscriber of all waits.
+    -- Its state alone is sent, and the waiter reads the record.
     local function kale_publish(C, key, id)
       local channel = C.chan .. id
       if redis.call('PUBSUB', 'NUMSUB', channel)[2] == 0 then return end
