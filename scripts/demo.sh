@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 source scripts/lib/deps.sh
 
-ensure_packages pkg-config libhiredis-dev redis-server redis-tools \
+ensure_packages pkg-config libhiredis-dev redis-server redis-sentinel redis-tools \
     libvips-dev libcairo2-dev libpango1.0-dev libpoppler-glib-dev fonts-dejavu-core
 
 OUT="$ROOT/examples/out"

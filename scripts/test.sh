@@ -7,7 +7,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/deps.sh
 source scripts/lib/python-venv.sh
-ensure_packages pkg-config libhiredis-dev redis-server redis-tools || exit 1
+# redis-sentinel for the Sentinel failover tests (docs/high-availability.md).
+ensure_packages pkg-config libhiredis-dev redis-server redis-sentinel redis-tools || exit 1
 # A real Celery (pinned) for the Celery bridge's tests, in .venv-test/.
 ensure_test_venv || exit 1
 

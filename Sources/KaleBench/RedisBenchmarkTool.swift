@@ -38,7 +38,7 @@ struct RedisBenchmarkTool {
     func run(clients: Int, requests: Int, pipeline: Int, command: [String], randomRange: Int? = nil) throws -> ReferenceResult {
         let process = Foundation.Process()
         process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = connectionArguments
+        process.arguments = try connectionArguments()
             + ["-c", "\(clients)", "-n", "\(requests)", "-P", "\(pipeline)", "-q", "--csv"]
             + (randomRange.map { ["-r", "\($0)"] } ?? []) + command
         let output = Pipe()
@@ -55,11 +55,13 @@ struct RedisBenchmarkTool {
     }
 
     /// Host, port or socket, credentials and database from the URL.
-    private var connectionArguments: [String] {
+    private func connectionArguments() throws -> [String] {
         var args: [String]
         switch url.endpoint {
         case .tcp(let host, let port): args = ["-h", host, "-p", "\(port)"]
         case .unix(let path): args = ["-s", path]
+        case .sentinel:
+            throw RedisError(.invalidURL, detail: "redis-benchmark needs the master's own address, not a Sentinel URL")
         }
         if let password = url.password { args += ["-a", password] }
         if let user = url.user { args += ["--user", user] }

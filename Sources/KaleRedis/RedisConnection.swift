@@ -13,14 +13,26 @@ public final class RedisConnection {
     private var consecutiveFailures = 0
     private var notBefore: ContinuousClock.Instant?
     private let logger: Logger
+    /// For a Sentinel URL: where the master is, and the resolver generation `context` was
+    /// made under (a newer one means the master moved).
+    private let sentinel: SentinelResolver?
+    private var generation: UInt64 = 0
 
     public init(configuration: RedisConfiguration, logger: Logger = Logger(label: "kale.redis")) {
         self.configuration = configuration
         self.logger = logger
+        sentinel = SentinelResolver.shared(for: configuration.url)
     }
 
     /// Whether a live context is held right now (it may still turn out to be broken).
     public var isConnected: Bool { context != nil }
+
+    /// True when the master of a Sentinel URL moved since this connection was made: a
+    /// connection that holds its context itself (pub/sub) should make a new one.
+    var followsOldMaster: Bool {
+        guard let sentinel, context != nil || generation != 0 else { return false }
+        return sentinel.generation != generation
+    }
 
     /// Sends one command and returns its reply; server errors are thrown.
     ///
@@ -38,6 +50,21 @@ public final class RedisConnection {
     /// - Throws: ``RedisError`` when the connection fails; the context is then discarded.
     public func execute(_ commands: [RedisCommand]) throws -> [RedisReply] {
         if commands.isEmpty { return [] }
+        var replies = try attempt(commands)
+        if sentinel != nil, replies.contains(where: Self.isDemotion) {
+            // The server was a master when we connected and is a replica now: a failover
+            // demoted it. It wrote nothing (a replica refuses every write, and a blocked pop
+            // it released took nothing), so the same commands go once to the master the
+            // sentinels name now. A second refusal reaches the caller, as a transient error.
+            logger.info("the Redis master was demoted; asking the sentinels", metadata: ["redis.url": "\(configuration.url)"])
+            forgetMaster()
+            replies = try attempt(commands)
+            if replies.contains(where: Self.isDemotion) { forgetMaster() }
+        }
+        return replies
+    }
+
+    private func attempt(_ commands: [RedisCommand]) throws -> [RedisReply] {
         let context = try connected()
         do {
             var replies = try context.send(commands)
@@ -49,11 +76,30 @@ public final class RedisConnection {
         }
     }
 
+    /// `-READONLY` (a write sent to a replica) or `-UNBLOCKED` (a blocked pop released
+    /// because its master became a replica).
+    private static func isDemotion(_ reply: RedisReply) -> Bool {
+        guard case .error(let message) = reply else { return false }
+        return message.hasPrefix("READONLY") || message.hasPrefix("UNBLOCKED")
+    }
+
+    /// Drops the connection to a demoted master and makes the next connect ask the sentinels.
+    private func forgetMaster() {
+        context = nil
+        sentinel?.invalidate(generation)
+    }
+
     /// Closes the connection; the next call reconnects.
     public func close() { context = nil }
 
     /// A connected context, connecting (after the backoff delay, if one is due) when needed.
     func connected() throws -> RedisContext {
+        if let context, let sentinel, sentinel.generation != generation {
+            // A sentinel announced a new master (or another connection found this one gone):
+            // nothing is pending on this connection, so move before sending.
+            logger.info("following the Redis master to its new address", metadata: ["redis.url": "\(configuration.url)", "was": "\(context.endpoint)"])
+            self.context = nil
+        }
         if let context {
             if !context.isClosedByPeer { return context }
             // The server closed this connection while it was idle (restart, failover, CLIENT
@@ -67,7 +113,7 @@ public final class RedisConnection {
             if wait > .zero { Thread.sleep(forTimeInterval: wait.seconds) }
         }
         do {
-            let context = try RedisContext.connect(configuration)
+            let context = try open()
             if consecutiveFailures > 0 {
                 logger.info("reconnected to Redis", metadata: ["redis.url": "\(configuration.url)", "attempts": "\(consecutiveFailures)"])
             }
@@ -83,9 +129,28 @@ public final class RedisConnection {
         }
     }
 
+    /// A new context: to the URL's server, or to the master its sentinels name, confirmed by `ROLE`.
+    private func open() throws -> RedisContext {
+        guard let sentinel else { return try RedisContext.connect(configuration) }
+        let (address, generation) = try sentinel.master(configuration)
+        var direct = configuration
+        direct.url = configuration.url.master(at: address)
+        do {
+            let context = try RedisContext.connect(direct, requireMaster: true)
+            self.generation = generation
+            return context
+        } catch let error as RedisError {
+            // A master that is gone or demoted: the sentinels are asked again next time.
+            if error.isConnectionFailure { sentinel.invalidate(generation) }
+            throw error
+        }
+    }
+
     /// Forgets a broken context and schedules the next attempt.
     func drop(_ error: RedisError) {
         guard error.isConnectionFailure else { return }
+        // The master may have died: ask the sentinels before reconnecting.
+        sentinel?.invalidate(generation)
         if context != nil {
             logger.warning("Redis connection lost", metadata: ["redis.url": "\(configuration.url)", "error": "\(error)"])
         }

@@ -24,7 +24,10 @@ final class RedisContext: @unchecked Sendable {
     var fileDescriptor: Int32 { raw.pointee.fd }
 
     /// Connects, applies timeouts and keepalive, then AUTH, SELECT and CLIENT SETNAME.
-    static func connect(_ configuration: RedisConfiguration) throws -> RedisContext {
+    ///
+    /// - Parameter requireMaster: also asks `ROLE` in the same round trip and refuses a
+    ///   server that is not a master (a Sentinel's answer that a failover has overtaken).
+    static func connect(_ configuration: RedisConfiguration, requireMaster: Bool = false) throws -> RedisContext {
         let url = configuration.url
         blockBrokenPipeSignal()
         let tv = timeval(configuration.connectTimeout)
@@ -37,6 +40,9 @@ final class RedisContext: @unchecked Sendable {
         case .unix(let path):
             endpoint = path
             pointer = redisConnectUnixWithTimeout(path, tv)
+        case .sentinel(_, let master):
+            // RedisConnection resolves a Sentinel URL to its master's address first.
+            throw RedisError(.invalidURL, detail: "the master '\(master)' must be resolved through its sentinels before connecting")
         }
         guard let pointer else { throw RedisError(.io, detail: "cannot allocate a hiredis context for \(endpoint)") }
         let context = RedisContext(raw: pointer, timeout: configuration.commandTimeout, endpoint: endpoint)
@@ -65,9 +71,11 @@ final class RedisContext: @unchecked Sendable {
         }
         if url.database != 0 { setup.append(RedisCommand("SELECT", url.database)) }
         if let name = configuration.clientName { setup.append(RedisCommand("CLIENT", "SETNAME", name)) }
+        if requireMaster { setup.append(RedisCommand("ROLE")) }
         guard !setup.isEmpty else { return context }
         let replies = try context.send(setup)
         for (command, reply) in zip(setup, replies) {
+            if command.name == "ROLE" { try confirmMaster(reply, endpoint, user: url.user) }
             guard case .error(let message) = reply else { continue }
             if command.name == "AUTH" || message.hasPrefix("NOAUTH") || message.hasPrefix("WRONGPASS") {
                 // The server's text never contains the password; only say which user tried.
@@ -77,6 +85,21 @@ final class RedisContext: @unchecked Sendable {
             throw RedisError(.server, detail: "\(command.name) on \(endpoint): \(message)")
         }
         return context
+    }
+
+    /// Refuses a server whose `ROLE` is not `master`. A refusal is a connection failure, so
+    /// the caller backs off and asks the sentinels again, as the spec says.
+    private static func confirmMaster(_ reply: RedisReply, _ endpoint: String, user: String?) throws {
+        if case .error(let message) = reply {
+            let who = user.map { "the Redis user '\($0)'" } ?? "the Redis default user"
+            throw RedisError(
+                .server,
+                detail: "\(who) may not run ROLE, which Kale sends to confirm the master a Sentinel names: add `+role` to its ACL (\(message))")
+        }
+        let role = reply.array?.first?.string ?? "unknown"
+        guard role == "master" else {
+            throw RedisError(.connectionRefused, detail: "\(endpoint) is a \(role), not a master: a failover is under way or just ended")
+        }
     }
 
     /// Sends every command, then reads one reply for each: one round trip for the lot.

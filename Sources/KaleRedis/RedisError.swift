@@ -74,7 +74,7 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     /// script, out of memory, a replica, without its master, or a cluster mid-reshard. The
     /// same command may succeed later, so a state transition is retried, never dropped.
     public static let transientServerCodes: Set<Substring> = [
-        "LOADING", "BUSY", "OOM", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS",
+        "LOADING", "BUSY", "OOM", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS", "UNBLOCKED",
     ]
 
     /// True when the same command may succeed if sent again later: the connection failed, or

@@ -222,6 +222,11 @@ public final class RedisSubscriber: Sendable {
                     needsResubscribe = false
                     settle(&sent)
                 }
+                if connection.followsOldMaster {
+                    // Sentinel moved the master: a demoted one still relays what the new one
+                    // publishes, but not for long (it is killed or restarted), so move now.
+                    throw RedisError(.eof, detail: "the master moved; subscribing on the new one")
+                }
                 try pump(context!, &sent)
             } catch let error as RedisError {
                 if context != nil {

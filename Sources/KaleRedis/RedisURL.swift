@@ -2,8 +2,10 @@ import Foundation
 
 /// Where a Redis server is and how to log in to it.
 ///
-/// Accepts `redis://[user[:password]@]host[:port][/db]` and `unix:///path/to.sock[?db=N]`
-/// (`password` and `user` may also be given as query items on a unix URL). `rediss://` is
+/// Accepts `redis://[user[:password]@]host[:port][/db]`, `unix:///path/to.sock[?db=N]`
+/// (`password` and `user` may also be given as query items on a unix URL) and
+/// `redis+sentinel://[user[:password]@]host:port[,host:port…]/MASTER[/db]` (see
+/// ``Endpoint/sentinel(nodes:master:)``). `rediss://` is
 /// refused: the hiredis 0.14 that Debian 12 ships has no TLS, so Kale would silently send
 /// cleartext. Run a TLS tunnel (see `deploy/tls-tunnel.md`) and point Kale at its local end.
 ///
@@ -13,6 +15,23 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     public enum Endpoint: Sendable, Hashable {
         case tcp(host: String, port: Int)
         case unix(path: String)
+        /// The master that these Sentinels name `master`, asked in turn (docs/high-availability.md).
+        /// The URL's credentials and database are the master's; the sentinels' own are
+        /// ``RedisURL/sentinelUser`` and ``RedisURL/sentinelPassword``.
+        case sentinel(nodes: [HostPort], master: String)
+    }
+
+    /// One TCP address.
+    public struct HostPort: Sendable, Hashable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     }
 
     /// The environment variable that names the default server.
@@ -26,12 +45,20 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     public var password: String?
     /// Logical database selected after connecting (0 by default).
     public var database: Int
+    /// For a Sentinel URL: the ACL user the sentinels are asked as (query item `sentinel_user`).
+    public var sentinelUser: String?
+    /// For a Sentinel URL: the sentinels' password (query item `sentinel_password`), kept apart
+    /// from the master's because a deployment usually gives them different ones.
+    public var sentinelPassword: String?
 
-    public init(endpoint: Endpoint, user: String? = nil, password: String? = nil, database: Int = 0) {
+    public init(endpoint: Endpoint, user: String? = nil, password: String? = nil, database: Int = 0,
+                sentinelUser: String? = nil, sentinelPassword: String? = nil) {
         self.endpoint = endpoint
         self.user = user
         self.password = password
         self.database = database
+        self.sentinelUser = sentinelUser
+        self.sentinelPassword = sentinelPassword
     }
 
     /// Parses a URL string.
@@ -42,7 +69,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             RedisError(.invalidURL, detail: "\(detail) in Redis URL '\(RedisURL.redact(text))'")
         }
         guard let schemeEnd = text.range(of: "://") else {
-            throw bad("missing scheme (expected redis:// or unix://)")
+            throw bad("missing scheme (expected redis://, redis+sentinel:// or unix://)")
         }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
         var rest = String(text[schemeEnd.upperBound...])
@@ -50,7 +77,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         // hold '/', '?' or '@' unencoded, and cutting it there would both fail the parse and
         // echo a piece of the password in the error ("port 'hunter' is not a number").
         var credentials: Substring?
-        if scheme == "redis", let at = rest.lastIndex(of: "@") {
+        if scheme == "redis" || scheme == "redis+sentinel", let at = rest.lastIndex(of: "@") {
             credentials = Substring(rest[..<at])
             rest = String(rest[rest.index(after: at)...])
         }
@@ -70,6 +97,8 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
                     + "Run a TLS tunnel such as stunnel or spiped and use redis://127.0.0.1:PORT "
                     + "(see deploy/tls-tunnel.md)"
             )
+        case "redis+sentinel":
+            try self.init(sentinel: rest, credentials: credentials, query: query, bad: bad)
         case "unix":
             guard rest.hasPrefix("/"), rest.count > 1 else { throw bad("unix URL needs an absolute socket path") }
             self.init(endpoint: .unix(path: rest), user: query["user"], password: query["password"])
@@ -84,39 +113,8 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
                 hostPart = String(rest[..<slash])
                 path = String(rest[rest.index(after: slash)...])
             }
-            var user: String?
-            var password: String?
-            if let credentials {
-                if let colon = credentials.firstIndex(of: ":") {
-                    let u = String(credentials[..<colon])
-                    user = u.isEmpty ? nil : RedisURL.percentDecoded(u)
-                    password = RedisURL.percentDecoded(String(credentials[credentials.index(after: colon)...]))
-                } else if !credentials.isEmpty {
-                    // `redis://secret@host` is the common redis-cli form for a bare password.
-                    password = RedisURL.percentDecoded(String(credentials))
-                }
-            }
-            var host = hostPart
-            var port = 6379
-            if hostPart.hasPrefix("[") {
-                guard let close = hostPart.firstIndex(of: "]") else { throw bad("unclosed IPv6 bracket") }
-                host = String(hostPart[hostPart.index(after: hostPart.startIndex)..<close])
-                let after = hostPart[hostPart.index(after: close)...]
-                if after.hasPrefix(":") {
-                    guard let p = Int(after.dropFirst()), (1...65535).contains(p) else {
-                        throw bad("port '\(after.dropFirst())' is not a number from 1 to 65535")
-                    }
-                    port = p
-                }
-            } else if let colon = hostPart.lastIndex(of: ":") {
-                host = String(hostPart[..<colon])
-                let p = hostPart[hostPart.index(after: colon)...]
-                guard let n = Int(p), (1...65535).contains(n) else {
-                    throw bad("port '\(p)' is not a number from 1 to 65535")
-                }
-                port = n
-            }
-            guard !host.isEmpty else { throw bad("missing host") }
+            let (user, password) = RedisURL.split(credentials)
+            let (host, port) = try RedisURL.hostAndPort(hostPart, bad: bad)
             var database = 0
             if !path.isEmpty {
                 guard let n = Int(path), n >= 0 else { throw bad("database '\(path)' is not a number") }
@@ -127,8 +125,46 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             }
             self.init(endpoint: .tcp(host: host, port: port), user: user, password: password, database: database)
         default:
-            throw bad("unknown scheme '\(scheme)' (expected redis:// or unix://)")
+            throw bad("unknown scheme '\(scheme)' (expected redis://, redis+sentinel:// or unix://)")
         }
+    }
+
+    /// User and password of a URL's userinfo, percent-decoded.
+    static func split(_ credentials: Substring?) -> (user: String?, password: String?) {
+        guard let credentials else { return (nil, nil) }
+        if let colon = credentials.firstIndex(of: ":") {
+            let u = String(credentials[..<colon])
+            return (u.isEmpty ? nil : RedisURL.percentDecoded(u),
+                    RedisURL.percentDecoded(String(credentials[credentials.index(after: colon)...])))
+        }
+        // `redis://secret@host` is the common redis-cli form for a bare password.
+        return (nil, credentials.isEmpty ? nil : RedisURL.percentDecoded(String(credentials)))
+    }
+
+    /// `host`, `host:port`, `[v6]` or `[v6]:port`; the port defaults to `defaultPort`.
+    static func hostAndPort(_ hostPart: String, defaultPort: Int = 6379, bad: (String) -> RedisError) throws -> (String, Int) {
+        var host = hostPart
+        var port = defaultPort
+        if hostPart.hasPrefix("[") {
+            guard let close = hostPart.firstIndex(of: "]") else { throw bad("unclosed IPv6 bracket") }
+            host = String(hostPart[hostPart.index(after: hostPart.startIndex)..<close])
+            let after = hostPart[hostPart.index(after: close)...]
+            if after.hasPrefix(":") {
+                guard let p = Int(after.dropFirst()), (1...65535).contains(p) else {
+                    throw bad("port '\(after.dropFirst())' is not a number from 1 to 65535")
+                }
+                port = p
+            }
+        } else if let colon = hostPart.lastIndex(of: ":") {
+            host = String(hostPart[..<colon])
+            let p = hostPart[hostPart.index(after: colon)...]
+            guard let n = Int(p), (1...65535).contains(n) else {
+                throw bad("port '\(p)' is not a number from 1 to 65535")
+            }
+            port = n
+        }
+        guard !host.isEmpty else { throw bad("missing host") }
+        return (host, port)
     }
 
     /// The URL named by `KALE_REDIS_URL`, else ``fallback``.
@@ -148,6 +184,9 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         case .tcp(let host, let port):
             let h = host.contains(":") ? "[\(host)]" : host
             return "redis://\(auth)\(h):\(port)/\(database)"
+        case .sentinel(let nodes, let master):
+            return "redis+sentinel://\(auth)\(nodes.map(\.description).joined(separator: ","))/\(master)/\(database)"
+                + sentinelQuery(password: sentinelPassword.map { _ in "***" })
         case .unix(let path):
             var items: [String] = []
             if database != 0 { items.append("db=\(database)") }
@@ -167,6 +206,11 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             let auth = password.map { "\(RedisURL.percentEncoded(user ?? "")):\(RedisURL.percentEncoded($0))@" }
                 ?? user.map { "\(RedisURL.percentEncoded($0))@" } ?? ""
             return "redis://\(auth)\(h):\(port)/\(database)"
+        case .sentinel(let nodes, let master):
+            let auth = password.map { "\(RedisURL.percentEncoded(user ?? "")):\(RedisURL.percentEncoded($0))@" }
+                ?? user.map { "\(RedisURL.percentEncoded($0))@" } ?? ""
+            return "redis+sentinel://\(auth)\(nodes.map(\.description).joined(separator: ","))/\(RedisURL.percentEncoded(master))/\(database)"
+                + sentinelQuery(password: sentinelPassword.map(RedisURL.percentEncoded))
         case .unix(let path):
             var items = ["db=\(database)"]
             if let user { items.append("user=\(RedisURL.percentEncoded(user))") }
@@ -175,7 +219,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    private static func percentEncoded(_ s: String) -> String {
+    static func percentEncoded(_ s: String) -> String {
         var out = ""
         for byte in s.utf8 {
             let c = Character(Unicode.Scalar(byte))
@@ -188,9 +232,12 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     /// Hides the password of a URL string that may not even parse, for error messages.
     public static func redact(_ text: String) -> String {
         var out = text
-        if let q = out.range(of: "password=") {
+        // Every `password=` item: a Sentinel URL may hold the sentinels' and the master's.
+        var from = out.startIndex
+        while let q = out.range(of: "password=", range: from..<out.endIndex) {
             let end = out[q.upperBound...].firstIndex(of: "&") ?? out.endIndex
             out.replaceSubrange(q.upperBound..<end, with: "***")
+            from = out.index(q.upperBound, offsetBy: 3)
         }
         guard let schemeEnd = out.range(of: "://"),
               let at = out[schemeEnd.upperBound...].lastIndex(of: "@")
@@ -204,7 +251,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         return out
     }
 
-    private static func percentDecoded(_ s: String) -> String {
+    static func percentDecoded(_ s: String) -> String {
         guard s.contains("%") else { return s }
         var bytes: [UInt8] = []
         var it = Array(s.utf8)[...]

@@ -9,11 +9,12 @@ public struct KaleFixture: Sendable {
 
     /// - Parameters:
     ///   - server: defaults to the process's shared server.
+    ///   - redis: connects so instead of to `server` directly (a Sentinel URL of its deployment).
     ///   - tweak: adjusts the configuration (limits, TTLs) before the client is made.
-    public init(_ function: String = #function, server: RedisServer = .shared, poolSize: Int = 4,
+    public init(_ function: String = #function, server: RedisServer = .shared, redis: RedisConfiguration? = nil, poolSize: Int = 4,
                 tweak: (inout KaleConfiguration) -> Void = { _ in }) {
         let namespace = testNamespace(function)
-        var redis = server.configuration(poolSize: poolSize)
+        var redis = redis ?? server.configuration(poolSize: poolSize)
         redis.clientName = namespace
         var configuration = KaleConfiguration(redis: redis, keys: Keys(prefix: namespace))
         tweak(&configuration)

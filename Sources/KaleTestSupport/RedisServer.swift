@@ -21,6 +21,8 @@ public final class RedisServer: Sendable {
     private let arguments: [String]
     private let state = Mutex(State())
     private let external: Bool
+    /// `redis-server` or `redis-sentinel` (the same binary, which looks at its name).
+    private let program: String
 
     /// The pid of the server this process started; nil for an external one (its pid, even if
     /// INFO names one, may be of another host or container: never signalled).
@@ -39,6 +41,7 @@ public final class RedisServer: Sendable {
 
     private init(external url: RedisURL) throws {
         self.url = url
+        program = "redis-server"
         if case .tcp(_, let p) = url.endpoint { port = p } else { port = 0 }
         directory = ""
         arguments = []
@@ -51,13 +54,32 @@ public final class RedisServer: Sendable {
     ///   - options: extra `redis-server` arguments, e.g. `["--appendonly", "yes"]`.
     ///   - password: sets `requirepass`; the URL carries it.
     ///   - aclUser: creates an ACL user with all permissions; the URL logs in as it.
-    public init(options: [String] = [], password: String? = nil, aclUser: (name: String, password: String)? = nil) throws {
+    public convenience init(options: [String] = [], password: String? = nil, aclUser: (name: String, password: String)? = nil) throws {
+        try self.init(program: "redis-server", configuration: nil, options: options, password: password, aclUser: aclUser)
+    }
+
+    /// A `redis-sentinel` on a free loopback port, configured by `configuration` (the
+    /// `sentinel monitor …` lines), which is written to a file of its own: a sentinel
+    /// rewrites its configuration as it learns.
+    public static func sentinel(configuration: String) throws -> RedisServer {
+        try RedisServer(program: "redis-sentinel", configuration: configuration, options: [], password: nil, aclUser: nil)
+    }
+
+    private init(program: String, configuration: String?, options: [String], password: String?,
+                 aclUser: (name: String, password: String)?) throws {
         external = false
+        self.program = program
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kale-test-redis-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         directory = dir
         port = try RedisServer.freePort()
-        var args = [
+        var args: [String] = []
+        if let configuration {
+            let file = "\(dir)/sentinel.conf"
+            try configuration.write(toFile: file, atomically: true, encoding: .utf8)
+            args.append(file)
+        }
+        args += [
             "--port", "\(port)", "--bind", "127.0.0.1", "--dir", dir, "--save", "",
             "--appendonly", "no", "--daemonize", "no", "--logfile", "\(dir)/redis.log",
             "--unixsocket", "\(dir)/redis.sock", "--unixsocketperm", "700",
@@ -87,9 +109,9 @@ public final class RedisServer: Sendable {
         var pid: pid_t = 0
         let devnull = open("/dev/null", O_RDWR)
         defer { Glibc.close(devnull) }
-        let argv = ["redis-server"] + arguments
+        let argv = [program] + arguments
         let rc = try RedisServer.spawn(argv: argv, fd: devnull, pid: &pid)
-        guard rc == 0 else { throw RedisError(.io, detail: "cannot run redis-server: \(String(cString: strerror(rc)))") }
+        guard rc == 0 else { throw RedisError(.io, detail: "cannot run \(program): \(String(cString: strerror(rc)))") }
         state.withLock { $0.pid = pid }
         try waitForPing(deadline: .now + .seconds(10))
     }
@@ -153,9 +175,9 @@ public final class RedisServer: Sendable {
     }
 
     private static func spawn(argv: [String], fd: Int32, pid: inout pid_t) throws -> Int32 {
-        let path = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let path = ["/usr/bin/\(argv[0])", "/usr/local/bin/\(argv[0])"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let path else {
-            throw RedisError(.io, detail: "redis-server is not installed (apt-get install redis-server)")
+            throw RedisError(.io, detail: "\(argv[0]) is not installed (apt-get install \(argv[0]))")
         }
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for p in cArgs { free(p) } }
