@@ -40,12 +40,16 @@ public struct EnqueueOptions: Sendable, Hashable {
     /// (``TaskID/problem(with:)``): it becomes part of key names. Enqueue throws
     /// ``KaleError`` `.invalidOptions` for any other id.
     public var id: String?
+    /// Return only once this many replicas hold the task (``Replication``). Default: the
+    /// client's ``KaleConfiguration/replication`` (none).
+    public var replication: Replication?
 
     public init(
         queue: String? = nil, priority: Priority? = nil, delay: Duration? = nil, eta: Double? = nil,
         expiresIn: Duration? = nil, maxRetries: Int? = nil, backoff: Backoff? = nil,
         softTimeLimit: Duration? = nil, timeLimit: Duration? = nil, uniqueKey: String? = nil,
-        uniqueTTL: Duration? = nil, resultTTL: Duration? = nil, headers: [String: String] = [:], id: String? = nil
+        uniqueTTL: Duration? = nil, resultTTL: Duration? = nil, headers: [String: String] = [:], id: String? = nil,
+        replication: Replication? = nil
     ) {
         self.queue = queue
         self.priority = priority
@@ -61,6 +65,7 @@ public struct EnqueueOptions: Sendable, Hashable {
         self.resultTTL = resultTTL
         self.headers = headers
         self.id = id
+        self.replication = replication
     }
 
     /// These options with every unset field taken from `fallback`: the one rule by which a
@@ -90,6 +95,7 @@ public struct EnqueueOptions: Sendable, Hashable {
         o.uniqueKey = uniqueKey ?? fallback.uniqueKey
         o.uniqueTTL = uniqueTTL ?? fallback.uniqueTTL
         o.resultTTL = resultTTL ?? fallback.resultTTL
+        o.replication = replication ?? fallback.replication
         o.headers = fallback.headers.merging(headers) { _, mine in mine }
         return o
     }

@@ -86,6 +86,8 @@ extension KaleClient {
                 chunks.append((range, multi, commands.count - 1))
             }
         }
+        let replication = options.replication ?? configuration.replication
+        if let replication { commands.append(replication.command) }
         let replies = try await send(commands, announcing: announcing)
         if askWatch, let n = replies[watchAt].int { broker.watch.record(queue, watched: n == 1, at: now) }
 
@@ -104,6 +106,12 @@ extension KaleClient {
                 }
                 for i in chunk.range { refs[i] = TaskRef(id: prepared[i].envelope.id, queue: queue, created: true) }
             }
+        }
+        if let replication, refs.contains(where: { $0 != nil }) || (refusal as? KaleError)?.code == .duplicateID {
+            let what = prepared.count == 1 ? "task \(prepared[0].envelope.id)" : "a batch of \(prepared.count) tasks"
+            // A duplicate id refers to a task that exists: WAIT covers it too, so a producer
+            // that enqueues again after `.notReplicated` learns here that it is now safe.
+            try replication.check(replies[replies.count - 1], what: what, queue: queue, batch: prepared.count == 1 ? nil : refs)
         }
         guard let refusal else { return refs.compactMap { $0 } }
         // Nothing written: the refusal says it all, as for a single task.

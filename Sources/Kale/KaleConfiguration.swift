@@ -36,6 +36,11 @@ public struct KaleConfiguration: Sendable {
     /// workers') always. An XADD per success was the largest part of observing's Redis cost
     /// (decision 0020). `KALE_EVENTS=all` sets it.
     public var recordAllEvents: Bool
+    /// Replicas that must hold each enqueue (unless its options say otherwise) and, in a
+    /// worker, each recorded result before it counts as done. Default nil: Redis's
+    /// asynchronous replication, fastest, and an acknowledged write can be lost with the
+    /// master (docs/high-availability.md). `KALE_REPLICAS` / `KALE_REPLICA_TIMEOUT` set it.
+    public var replication: Replication?
 
     public init(
         redis: RedisConfiguration,
@@ -48,7 +53,8 @@ public struct KaleConfiguration: Sendable {
         format: any MessageFormat = KaleJSONFormat(),
         history: Bool = true,
         eventStreamLength: Int = 10_000,
-        recordAllEvents: Bool = false
+        recordAllEvents: Bool = false,
+        replication: Replication? = nil
     ) {
         precondition(maxMessageSize > 0 && deadSetMaxSize > 0, "limits must be positive")
         precondition(eventStreamLength >= 0, "the event stream length is 0 (off) or positive")
@@ -63,5 +69,6 @@ public struct KaleConfiguration: Sendable {
         self.history = history
         self.eventStreamLength = eventStreamLength
         self.recordAllEvents = recordAllEvents
+        self.replication = replication
     }
 }

@@ -22,6 +22,9 @@ public struct KaleError: Error, Sendable, Hashable, CustomStringConvertible {
         /// Redis refused part of a batch and created the rest; ``KaleError/batch`` says which
         /// inputs became tasks, ``KaleError/detail`` holds the refusal.
         public static let partialBatch = Code("batch partly enqueued")
+        /// The write reached the master but fewer replicas than ``Replication/replicas``
+        /// acknowledged it in time; for a batch, ``KaleError/batch`` names the tasks written.
+        public static let notReplicated = Code("not replicated")
 
         public var description: String { value }
     }

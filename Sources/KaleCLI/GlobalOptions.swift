@@ -33,7 +33,30 @@ package struct GlobalOptions: ParsableArguments {
         redisConfig.clientName = "kale-cli"
         var configuration = KaleConfiguration(redis: redisConfig, keys: Keys(prefix: prefix))
         try GlobalOptions.applyObservationEnvironment(to: &configuration)
+        try GlobalOptions.applyReplicationEnvironment(to: &configuration)
         return configuration
+    }
+
+    /// `KALE_REPLICAS` (replicas that must hold each enqueue and result, 0 for none) and
+    /// `KALE_REPLICA_TIMEOUT` (default 1s): docs/high-availability.md.
+    static func applyReplicationEnvironment(to configuration: inout KaleConfiguration,
+                                            environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let timeout: Duration
+        if let text = environment["KALE_REPLICA_TIMEOUT"] {
+            guard let d = DurationArgument(argument: text), d.duration >= .milliseconds(1) else {
+                throw CLIFailure.usage("KALE_REPLICA_TIMEOUT must be a duration of 1ms or more, not '\(text)'",
+                                       hint: DurationArgument.formats)
+            }
+            timeout = d.duration
+        } else {
+            timeout = .seconds(1)
+        }
+        guard let text = environment["KALE_REPLICAS"] else { return }
+        guard let n = Int(text), (0...100).contains(n) else {
+            throw CLIFailure.usage("KALE_REPLICAS must be a number of replicas from 0 to 100, not '\(text)'",
+                                   hint: "KALE_REPLICAS=1 waits for one replica after each enqueue and result; 0 or unset waits for none")
+        }
+        configuration.replication = n == 0 ? nil : Replication(replicas: n, timeout: timeout)
     }
 
     /// `KALE_HISTORY` (`on`/`off`), `KALE_EVENTS` (`on`, `all`, `off`) and `KALE_EVENTS_LENGTH`: a

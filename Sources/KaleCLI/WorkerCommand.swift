@@ -159,7 +159,7 @@ struct WorkerCommand: AsyncParsableCommand {
         var childEnvironment: [String: String] = [:]
         if global.redis != nil {
             childEnvironment[RedisURL.environmentKey] = kale.redis.url.connectionString
-            if kale.redis.url.password != nil {
+            if kale.redis.url.password != nil || kale.redis.url.sentinelPassword != nil {
                 Logger(label: "kale.worker").warning(
                     "the Redis password given with --redis is visible to every user of this host in ps; set KALE_REDIS_URL instead",
                     metadata: ["redis.url": "\(kale.redis.url)"])

@@ -105,7 +105,12 @@ public final class SentinelDeployment: Sendable {
         let info = try ask(master, "INFO", "replication").string ?? ""
         let online = info.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("slave") && $0.contains("state=online") }.count
         last = "master \(master.port) has \(online) replicas online"
-        return online >= replicas
+        guard online >= replicas else { return false }
+        // Online is not enough: until its first acknowledgement a replica counts for no WAIT.
+        let connection = RedisConnection(configuration: RedisConfiguration(url: master.url, clientName: "kale-test"))
+        let replies = try connection.execute([RedisCommand("SET", "kale-test-sync", "1"), RedisCommand("WAIT", replicas, 200)])
+        last = "master \(master.port): \(replies.last?.int ?? 0) of \(replicas) replicas acknowledge writes"
+        return (replies.last?.int ?? 0) >= replicas
     }
 
     /// One command on a fresh connection to `server` (a sentinel or a data node).

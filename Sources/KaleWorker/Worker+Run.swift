@@ -235,7 +235,7 @@ extension Worker {
         metrics.finished(queue: task.queue, name: held.entry(task.key)?.name ?? "", outcome: "rejected", duration: .zero)
         _ = await acknowledge(broker.failCommand(task, worker: id, failure: failure, retryAt: nil, cancelled: false,
                                                  startedAt: nil, now: Broker.now()),
-                              task: task, what: "rejection")
+                              task: task, what: "rejection", replicated: true)
     }
 
     private func finish(_ task: LeasedTask, _ envelope: Envelope, _ outcome: Outcome, duration: Duration, _ log: Logger,
@@ -281,7 +281,7 @@ extension Worker {
             let reply = await acknowledge(
                 broker.succeedCommand(task, worker: id, result: bytes, startedAt: startedAt, now: Broker.now(), thenStart: next,
                                       forward: forward),
-                task: task, what: "result")
+                task: task, what: "result", replicated: true)
             let (result, start) = reply.map(Broker.outcome(of:)) ?? (nil, nil)
             // 1 recorded; 0 the lease was lost; nil not recorded at all (acknowledge gave up:
             // the lease will expire and the task run again), so not a success either.
@@ -330,7 +330,7 @@ extension Worker {
         let reply = await acknowledge(
             broker.failCommand(task, worker: id, failure: failure, retryAt: retryAt, cancelled: cancelled,
                                startedAt: startedAt, now: Broker.now(), thenStart: next, forward: forward),
-            task: task, what: "failure")
+            task: task, what: "failure", replicated: true)
         let (code, start) = reply.map(Broker.outcome(of:)) ?? (nil, nil)
         let result: String
         switch code {

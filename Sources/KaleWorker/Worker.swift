@@ -290,13 +290,28 @@ public final class Worker: Sendable {
     /// because Redis blinked. The scripts check the lease, so a late write is refused rather
     /// than wrong; retrying stops only once the lease can no longer be held: two lease lengths
     /// after Redis last confirmed it, when any live worker's reaper has taken the task back.
-    func acknowledge(_ command: RedisCommand, task: LeasedTask, what: String) async -> RedisReply? {
+    ///
+    /// With ``KaleConfiguration/replication`` set, an outcome (`replicated`) is followed by
+    /// WAIT on the same connection, so it is on the replicas before the task counts as done
+    /// here. Too few acknowledgements are logged, not retried: the outcome is recorded on the
+    /// master, and writing it again cannot make a replica take it sooner.
+    func acknowledge(_ command: RedisCommand, task: LeasedTask, what: String, replicated: Bool = false) async -> RedisReply? {
         var delay = Duration.milliseconds(50)
         var warned = false
         let began = ContinuousClock.now
+        let replication = replicated ? kale.replication : nil
         while true {
             do {
-                return try await redis.send(command)
+                guard let replication else { return try await redis.send(command) }
+                let replies = try await redis.pipeline([command, replication.command])
+                let reply = try replies[0].throwingServerError()
+                let acked = replies[1].int ?? 0
+                if acked < replication.replicas {
+                    logger.warning("\(what) recorded on the master but not yet on its replicas",
+                                   metadata: ["task.id": "\(task.id)", "replicas.acked": "\(acked)", "replicas.wanted": "\(replication.replicas)",
+                                              "wait.reply": "\(replies[1])"])
+                }
+                return reply
             } catch let error as RedisError where error.isTransient || error.code == .closed {
                 if !warned {
                     logger.warning("cannot record \(what), retrying", metadata: ["task.id": "\(task.id)", "error": "\(error)"])

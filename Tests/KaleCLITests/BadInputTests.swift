@@ -88,6 +88,20 @@ import Testing
         #expect(try await keys(under: cli.prefix).isEmpty)
     }
 
+    @Test(arguments: [
+        (["KALE_REPLICAS": "two"], "KALE_REPLICAS must be a number of replicas from 0 to 100, not 'two'"),
+        (["KALE_REPLICAS": "-1"], "KALE_REPLICAS must be a number of replicas from 0 to 100, not '-1'"),
+        (["KALE_REPLICAS": "1", "KALE_REPLICA_TIMEOUT": "soon"], "KALE_REPLICA_TIMEOUT must be a duration of 1ms or more, not 'soon'"),
+        (["KALE_REPLICAS": "1", "KALE_REPLICA_TIMEOUT": "0s"], "KALE_REPLICA_TIMEOUT must be a duration of 1ms or more, not '0s'"),
+    ])
+    func badReplicationSettingsAreAUsageError(_ environment: [String: String], says: String) async throws {
+        let cli = CLI(prefix: testNamespace())
+        let run = try await cli.run(["enqueue", "t.x"], environment: environment)
+        #expect(run.status == 2, "\(run)")
+        expectOneErrorAndHint(run, says: says)
+        #expect(try await keys(under: cli.prefix).isEmpty, "a refused command wrote to Redis")
+    }
+
     @Test func badPrefixIsAUsageErrorNotACrash() async throws {
         let cli = CLI(prefix: testNamespace())
         let run = try await cli.run(["enqueue", "t.x", "--redis", cli.redisURL, "--prefix", "a{b}"], globals: false)
