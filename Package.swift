@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "KaleCelery", targets: ["KaleCelery"]),
         .library(name: "KaleWorker", targets: ["KaleWorker"]),
         .library(name: "KaleCLI", targets: ["KaleCLI"]),
+        .library(name: "KaleSealing", targets: ["KaleSealing"]),
         .library(name: "KaleObservability", targets: ["KaleObservability"]),
         .library(name: "KaleTestSupport", targets: ["KaleTestSupport"]),
         .executable(name: "kale", targets: ["kale"]),
@@ -35,9 +36,10 @@ let package = Package(
         // The OTLP/HTTP exporter, for kale-full only (KaleOTel). Only its OTLPHTTP trait: the
         // default OTLPGRPC would add grpc-swift and its HTTP/2 stack to the build.
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
-        // HMAC for the dashboard's CSRF tokens. Already in kale-full's graph (swift-nio-extras
-        // and swift-certificates depend on it): naming it costs no new build. The range is
-        // theirs, so resolution never has to choose between them.
+        // HMAC, HKDF and AES-GCM: signed and encrypted messages (KaleSealing, decision 0026)
+        // and the dashboard's CSRF tokens. kale-full's graph has it anyway (swift-nio-extras
+        // and swift-certificates depend on it); the range is theirs, so resolution never has
+        // to choose between them.
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"6.0.0"),
         // NIOCore's TimeAmount, the type of Hummingbird's idle timeout; Hummingbird's own range.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
@@ -84,10 +86,16 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // Signed and encrypted messages (docs/security.md): the one core-side target that
+        // needs swift-crypto, so a producer that signs nothing does not build BoringSSL.
+        .target(
+            name: "KaleSealing",
+            dependencies: ["Kale", "KaleCelery", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(
             name: "KaleCLI",
             dependencies: [
-                "Kale", "KaleWorker", "KaleRedis", "KaleCelery", "KaleObservability",
+                "Kale", "KaleWorker", "KaleRedis", "KaleCelery", "KaleObservability", "KaleSealing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -139,10 +147,10 @@ let package = Package(
         // No test target may depend on KaleDashboard or Hummingbird: on Linux every test
         // target is one bundle (KalePackageTests), and the core tests must not wait for NIO.
         .testTarget(name: "KaleRedisTests", dependencies: ["KaleRedis", "KaleTestSupport"]),
-        .testTarget(name: "KaleTests", dependencies: ["Kale", "KaleCelery", "KaleWorker", "KaleRedis", "KaleTestSupport"]),
+        .testTarget(name: "KaleTests", dependencies: ["Kale", "KaleCelery", "KaleWorker", "KaleRedis", "KaleSealing", "KaleTestSupport"]),
         .testTarget(
             name: "KaleWorkerTests",
-            dependencies: ["Kale", "KaleCelery", "KaleWorker", "KaleRedis", "KaleTestSupport"]
+            dependencies: ["Kale", "KaleCelery", "KaleWorker", "KaleRedis", "KaleSealing", "KaleTestSupport"]
         ),
         .testTarget(
             name: "KaleCLITests",

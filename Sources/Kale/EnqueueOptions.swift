@@ -43,13 +43,17 @@ public struct EnqueueOptions: Sendable, Hashable {
     /// Return only once this many replicas hold the task (``Replication``). Default: the
     /// client's ``KaleConfiguration/replication`` (none).
     public var replication: Replication?
+    /// Encrypt the arguments and the result in Redis (AES-GCM, docs/security.md). Needs a
+    /// client whose format holds keys (`KALE_SIGNING_KEYS`); enqueue throws
+    /// ``KaleError`` `.invalidOptions` otherwise. Default false.
+    public var encrypted: Bool?
 
     public init(
         queue: String? = nil, priority: Priority? = nil, delay: Duration? = nil, eta: Double? = nil,
         expiresIn: Duration? = nil, maxRetries: Int? = nil, backoff: Backoff? = nil,
         softTimeLimit: Duration? = nil, timeLimit: Duration? = nil, uniqueKey: String? = nil,
         uniqueTTL: Duration? = nil, resultTTL: Duration? = nil, headers: [String: String] = [:], id: String? = nil,
-        replication: Replication? = nil
+        replication: Replication? = nil, encrypted: Bool? = nil
     ) {
         self.queue = queue
         self.priority = priority
@@ -66,6 +70,7 @@ public struct EnqueueOptions: Sendable, Hashable {
         self.headers = headers
         self.id = id
         self.replication = replication
+        self.encrypted = encrypted
     }
 
     /// These options with every unset field taken from `fallback`: the one rule by which a
@@ -96,6 +101,7 @@ public struct EnqueueOptions: Sendable, Hashable {
         o.uniqueTTL = uniqueTTL ?? fallback.uniqueTTL
         o.resultTTL = resultTTL ?? fallback.resultTTL
         o.replication = replication ?? fallback.replication
+        o.encrypted = encrypted ?? fallback.encrypted
         o.headers = fallback.headers.merging(headers) { _, mine in mine }
         return o
     }

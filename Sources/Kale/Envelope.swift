@@ -33,6 +33,10 @@ public struct Envelope: Sendable, Hashable, Codable {
     /// `args`, `kwargs`, `embed` (callbacks, errbacks, chain, chord) and headers. Read by the
     /// bridge (`KaleCelery`); not part of the kale/1 format, so never written by ``write(to:)``.
     public var celery: JSONValue?
+    /// Whether ``args`` (and so the result) travel encrypted through Redis. Set by the
+    /// producer (``EnqueueOptions/encrypted``) for the format to act on, and by a format that
+    /// decrypted the message; never written as a field of its own (docs/security.md).
+    public var encrypted = false
 
     public init(
         id: String, name: String, queue: String, args: JSONValue, enqueuedAt: Int64, eta: Int64? = nil,
@@ -80,9 +84,50 @@ public struct Envelope: Sendable, Hashable, Codable {
 public protocol MessageFormat: Sendable {
     /// A short name for logs and dead-letter reasons.
     var name: String { get }
-    /// - Throws: an error whose description says what is wrong with the message.
+    /// - Throws: an error whose description says what is wrong with the message; a
+    ///   ``MessageRefused`` when the message must not run although it can be read (a bad
+    ///   signature), whose ``MessageRefused/type`` becomes the dead task's error type.
     func decode(_ bytes: [UInt8]) throws -> Envelope
     func encode(_ envelope: Envelope) throws -> [UInt8]
+
+    /// Whether a message is read only with a valid signature; the worker then also checks
+    /// that a message names the record it was found in. Default false.
+    var verifiesSignatures: Bool { get }
+    /// Whether ``encode(_:)`` can encrypt an envelope's arguments. Default false.
+    var encrypts: Bool { get }
+    /// The result of a task as stored, from the result its handler returned: encrypted when
+    /// the task's arguments were. Default: unchanged.
+    func seal(result: [UInt8], of envelope: Envelope) throws -> [UInt8]
+    /// A stored result as its reader wants it: decrypted when this format holds the key.
+    /// Default: unchanged.
+    func open(result: JSONValue, of id: String) throws -> JSONValue
+    /// This format with `wrap` applied to the part that reads the task's own fields: a
+    /// signing format keeps checking the bytes, and hands what it verified to `wrap(inner)`
+    /// (the worker's Celery bridge). Default: `wrap(self)`.
+    func bridging(_ wrap: (any MessageFormat) -> any MessageFormat) -> any MessageFormat
+}
+
+extension MessageFormat {
+    public var verifiesSignatures: Bool { false }
+    public var encrypts: Bool { false }
+    public func seal(result: [UInt8], of envelope: Envelope) throws -> [UInt8] { result }
+    public func open(result: JSONValue, of id: String) throws -> JSONValue { result }
+    public func bridging(_ wrap: (any MessageFormat) -> any MessageFormat) -> any MessageFormat { wrap(self) }
+}
+
+/// A message that can be read but must not run: unsigned where signatures are required, a
+/// signature that does not match, a key that was retired, arguments that do not decrypt.
+/// The worker dead-letters the task with ``type`` (`BadSignature` …) and ``reason``.
+public struct MessageRefused: Error, Sendable, Hashable, CustomStringConvertible {
+    public var type: String
+    public var reason: String
+
+    public init(type: String, reason: String) {
+        self.type = type
+        self.reason = reason
+    }
+
+    public var description: String { "\(type): \(reason)" }
 }
 
 /// Kale's own JSON format, version 1.

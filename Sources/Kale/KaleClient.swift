@@ -125,12 +125,18 @@ public final class KaleClient: Sendable {
         var eta: Int64?
         if let at = options.eta { eta = Int64((at * 1000).rounded()) }
         else if let delay = options.delay, delay > .zero { eta = now + delay.milliseconds }
-        let envelope = Envelope(
+        var envelope = Envelope(
             id: options.id ?? TaskID.random(), name: name, queue: queue, args: args, enqueuedAt: now, eta: eta,
             expiresAt: options.expiresIn.map { now + $0.milliseconds }, maxRetries: maxRetries,
             backoff: options.backoff ?? .default, softTimeLimitMs: options.softTimeLimit?.milliseconds,
             timeLimitMs: options.timeLimit?.milliseconds, priority: options.priority ?? .normal,
             uniqueKey: options.uniqueKey, resultTTLMs: options.resultTTL?.milliseconds, headers: options.headers)
+        if options.encrypted == true {
+            guard configuration.format.encrypts else {
+                throw KaleError(.invalidOptions, detail: "task \(name) asks for encryption, but this client holds no keys (set KALE_SIGNING_KEYS)", queue: queue)
+            }
+            envelope.encrypted = true
+        }
         let message: [UInt8]
         do { message = try configuration.format.encode(envelope) }
         catch { throw KaleError(.encoding, detail: "cannot encode task \(name): \(error)") }
@@ -200,9 +206,15 @@ public final class KaleClient: Sendable {
     /// Without `queue`, every queue in this Redis's registry is searched, and every queue
     /// this client enqueued to (so a task sent after a flush of the registry is found).
     public func status(of id: String, queue: String? = nil) async throws -> TaskInfo? {
-        if let queue { return try await broker.info(id: id, queue: queue) }
-        guard let queue = try await findQueue(of: id) else { return nil }
-        return try await broker.info(id: id, queue: queue)
+        let found: String
+        if let queue { found = queue } else {
+            guard let queue = try await findQueue(of: id) else { return nil }
+            found = queue
+        }
+        guard var info = try await broker.info(id: id, queue: found) else { return nil }
+        // Decrypted when this client holds the key; a reader without it sees EncryptedValue.
+        if let result = info.result { info.result = (try? configuration.format.open(result: result, of: id)) ?? result }
+        return info
     }
 
     /// Cancels a task: a waiting one at once, a running one by asking its worker to stop it.
@@ -264,7 +276,8 @@ public final class KaleClient: Sendable {
             }
             return info.state.isTerminal ? info : nil
         }
-        guard let info else { throw timedOut(q) }
+        guard var info else { throw timedOut(q) }
+        if let result = info.result { info.result = try configuration.format.open(result: result, of: id) }
         return info
     }
 

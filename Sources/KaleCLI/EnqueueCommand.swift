@@ -81,6 +81,9 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Flag(help: "Send in Celery's format to a Celery queue (see above).")
     var celery = false
 
+    @Flag(help: "Encrypt the arguments and the result in Redis (needs KALE_SIGNING_KEYS).")
+    var encrypt = false
+
     @OptionGroup(title: "With --celery") var celeryPrefixes: CeleryPrefixOptions
 
     @Option(help: ArgumentHelp("With --wait: give up after this long (default: no limit).", valueName: "duration"))
@@ -95,6 +98,7 @@ struct EnqueueCommand: AsyncParsableCommand {
             throw ValidationError("--celery-broker-prefix and --celery-result-prefix need --celery")
         }
         if args != nil && argsFile != nil { throw ValidationError("--args and --args-file cannot be used together") }
+        if celery && encrypt { throw ValidationError("--encrypt is for Kale's own tasks; Celery workers could not read them") }
         if delay != nil && eta != nil { throw ValidationError("--delay and --eta cannot be used together") }
         if !celery, let priority, Priority(rawValue: priority) == nil {
             throw ValidationError("unknown priority '\(priority)' (use high, normal or low)")
@@ -233,6 +237,7 @@ struct EnqueueCommand: AsyncParsableCommand {
         o.uniqueKey = unique
         o.uniqueTTL = uniqueTTL?.duration
         o.id = id
+        if encrypt { o.encrypted = true }
         return o
     }
 

@@ -2,6 +2,7 @@ package import ArgumentParser
 import Foundation
 package import Kale
 package import KaleRedis
+import KaleSealing
 import Logging
 
 /// Options every command that talks to Redis accepts.
@@ -34,7 +35,25 @@ package struct GlobalOptions: ParsableArguments {
         var configuration = KaleConfiguration(redis: redisConfig, keys: Keys(prefix: prefix))
         try GlobalOptions.applyObservationEnvironment(to: &configuration)
         try GlobalOptions.applyReplicationEnvironment(to: &configuration)
+        try GlobalOptions.applySigningEnvironment(to: &configuration)
         return configuration
+    }
+
+    /// `KALE_SIGNING_KEYS` (`id:base64key[,…]`): sign every message written, run only signed
+    /// ones, and encrypt the tasks that ask; `KALE_CELERY_UNSIGNED=accept` lets a worker run
+    /// Celery's unsigned messages all the same (docs/security.md).
+    static func applySigningEnvironment(to configuration: inout KaleConfiguration,
+                                        environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let keys: SigningKeys?
+        do { keys = try SigningKeys.fromEnvironment(environment) }
+        catch { throw CLIFailure.usage("\(error)", hint: "KALE_SIGNING_KEYS=id:base64key[,id:base64key…]; make a key with: openssl rand -base64 32") }
+        guard let keys else { return }
+        let celery = environment["KALE_CELERY_UNSIGNED"]
+        guard celery == nil || celery == "accept" || celery == "refuse" else {
+            throw CLIFailure.usage("KALE_CELERY_UNSIGNED must be accept or refuse, not '\(celery!)'",
+                                   hint: "accept runs Celery's unsigned messages on a signing worker; refuse (the default) dead-letters them")
+        }
+        configuration.format = SealedFormat(keys: keys, inner: configuration.format, acceptUnsignedCelery: celery == "accept")
     }
 
     /// `KALE_REPLICAS` (replicas that must hold each enqueue and result, 0 for none) and

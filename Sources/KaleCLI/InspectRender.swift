@@ -60,12 +60,15 @@ enum InspectRender {
             rows.append(("progress", "\(Int((p * 100).rounded()))%" + (info.progressMessage.map { " \($0)" } ?? "")))
         }
         if let e = envelope {
-            rows.append(("args", e.args.jsonString))
+            rows.append(("args", EncryptedValue.placeholder(e.args) ?? e.args.jsonString))
             if let t = e.timeLimitMs { rows.append(("time limit", Format.duration(.milliseconds(t)))) }
             if let t = e.softTimeLimitMs { rows.append(("soft time limit", Format.duration(.milliseconds(t)))) }
             if let u = e.uniqueKey { rows.append(("unique key", u)) }
         }
-        if info.state == .succeeded { rows.append(("result", (info.result ?? .null).jsonString)) }
+        if info.state == .succeeded {
+            let result = info.result ?? .null
+            rows.append(("result", EncryptedValue.placeholder(result) ?? result.jsonString))
+        }
         if let error = info.error { rows.append(("error", error.description)) }
         let width = rows.map(\.0.count).max() ?? 0
         return rows.map { label, value in

@@ -27,7 +27,7 @@ struct InspectTask: AsyncParsableCommand {
         let (id, queue, json) = (self.id, self.queue, options.output.json)
         try await options.show { client in
             guard let info = try await client.status(of: id, queue: queue) else { throw CLIFailure.notFound(id) }
-            let envelope = info.message.flatMap { try? client.configuration.format.decode(Array($0.utf8)) }
+            let envelope = info.message.flatMap { MessageDisplay.envelope(Array($0.utf8), client.configuration.format) }
             return json ? info.json(envelope: envelope).jsonString : InspectRender.task(info, envelope: envelope)
         }
     }

@@ -28,7 +28,7 @@ public struct CeleryBridgeFormat: MessageFormat {
     private static let celeryHead = Array("{\"body\"".utf8)
     private static let kaleHead = Array("{\"args\":".utf8)
 
-    static func looksLikeCelery(_ bytes: [UInt8]) -> Bool {
+    public static func looksLikeCelery(_ bytes: [UInt8]) -> Bool {
         if bytes.starts(with: celeryHead) { return true }
         if bytes.starts(with: kaleHead) { return false }
         guard case .object(let o)? = try? JSONValue(parsingPython: bytes) else { return false }

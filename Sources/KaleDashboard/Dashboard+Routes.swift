@@ -134,7 +134,7 @@ extension Dashboard {
     func task(_ id: String, queue: String?) async throws -> (TaskInfo, Envelope?) {
         if let queue, !Keys.isValidQueueName(queue) { throw BadRequest("'\(queue)' is not a valid queue name") }
         guard let info = try await client.status(of: id, queue: queue) else { throw NotFound(message: "no task \(id) (never enqueued, or its result expired)") }
-        let envelope = info.message.flatMap { try? client.configuration.format.decode(Array($0.utf8)) }
+        let envelope = info.message.flatMap { MessageDisplay.envelope(Array($0.utf8), client.configuration.format) }
         return (info, envelope)
     }
 }

@@ -43,9 +43,9 @@ enum TaskPage {
         body += HTML(raw: "</section>")
         body += timeline(t, envelope: envelope)
         body += HTML(raw: "<section class=\"panel\"><h2>Arguments</h2><pre class=\"json\" id=\"task-args\">")
-            + .text(envelope.map { $0.args.jsonString } ?? "(the message could not be decoded)") + HTML(raw: "</pre>")
+            + .text(envelope.map { EncryptedValue.placeholder($0.args) ?? $0.args.jsonString } ?? "(the message could not be decoded)") + HTML(raw: "</pre>")
         if t.state == .succeeded {
-            body += HTML(raw: "<h2>Result</h2><pre class=\"json\" id=\"task-result\">") + .text((t.result ?? .null).jsonString) + HTML(raw: "</pre>")
+            body += HTML(raw: "<h2>Result</h2><pre class=\"json\" id=\"task-result\">") + .text(EncryptedValue.placeholder(t.result ?? .null) ?? (t.result ?? .null).jsonString) + HTML(raw: "</pre>")
         }
         if let error = t.error {
             body += HTML(raw: "<h2>Error</h2><p class=\"error\" id=\"task-error\"><strong>") + .text(error.type) + HTML(raw: "</strong> (")

@@ -109,12 +109,21 @@ extension Worker {
 
         var envelope: Envelope
         do { envelope = try format.decode(task.message) }
-        catch {
+        catch let refused as MessageRefused {
+            return .record(task, { [log] in await self.reject(task, log, .rejected(refused.reason, type: refused.type)) })
+        } catch {
             let failure = TaskFailure.rejected(
                 "malformed message (\(format.name)): \(Self.describeDecoding(error))", type: "MalformedMessage")
             return .record(task, { [log] in await self.reject(task, log, failure) })
         }
         log[metadataKey: "task.name"] = "\(envelope.name)"
+        if format.verifiesSignatures, envelope.celery == nil, envelope.id != task.id {
+            // A signed message copied into another record would run under a name it was not
+            // signed for (and again, under a fresh id): the signature covers the id, so check it.
+            let failure = TaskFailure.rejected(
+                "the message is signed for task '\(envelope.id)' but was found in the record of '\(task.id)'", type: "BadSignature")
+            return .record(task, { [log] in await self.reject(task, log, failure) })
+        }
         guard let handler = registry.handler(named: envelope.name) else {
             let known = registry.names.joined(separator: ", ")
             let failure = TaskFailure.rejected(
@@ -268,7 +277,14 @@ extension Worker {
             let failure = HandlerRun.resultTooLarge(bytes.count, limit: configuration.maxResultSize)
             return .folded(await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: false, duration: duration, log,
                                                next: next, span: span))
-        case .succeeded(let bytes):
+        case .succeeded(let plain):
+            let bytes: [UInt8]
+            do { bytes = try format.seal(result: plain, of: envelope) }
+            catch {
+                let failure = TaskFailure.rejected("cannot encrypt the result: \(error)", type: "EncryptionFailed")
+                return .folded(await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: false, duration: duration, log,
+                                                   next: next, span: span))
+            }
             let forward: [Broker.Forward]
             do { forward = try celerySuccessors(envelope, result: bytes) }
             catch {

@@ -76,7 +76,8 @@ public final class Worker: Sendable {
         }
         // Every worker reads both: one serving a queue the bridge fills (a rolling upgrade, a
         // worker started without --celery-queues) must run those tasks, not dead-letter them.
-        format = CeleryBridgeFormat(kale: kale.format)
+        // Inside any signature check: a Celery message is read only once its bytes passed it.
+        format = kale.format.bridging { CeleryBridgeFormat(kale: $0) }
         self.configuration = configuration
         self.kale = kale
         self.registry = registry

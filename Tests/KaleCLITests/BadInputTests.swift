@@ -23,6 +23,8 @@ import Testing
         (["enqueue", "t.x", "--queue", "bad{tag}"], "'bad{tag}' is not a valid queue name"),
         (["enqueue", "t.x", "--retries=-1"], "--retries must be 0 or more"),
         (["enqueue", "t.x", "--count", "0"], "--count must be at least 1"),
+        (["enqueue", "t.x", "--encrypt"], "task t.x asks for encryption, but this client holds no keys"),
+        (["enqueue", "t.x", "--encrypt", "--celery"], "--encrypt is for Kale's own tasks"),
         (["enqueue", "t.x", "--timeout", "1s"], "--timeout needs --wait"),
         (["enqueue", "t.x", "--unique-ttl", "1m"], "--unique-ttl needs --unique"),
         (["enqueue", "t.x", "--unique", "k", "--count", "2"], "--unique with --count"),
@@ -93,6 +95,10 @@ import Testing
         (["KALE_REPLICAS": "-1"], "KALE_REPLICAS must be a number of replicas from 0 to 100, not '-1'"),
         (["KALE_REPLICAS": "1", "KALE_REPLICA_TIMEOUT": "soon"], "KALE_REPLICA_TIMEOUT must be a duration of 1ms or more, not 'soon'"),
         (["KALE_REPLICAS": "1", "KALE_REPLICA_TIMEOUT": "0s"], "KALE_REPLICA_TIMEOUT must be a duration of 1ms or more, not '0s'"),
+        (["KALE_SIGNING_KEYS": "k1:short"], "key 'k1' is not valid base64"),
+        (["KALE_SIGNING_KEYS": "k1:c2hvcnQ="], "key 'k1' has 5 bytes; at least 16 are needed"),
+        (["KALE_SIGNING_KEYS": "k1:\(String(repeating: "A", count: 44))", "KALE_CELERY_UNSIGNED": "maybe"],
+         "KALE_CELERY_UNSIGNED must be accept or refuse, not 'maybe'"),
     ])
     func badReplicationSettingsAreAUsageError(_ environment: [String: String], says: String) async throws {
         let cli = CLI(prefix: testNamespace())
