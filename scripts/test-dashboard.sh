@@ -12,8 +12,12 @@ ensure_test_venv || exit 1
 
 swift build --product kale || exit 1
 swift build --product kale-full || exit 1
+swift build --product kale-dashboard-checks || exit 1
 mkdir -p .test-output/dashboard
 status=0
+# What needs the dashboard linked in-process (its help page, its enqueue API with a task's
+# registered defaults): the core test bundle does not link Hummingbird.
+.build/debug/kale-dashboard-checks || status=1
 # unittest, no pytest: one file of tests, each class with its own servers.
 .venv-test/bin/python -m unittest discover -s Tests/dashboard -p 'test_*.py' -v || status=1
 # Tracing through kale-full's OTLP exporter, read back by a real OTLP/HTTP receiver.

@@ -20,11 +20,13 @@ struct QueueScenarios {
     func progress(_ text: String) { FileHandle.standardError.write(Data("… \(text)\n".utf8)) }
 
     func client(_ prefix: String, poolSize: Int = 4, replySpin: Duration = .zero, observed: Bool = true,
-                allEvents: Bool = false) -> KaleClient {
+                allEvents: Bool = false, format: (any MessageFormat)? = nil) -> KaleClient {
         var redis = RedisConfiguration(url: url, poolSize: poolSize, replySpin: replySpin)
         redis.clientName = "kale-bench"
-        return KaleClient(configuration: KaleConfiguration(redis: redis, keys: Keys(prefix: prefix), history: observed,
-                                                           eventStreamLength: observed ? 10_000 : 0, recordAllEvents: allEvents))
+        var configuration = KaleConfiguration(redis: redis, keys: Keys(prefix: prefix), history: observed,
+                                              eventStreamLength: observed ? 10_000 : 0, recordAllEvents: allEvents)
+        if let format { configuration.format = format }
+        return KaleClient(configuration: configuration)
     }
 
     func freshPrefix() -> String { "bench-\(UUID().uuidString.prefix(8).lowercased())" }

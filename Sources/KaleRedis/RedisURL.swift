@@ -97,6 +97,11 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
                     + "Run a TLS tunnel such as stunnel or spiped and use redis://127.0.0.1:PORT "
                     + "(see deploy/tls-tunnel.md)"
             )
+        case "redis+cluster":
+            throw RedisError(
+                .invalidURL,
+                detail: "redis+cluster:// (Redis Cluster) is not supported yet: Kale's client does not follow a slot map. "
+                    + "Use one Redis or Sentinel (redis+sentinel://; see docs/high-availability.md)")
         case "redis+sentinel":
             try self.init(sentinel: rest, credentials: credentials, query: query, bad: bad)
         case "unix":

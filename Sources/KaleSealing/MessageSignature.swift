@@ -18,7 +18,9 @@ enum MessageSignature {
         guard message.count > 2, message.last == UInt8(ascii: "}") else {
             throw MessageRefused(type: "BadSignature", reason: "only a non-empty JSON object can be signed")
         }
-        let mac = HMAC<SHA256>.authenticationCode(for: message, using: key.signing)
+        var hmac = key.keyedMAC
+        hmac.update(data: message)
+        let mac = hmac.finalize()
         var out = message
         out.removeLast()
         out.reserveCapacity(message.count + 64)
@@ -45,7 +47,10 @@ enum MessageSignature {
     }
 
     static func verify(_ message: [UInt8], code: String, with key: SigningKeys.Key) -> Bool {
-        guard let mac = Data(base64Encoded: code) else { return false }
-        return HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: message, using: key.signing)
+        guard let expected = Data(base64Encoded: code) else { return false }
+        var hmac = key.keyedMAC
+        hmac.update(data: message)
+        // The digest's == compares in constant time (swift-crypto's safeCompare).
+        return hmac.finalize() == expected
     }
 }

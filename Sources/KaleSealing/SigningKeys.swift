@@ -1,4 +1,4 @@
-public import Crypto
+import Crypto
 import Foundation
 
 /// The keys a deployment signs and encrypts with: `id:base64key[,id:base64key…]`, the first
@@ -19,6 +19,9 @@ public struct SigningKeys: Sendable {
         let id: String
         let signing: SymmetricKey
         let encryption: SymmetricKey
+        /// HMAC with the key already absorbed: each message copies it instead of hashing the
+        /// padded key twice again (a third of the cost of signing a 300-byte message).
+        let keyedMAC: HMAC<SHA256>
     }
 
     let keys: [Key]
@@ -50,7 +53,9 @@ public struct SigningKeys: Sendable {
             }
             guard !keys.contains(where: { $0.id == id }) else { throw SigningKeysError("key id '\(id)' appears twice") }
             let material = SymmetricKey(data: raw)
-            keys.append(Key(id: id, signing: Self.derive(material, "kale/sign/1"), encryption: Self.derive(material, "kale/encrypt/1")))
+            let signing = Self.derive(material, "kale/sign/1")
+            keys.append(Key(id: id, signing: signing, encryption: Self.derive(material, "kale/encrypt/1"),
+                            keyedMAC: HMAC<SHA256>(key: signing)))
         }
         guard !keys.isEmpty else { throw SigningKeysError("\(Self.environmentKey) holds no key") }
         self.keys = keys

@@ -1,7 +1,6 @@
 import Foundation
 import Kale
 import KaleCLI
-import KaleDashboard
 import KaleRedis
 import KaleTestSupport
 import Testing
@@ -33,25 +32,6 @@ import Testing
             await KaleCLI.main(registry: EnqueueDefaultsTests.registry(), arguments: arguments)
         }
         return String(decoding: result.standardOutputContent, as: UTF8.self)
-    }
-
-    /// POSTs `body` to `url` with curl, retrying while nothing listens there yet; returns
-    /// curl's exit status (0 for a 2xx answer, printed to stdout).
-    static func post(_ body: String, to url: String, token: String) async throws -> Int32 {
-        for _ in 0..<500 {
-            let curl = Process()
-            curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            curl.arguments = [
-                "curl", "-sf", "-X", "POST", "-H", "Authorization: Bearer \(token)",
-                "-H", "Content-Type: application/json", "-d", body, url,
-            ]
-            try curl.run()
-            curl.waitUntilExit()
-            // 7: could not connect, the server is not listening yet.
-            guard curl.terminationStatus == 7 else { return curl.terminationStatus }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return 7
     }
 
     @Test func registeredDefaultsApplyWhenNoFlagSetsThem() async throws {
@@ -90,31 +70,5 @@ import Testing
         let ids = try await client.redis.send("LRANGE", keys.pending("images", .high), 0, -1).strings ?? []
         #expect(ids.count == 3 && Set(ids) == Set(printed))
         for id in ids { #expect(try await client.status(of: id, queue: "images")?.maxRetries == 7) }
-    }
-
-    /// `POST /api/tasks` of a dashboard served by the same executable: the child serves it,
-    /// posts to it and prints the answer.
-    @Test func dashboardEnqueueGetsTheDefaultsToo() async throws {
-        let cli = CLI(prefix: testNamespace())
-        let client = cli.client()
-        let keys = Keys(prefix: cli.prefix)
-        let arguments = ["dashboard", "--port", String(try RedisServer.freePort())] + cli.globals
-        let result = try await #require(processExitsWith: .success, observing: [\.standardOutputContent]) {
-            [arguments = arguments as [String]] in
-            let token = "defaults-test-token-0123456789"
-            setenv(DashboardCommand.tokenVariable, token, 1)
-            // Unstructured: `main` never returns, and this child must go on to post to it.
-            Task { await KaleCLI.main(registry: EnqueueDefaultsTests.registry(), commands: [DashboardCommand.self], arguments: arguments) }
-            let url = "http://127.0.0.1:\(arguments[2])/api/tasks"
-            exit(try await EnqueueDefaultsTests.post(#"{"name": "images.thumbnail", "max_retries": 1}"#, to: url, token: token))
-        }
-        let answer = try JSONValue(parsing: Data(result.standardOutputContent))
-        let id = try #require(answer.string("id"))
-        #expect(answer.string("queue") == "images")
-        #expect(try await client.redis.send("LRANGE", keys.pending("images", .high), 0, -1).strings == [id])
-        let info = try #require(try await client.status(of: id, queue: "images"))
-        #expect(info.maxRetries == 1, "the request's max_retries wins")
-        let envelope = try KaleJSONFormat().decode(Array(try #require(info.message).utf8))
-        #expect(envelope.timeLimitMs == 5_000)
     }
 }

@@ -1,14 +1,11 @@
 import ArgumentParser
-import KaleDashboard
 import Testing
 
 @testable import KaleCLI
 
-/// `kale <command> --help` at 80 columns, the width of a default terminal.
-///
-/// ArgumentParser wraps each line of a discussion to the width at its last space, with no
-/// indent: prose is best left as one line per paragraph, and a line it has to break (an
-/// example command) continues at column 0 as if it were prose.
+/// `kale <command> --help` at 80 columns, the width of a default terminal, by the rules of
+/// `HelpLayout` (kale-full's in-process dashboard is checked by `kale-dashboard-checks`, so
+/// this bundle does not link the dashboard's HTTP server).
 @Suite struct HelpWrappingTests {
     static let columns = 80
 
@@ -20,39 +17,33 @@ import Testing
             for sub in command.configuration.subcommands { walk(sub, path: path + " " + sub._commandName) }
         }
         walk(KaleCommand.self, path: "kale")
-        // The in-process dashboard of kale-full, which replaces the launcher there.
-        pages.append(("kale-full dashboard", DashboardCommand.self, DashboardCommand.helpMessage(columns: columns)))
         return pages
     }
 
-    /// Except the USAGE line: ArgumentParser never wraps its synopsis (it only shortens it to
-    /// `<options>` past 12 options), so the terminal folds it; a hand-written usage per command
-    /// would drift from the options.
-    @Test func everyHelpLineFitsEightyColumns() {
-        for page in Self.pages() {
-            for line in page.text.split(separator: "\n") where line.count > Self.columns && !line.hasPrefix("USAGE: ") {
-                Issue.record("\(page.path) --help: \(line.count) columns: \(line)")
+    @Test func everyHelpPageFitsEightyColumnsWithExamplesWholeAndParagraphsUnwrapped() {
+        let pages = Self.pages()
+        #expect(pages.count > 20, "every command was walked")
+        for page in pages {
+            for problem in HelpLayout.problems(path: page.path, command: page.command, text: page.text, columns: Self.columns) {
+                Issue.record("\(problem)")
             }
         }
     }
 
-    /// An example or other indented line of a discussion is shown whole, on one line.
-    @Test func exampleLinesAreNeverBroken() {
-        for page in Self.pages() {
-            let shown = Set(page.text.split(separator: "\n").map { String($0) })
-            let indented = page.command.configuration.discussion.split(separator: "\n").filter { $0.hasPrefix("  ") }
-            let broken = indented.map(String.init).filter { !shown.contains($0) }
-            #expect(broken.isEmpty, "\(page.path) --help breaks \(broken)")
-        }
-    }
+    /// The rules themselves: each catches what it is for.
+    @Test func theRulesCatchALongLineABrokenExampleAndAWrappedParagraph() {
+        struct Bad: ParsableCommand {
+            static let configuration = CommandConfiguration(discussion: """
+                A paragraph wrapped
+                by hand.
 
-    /// A paragraph wrapped by hand breaks again wherever the terminal is narrower or wider.
-    @Test func proseParagraphsAreSingleLinesForTheParserToWrap() {
-        for page in Self.pages() {
-            let lines = page.command.configuration.discussion.split(separator: "\n", omittingEmptySubsequences: false)
-            for (line, next) in zip(lines, lines.dropFirst()) where !line.isEmpty && !line.hasPrefix(" ") {
-                #expect(next.isEmpty || next.hasPrefix("  "), "\(page.path): a paragraph continues on the next line: \(line)")
-            }
+                  kale enqueue an.example --args '{"a": 1}'
+                """)
         }
+        let text = "USAGE: bad\n" + String(repeating: "x", count: 81) + "\nkale enqueue an.example\n--args '{\"a\": 1}'\n"
+        let problems = HelpLayout.problems(path: "bad", command: Bad.self, text: text, columns: 80)
+        #expect(problems.contains { $0.contains("81 columns") })
+        #expect(problems.contains { $0.contains("breaks the example line") })
+        #expect(problems.contains { $0.contains("a paragraph continues") })
     }
 }
