@@ -163,7 +163,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KaleCLITests",
-            dependencies: ["Kale", "KaleCLI", "KaleRedis", "KaleTestSupport"]
+            dependencies: ["Kale", "KaleCLI", "KaleRedis", "KaleSealing", "KaleTestSupport"]
         ),
         .testTarget(
             name: "KaleObservabilityTests",

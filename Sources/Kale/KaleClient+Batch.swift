@@ -87,7 +87,13 @@ extension KaleClient {
             }
         }
         let replication = options.replication ?? configuration.replication
-        if let replication { commands.append(replication.command) }
+        if let replication {
+            // WAIT covers this connection's own writes. An enqueue that finds its task already
+            // there (a retry of one that was not confirmed, maybe from another process) writes
+            // nothing, so a write of our own goes first: any replica that has it has the task.
+            if scripted { commands.append(RedisCommand("SET", keys.replicationBarrier(queue), 1, "PX", 60_000)) }
+            commands.append(replication.command)
+        }
         let replies = try await send(commands, announcing: announcing)
         if askWatch, let n = replies[watchAt].int { broker.watch.record(queue, watched: n == 1, at: now) }
 

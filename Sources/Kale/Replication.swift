@@ -31,10 +31,13 @@ public struct Replication: Sendable, Hashable {
 
     /// How many replicas acknowledged, from WAIT's reply; throws when fewer than asked.
     ///
-    /// - Throws: ``KaleError`` `.notReplicated`; a server error reply as ``RedisError``
-    ///   (`WAIT` refused by an ACL, or sent to a replica).
+    /// - Throws: ``KaleError`` `.notReplicated`, also when WAIT itself was refused (an ACL
+    ///   without it, a blocked WAIT released by a failover): the tasks were written all the
+    ///   same, and `batch` says which.
     func check(_ reply: RedisReply, what: String, queue: String?, batch: [KaleClient.TaskRef?]? = nil) throws {
-        if case .error(let message) = reply { throw RedisError(.server, detail: "WAIT after \(what): \(message)") }
+        if case .error(let message) = reply {
+            throw KaleError(.notReplicated, detail: "\(what) was written to the master, but WAIT failed: \(message)", queue: queue, batch: batch)
+        }
         let acked = reply.int ?? 0
         guard acked >= replicas else {
             throw KaleError(

@@ -51,17 +51,32 @@ public final class RedisConnection {
     public func execute(_ commands: [RedisCommand]) throws -> [RedisReply] {
         if commands.isEmpty { return [] }
         var replies = try attempt(commands)
-        if sentinel != nil, replies.contains(where: Self.isDemotion) {
-            // The server was a master when we connected and is a replica now: a failover
-            // demoted it. It wrote nothing (a replica refuses every write, and a blocked pop
-            // it released took nothing), so the same commands go once to the master the
-            // sentinels name now. A second refusal reaches the caller, as a transient error.
-            logger.info("the Redis master was demoted; asking the sentinels", metadata: ["redis.url": "\(configuration.url)"])
-            forgetMaster()
-            replies = try attempt(commands)
-            if replies.contains(where: Self.isDemotion) { forgetMaster() }
-        }
+        guard sentinel != nil, let demoted = replies.firstIndex(where: Self.isDemotion) else { return replies }
+        // The server was a master when we connected and is a replica now: a failover demoted
+        // it. The next call goes to the master the sentinels name now.
+        logger.info("the Redis master was demoted; asking the sentinels", metadata: ["redis.url": "\(configuration.url)"])
+        forgetMaster()
+        // Sent again at once only when nothing before the refusal can have written: a replica
+        // refuses every write and a blocked pop it released took nothing, but a write answered
+        // before the demotion (a script, then its WAIT released) ran, and must not run twice.
+        // Otherwise the refusal reaches the caller as a transient error, to retry as it sees fit.
+        guard Self.resendable(commands, demotedAt: demoted) else { return replies }
+        replies = try attempt(commands)
+        if replies.contains(where: Self.isDemotion) { forgetMaster() }
         return replies
+    }
+
+    /// Commands that change nothing on the server, so running them twice is harmless.
+    private static let readOnly: Set<String> = [
+        "PING", "ROLE", "INFO", "TIME", "MULTI", "GET", "MGET", "EXISTS", "TYPE", "TTL", "PTTL", "HGET", "HMGET",
+        "HGETALL", "HLEN", "HEXISTS", "LLEN", "LRANGE", "LINDEX", "SCARD", "SMEMBERS", "SISMEMBER", "ZCARD", "ZSCORE",
+        "ZRANGE", "ZRANGEBYSCORE", "ZREVRANGE", "ZCOUNT", "XLEN", "XRANGE", "XREVRANGE", "SCAN", "HSCAN", "ZSCAN",
+    ]
+
+    /// Whether commands whose reply at `demotedAt` was the first READONLY or UNBLOCKED may be
+    /// sent again: only when none before it can have written.
+    static func resendable(_ commands: [RedisCommand], demotedAt: Int) -> Bool {
+        commands[..<demotedAt].allSatisfy { readOnly.contains($0.name.uppercased()) }
     }
 
     private func attempt(_ commands: [RedisCommand]) throws -> [RedisReply] {
@@ -140,8 +155,10 @@ public final class RedisConnection {
             self.generation = generation
             return context
         } catch let error as RedisError {
-            // A master that is gone or demoted: the sentinels are asked again next time.
-            if error.isConnectionFailure { sentinel.invalidate(generation) }
+            // A master that is gone or demoted: the sentinels are asked again next time, the
+            // one that named a replica last.
+            if error.code == .notMaster { sentinel.distrustLastAnswer(generation) }
+            else if error.isConnectionFailure { sentinel.invalidate(generation) }
             throw error
         }
     }
@@ -185,6 +202,10 @@ public final class RedisConnection {
         }
         let loadCount = batch.count
         for i in retry { batch.append(commands[i]) }
+        // A WAIT that followed a refused script answered before the script ran: it counted
+        // replicas for writes that had not happened. It is asked again after the scripts.
+        let waits = commands.indices.filter { $0 > retry[0] && commands[$0].name.uppercased() == "WAIT" }
+        for i in waits { batch.append(commands[i]) }
         let again = try context.send(batch)
         for (offset, reply) in again[..<loadCount].enumerated() {
             if case .error(let message) = reply {
@@ -192,5 +213,6 @@ public final class RedisConnection {
             }
         }
         for (n, i) in retry.enumerated() { replies[i] = again[loadCount + n] }
+        for (n, i) in waits.enumerated() { replies[i] = again[loadCount + retry.count + n] }
     }
 }

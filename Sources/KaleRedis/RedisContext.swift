@@ -98,7 +98,7 @@ final class RedisContext: @unchecked Sendable {
         }
         let role = reply.array?.first?.string ?? "unknown"
         guard role == "master" else {
-            throw RedisError(.connectionRefused, detail: "\(endpoint) is a \(role), not a master: a failover is under way or just ended")
+            throw RedisError(.notMaster, detail: "\(endpoint) is a \(role), not a master: a failover is under way or just ended")
         }
     }
 

@@ -18,6 +18,7 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
             case noScript = "script not loaded"
             case unexpectedReply = "unexpected reply"
             case closed = "client closed"
+            case notMaster = "not the master"
         }
         fileprivate let value: Value
         fileprivate init(_ value: Value) { self.value = value }
@@ -44,6 +45,9 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unexpectedReply = Code(.unexpectedReply)
         /// The client was shut down.
         public static let closed = Code(.closed)
+        /// The server a Sentinel named answered ROLE as a replica (a failover under way); the
+        /// connection is dropped and the sentinels are asked again.
+        public static let notMaster = Code(.notMaster)
 
         public var description: String { value.rawValue }
     }
@@ -60,7 +64,7 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     /// True when the connection itself broke (as opposed to the server saying no): the
     /// command may or may not have run, and the next call reconnects.
     public var isConnectionFailure: Bool {
-        [.connectionRefused, .timeout, .io, .eof, .protocolError].contains(code)
+        [.connectionRefused, .timeout, .io, .eof, .protocolError, .notMaster].contains(code)
     }
 
     /// The error code a server reply starts with (`BUSY`, `OOM`, `NOSCRIPT`, …), or nil when

@@ -18,6 +18,11 @@ final class SentinelResolver: Sendable {
     private struct State {
         var nodes: [RedisURL.HostPort]
         var master: RedisURL.HostPort?
+        /// The address connections were last sent to, kept across invalidation: a fresh answer
+        /// naming it again moves nobody.
+        var lastAddress: RedisURL.HostPort?
+        /// The sentinel whose answer `master` came from.
+        var answeredBy: RedisURL.HostPort?
         var watching = false
     }
 
@@ -71,9 +76,14 @@ final class SentinelResolver: Sendable {
         if let known = known() { return known }
         return try resolving.withLock { _ in
             if let known = known() { return known }
-            let address = try ask(configuration)
+            let (address, sentinel) = try ask(configuration)
             let generation = state.withLock { s -> UInt64 in
                 s.master = address
+                s.answeredBy = sentinel
+                // Only a different address moves the connections that are still healthy: a
+                // timeout on one connection must not make every other one reconnect.
+                guard s.lastAddress != address else { return currentGeneration.load(ordering: .acquiring) }
+                s.lastAddress = address
                 return currentGeneration.add(1, ordering: .acquiringAndReleasing).newValue
             }
             startWatching(configuration)
@@ -88,19 +98,45 @@ final class SentinelResolver: Sendable {
     /// Forgets the master known under `generation` (its connection failed, it answered
     /// READONLY, or ROLE said replica), so the next connect asks the sentinels again. A
     /// newer answer is kept.
+    ///
+    /// The generation stays: connections that still work keep working, and move only if the
+    /// sentinels then name another address.
     func invalidate(_ generation: UInt64) {
         state.withLock { s in
-            guard currentGeneration.load(ordering: .acquiring) == generation, s.master != nil else { return }
+            guard currentGeneration.load(ordering: .acquiring) == generation else { return }
             s.master = nil
-            currentGeneration.add(1, ordering: .acquiringAndReleasing)
         }
+    }
+
+    /// The master a sentinel named turned out not to be one (ROLE): that sentinel goes to the
+    /// back of the list, so a lagging or partitioned one is not asked first again and again.
+    func distrustLastAnswer(_ generation: UInt64) {
+        state.withLock { s in
+            guard currentGeneration.load(ordering: .acquiring) == generation else { return }
+            s.master = nil
+            if let bad = s.answeredBy, let i = s.nodes.firstIndex(of: bad), s.nodes.count > 1 {
+                s.nodes.append(s.nodes.remove(at: i))
+            }
+        }
+    }
+
+    /// Asks the sentinels where the master is and moves the connections if it moved: the
+    /// watcher subscribed anew and may have missed an announcement meanwhile. A connection sent
+    /// to a stale answer is refused by ROLE and asks again, so a wrong answer here heals.
+    func refresh(_ configuration: RedisConfiguration) {
+        guard let (address, _) = try? ask(configuration) else { return }
+        switched(to: address)
     }
 
     /// A sentinel announced `+switch-master`: every connection moves to `address`.
     func switched(to address: RedisURL.HostPort) {
         let changed = state.withLock { s -> Bool in
-            guard s.master != address else { return false }
+            guard s.lastAddress != address else {
+                s.master = address
+                return false
+            }
             s.master = address
+            s.lastAddress = address
             currentGeneration.add(1, ordering: .acquiringAndReleasing)
             return true
         }
@@ -110,7 +146,7 @@ final class SentinelResolver: Sendable {
     }
 
     /// Asks each sentinel in turn; the first that names the master moves to the front.
-    private func ask(_ configuration: RedisConfiguration) throws -> RedisURL.HostPort {
+    private func ask(_ configuration: RedisConfiguration) throws -> (RedisURL.HostPort, RedisURL.HostPort) {
         var said: [String] = []
         var refusedLogin: RedisError?
         for node in nodes {
@@ -130,13 +166,14 @@ final class SentinelResolver: Sendable {
                 state.withLock { s in
                     if let i = s.nodes.firstIndex(of: node), i > 0 { s.nodes.insert(s.nodes.remove(at: i), at: 0) }
                 }
-                return RedisURL.HostPort(host: host, port: port)
+                return (RedisURL.HostPort(host: host, port: port), node)
             } catch let error as RedisError {
                 if error.code == .authentication { refusedLogin = error }
                 said.append("\(node): \(error.detail)")
             }
         }
-        if let refusedLogin, said.count == 1 { throw refusedLogin }
+        // Every sentinel refused the login: that is the error to fix, not "no master".
+        if let refusedLogin, said.count == nodes.count, said.allSatisfy({ $0.contains("refused") }) { throw refusedLogin }
         throw RedisError(
             .connectionRefused,
             detail: "no sentinel named a master for '\(masterName)' (\(said.joined(separator: "; ")))")

@@ -23,7 +23,7 @@ enum SentinelWatcher {
         while true {
             for node in resolver.nodes {
                 do {
-                    try listen(to: node, resolver, configuration)
+                    try listen(to: node, resolver, configuration) { failures = 0 }
                 } catch {
                     failures += 1
                     // One line per outage, not per attempt: the watcher retries for ever.
@@ -39,7 +39,8 @@ enum SentinelWatcher {
 
     /// Subscribes on `node` and hands each `+switch-master` for our master to the resolver,
     /// until the connection fails.
-    private static func listen(to node: RedisURL.HostPort, _ resolver: SentinelResolver, _ configuration: RedisConfiguration) throws {
+    private static func listen(to node: RedisURL.HostPort, _ resolver: SentinelResolver, _ configuration: RedisConfiguration,
+                               subscribed: () -> Void) throws {
         var probe = resolver.probeConfiguration(configuration, node)
         probe.clientName = configuration.clientName.map { "\($0)-sentinel-watch" }
         let context = try RedisContext.connect(probe)
@@ -53,7 +54,19 @@ enum SentinelWatcher {
             if n > 0 {
                 try context.readAvailable()
                 lastTraffic = .now
-                while let reply = try context.bufferedReply() { handle(reply, resolver) }
+                while let reply = try context.bufferedReply() {
+                    if case .error(let message) = reply {
+                        // Refused (an ACL without the channel): this sentinel cannot tell us.
+                        throw RedisError(.server, detail: "sentinel \(node) refused SUBSCRIBE +switch-master: \(message)")
+                    }
+                    if reply.array?.first?.string == "subscribe" {
+                        subscribed()
+                        // A switch announced while no sentinel was watched is not replayed:
+                        // ask again now that none can be missed.
+                        resolver.refresh(configuration)
+                    }
+                    handle(reply, resolver)
+                }
             } else if ContinuousClock.now - lastTraffic > .seconds(5) {
                 // A sentinel that vanished without a FIN (a partitioned host) must not hold the
                 // watcher: a PING that goes unanswered for a while moves it to the next one.
@@ -67,10 +80,6 @@ enum SentinelWatcher {
     }
 
     private static func handle(_ reply: RedisReply, _ resolver: SentinelResolver) {
-        if case .error(let message) = reply {
-            Logger(label: "kale.redis.sentinel").warning("sentinel refused SUBSCRIBE +switch-master", metadata: ["error": "\(message)"])
-            return
-        }
         // ["message", "+switch-master", "<name> <old ip> <old port> <new ip> <new port>"]
         guard let items = reply.array, items.count == 3, items[0].string == "message", let text = items[2].string else { return }
         let words = text.split(separator: " ")

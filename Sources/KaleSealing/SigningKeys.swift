@@ -37,7 +37,8 @@ public struct SigningKeys: Sendable {
     public init(parsing text: String) throws {
         var keys: [Key] = []
         for (n, entry) in text.split(separator: ",", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = entry.trimmingCharacters(in: .whitespaces)
+            // A key read from a file keeps its newline: not part of the key.
+            let trimmed = entry.trimmingCharacters(in: .whitespacesAndNewlines)
             guard let colon = trimmed.firstIndex(of: ":") else {
                 throw SigningKeysError("entry \(n + 1) of \(Self.environmentKey) is not id:base64key")
             }

@@ -117,6 +117,12 @@ extension Worker {
             return .record(task, { [log] in await self.reject(task, log, failure) })
         }
         log[metadataKey: "task.name"] = "\(envelope.name)"
+        if !format.encrypts, let sealed = EncryptedValue.placeholder(envelope.args) {
+            // Running it would hand the handler ciphertext, fail and retry for nothing.
+            let failure = TaskFailure.rejected(
+                "the task's arguments are \(sealed), and this worker holds no keys (KALE_SIGNING_KEYS)", type: "DecryptionFailed")
+            return .record(task, { [log] in await self.reject(task, log, failure) })
+        }
         if format.verifiesSignatures, envelope.celery == nil, envelope.id != task.id {
             // A signed message copied into another record would run under a name it was not
             // signed for (and again, under a fresh id): the signature covers the id, so check it.

@@ -1,6 +1,7 @@
 import Foundation
 import Kale
 import KaleRedis
+import KaleSealing
 import KaleTestSupport
 import Testing
 
@@ -31,5 +32,10 @@ import Testing
         let id = run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let stored = try await cli.client().redis.send("HGET", Keys(prefix: cli.prefix).task("default", id), "msg").string ?? ""
         #expect(stored.hasSuffix("\"}") && stored.contains(#","sig":"cli1."#), "\(stored)")
+        // Signed with the key given, not merely shaped like it: it verifies, and not with another key.
+        let keys = try SigningKeys(parsing: Self.keys["KALE_SIGNING_KEYS"]!)
+        #expect(try SealedFormat(keys: keys).decode(Array(stored.utf8)).id == id)
+        let other = try SigningKeys(parsing: "cli1:" + Data(repeating: 0x43, count: 32).base64EncodedString())
+        #expect(throws: MessageRefused.self) { try SealedFormat(keys: other).decode(Array(stored.utf8)) }
     }
 }

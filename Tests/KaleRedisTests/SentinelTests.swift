@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import KaleRedis
+@testable import KaleRedis
 import KaleTestSupport
 import Testing
 
@@ -94,5 +94,27 @@ import Testing
             let role = try await client.send("ROLE").array?.first?.string
             #expect(role == "master", "every connection left the old master")
         }
+    }
+}
+
+/// The resolver's generation, which every connection compares before sending.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct SentinelResolverTests {
+    /// One connection's timeout used to make every connection of the process reconnect, and
+    /// ask the sentinels, although the master had not moved.
+    @Test func aFailureThatFindsTheSameMasterMovesNoConnection() throws {
+        let d = try SentinelDeployment()
+        defer { for s in d.servers + d.sentinels { s.kill() } }
+        var url = d.url
+        // A resolver of its own: the registry is keyed by the URL.
+        url.sentinelUser = "default"
+        let resolver = try #require(SentinelResolver.shared(for: url))
+        let configuration = RedisConfiguration(url: url)
+        let (first, generation) = try resolver.master(configuration)
+        resolver.invalidate(generation)
+        let (again, after) = try resolver.master(configuration)
+        #expect(again == first)
+        #expect(after == generation, "the same address keeps the generation")
+        resolver.switched(to: RedisURL.HostPort(host: "127.0.0.1", port: d.servers[1].port))
+        #expect(resolver.generation != generation, "a different address moves the connections")
     }
 }

@@ -137,4 +137,35 @@ import Testing
             _ = try await plainClient.enqueue(name: CountingTask.name, args: .object(["n": 1]), options: EnqueueOptions(encrypted: true))
         }
     }
+
+    /// Encrypted arguments reaching a worker without keys: it refused at once, instead of
+    /// handing the handler ciphertext and retrying for nothing.
+    @Test func aWorkerWithoutKeysDeadLettersAnEncryptedTaskAtOnce() async throws {
+        let keyed = KaleFixture { $0.format = SealedFormat(keys: try! SigningKeys(parsing: Self.new)) }
+        let ref = try await keyed.client.enqueue(name: CountingTask.name, args: .object(["n": 3]),
+                                                 options: EnqueueOptions(maxRetries: 5, encrypted: true))
+        var plain = keyed.configuration
+        plain.format = KaleJSONFormat()
+        let f = KaleFixture(server: keyed.server) { $0 = plain }
+        let registry = TaskRegistry()
+        registry.register(CountingTask(redis: f.redis, counter: f.keys.prefix + ":runs"))
+        let worker = f.startWorker(registry: registry)
+        let info = try await f.client.wait(for: ref.id, queue: "default", timeout: .seconds(10))
+        try await worker.stop()
+        #expect(info.state == .dead && info.attempt <= 1, "\(info.state) after \(info.attempt) attempts")
+        #expect(info.error?.type == "DecryptionFailed")
+        #expect(info.error?.message.contains("encrypted (key new)") == true, "\(String(describing: info.error))")
+    }
+
+    /// A step's stored result is the next step's input as it is: an encrypted one would reach
+    /// its successor as ciphertext, so a workflow with an encrypted step is refused at submit.
+    @Test func aWorkflowWithAnEncryptedStepIsRefusedAtSubmit() async throws {
+        let f = KaleFixture { $0.format = SealedFormat(keys: try! SigningKeys(parsing: Self.new)) }
+        let flow = WorkflowNode.chain([.step(WorkflowStep(task: "a.plain")), .step(WorkflowStep(task: "b.secret"))])
+        let error = await #expect(throws: KaleError.self) {
+            _ = try await f.client.submit(flow, defaults: { $0 == "b.secret" ? EnqueueOptions(encrypted: true) : nil })
+        }
+        #expect(error?.code == .invalidOptions && error?.detail.contains("b.secret") == true, "\(String(describing: error))")
+        #expect(try await f.redis.send("KEYS", f.keys.prefix + ":*").array?.isEmpty == true, "nothing was written")
+    }
 }

@@ -30,6 +30,13 @@ extension KaleClient {
         guard try WorkflowNode(document: document) == settled else {
             throw WorkflowError("the workflow holds options its stored form cannot keep")
         }
+        // A step's stored result becomes the next step's input as it is: an encrypted one
+        // would reach its successor as ciphertext (docs/security.md). Refused up front rather
+        // than at the forward, where it would stall the workflow.
+        let steps = settled.steps().map(\.step) + (onError.map { [$0] } ?? [])
+        if let secret = steps.first(where: { $0.options.merged(over: defaults($0.task) ?? EnqueueOptions()).encrypted == true }) {
+            throw KaleError(.invalidOptions, detail: "task \(secret.task) asks for encryption, which workflow steps cannot have yet")
+        }
         if let longest = settled.steps().map({ Self.workflowStepID(wid, $0.path) }).max(by: { $0.utf8.count < $1.utf8.count }),
            let problem = TaskID.problem(with: longest) {
             throw KaleError(.invalidOptions, detail: "step ids of this workflow would be too long: \(problem)")
