@@ -120,14 +120,6 @@ final class SentinelResolver: Sendable {
         }
     }
 
-    /// Asks the sentinels where the master is and moves the connections if it moved: the
-    /// watcher subscribed anew and may have missed an announcement meanwhile. A connection sent
-    /// to a stale answer is refused by ROLE and asks again, so a wrong answer here heals.
-    func refresh(_ configuration: RedisConfiguration) {
-        guard let (address, _) = try? ask(configuration) else { return }
-        switched(to: address)
-    }
-
     /// A sentinel announced `+switch-master`: every connection moves to `address`.
     func switched(to address: RedisURL.HostPort) {
         let changed = state.withLock { s -> Bool in

@@ -59,12 +59,12 @@ enum SentinelWatcher {
                         // Refused (an ACL without the channel): this sentinel cannot tell us.
                         throw RedisError(.server, detail: "sentinel \(node) refused SUBSCRIBE +switch-master: \(message)")
                     }
-                    if reply.array?.first?.string == "subscribe" {
-                        subscribed()
-                        // A switch announced while no sentinel was watched is not replayed:
-                        // ask again now that none can be missed.
-                        resolver.refresh(configuration)
-                    }
+                    // A switch announced while no sentinel was watched is not replayed, and is
+                    // not asked for here either: one sentinel's answer may be stale (seen: it
+                    // named a restarted old master, which ROLE accepts, and writes were lost
+                    // when it was made a replica). The connections learn of it from their own
+                    // errors (READONLY, a kill by the sentinels) instead.
+                    if reply.array?.first?.string == "subscribe" { subscribed() }
                     handle(reply, resolver)
                 }
             } else if ContinuousClock.now - lastTraffic > .seconds(5) {

@@ -34,6 +34,10 @@ public final class Worker: Sendable {
     public let kale: KaleConfiguration
     let registry: TaskRegistry
     let redis: RedisClient
+    /// With ``KaleConfiguration/replication``: the connections that record outcomes and wait
+    /// for the replicas. Kept apart so a lagging replica holds up only those writes, not the
+    /// fetches, heartbeats and lease renewals queued on the shared pool behind a WAIT.
+    let replicatedRedis: RedisClient?
     let broker: Broker
     /// The producer API over the worker's own connections: limits, schedules' enqueues.
     let client: KaleClient
@@ -86,6 +90,14 @@ public final class Worker: Sendable {
         var redisConfig = kale.redis
         redisConfig.clientName = "kale-worker"
         redis = RedisClient(configuration: redisConfig, logger: logger)
+        if kale.replication != nil {
+            var replicated = redisConfig
+            replicated.poolSize = 2
+            replicated.clientName = "kale-worker-replicated"
+            replicatedRedis = RedisClient(configuration: replicated, logger: logger)
+        } else {
+            replicatedRedis = nil
+        }
         broker = Broker(redis: redis, configuration: kale)
         client = KaleClient(configuration: kale, sharing: redis)
         // Celery's node name for this worker (`name@host` in Celery): in messages it sends and events.
@@ -303,8 +315,8 @@ public final class Worker: Sendable {
         let replication = replicated ? kale.replication : nil
         while true {
             do {
-                guard let replication else { return try await redis.send(command) }
-                let replies = try await redis.pipeline([command, replication.command])
+                guard let replication, let replicatedRedis else { return try await redis.send(command) }
+                let replies = try await replicatedRedis.pipeline([command, replication.command])
                 let reply = try replies[0].throwingServerError()
                 let acked = replies[1].int ?? 0
                 if acked < replication.replicas {

@@ -13,9 +13,12 @@ import Testing
         defer { server.kill() }
         let worker = try cli.startWorker()
         var children: [pid_t] = []
+        // Until it execs, a child spawned a moment ago still shows its parent's command line
+        // in /proc (seen under load): wait for both to show their own.
+        let parent = ProcessTable.commandLine(worker.pid)
         #expect(await waitUntil(timeout: .seconds(20)) {
             children = ProcessTable.children(of: worker.pid)
-            return children.count == 2
+            return children.count == 2 && children.allSatisfy { ProcessTable.commandLine($0) != parent }
         }, "the worker started its two children")
         for child in children {
             let line = try #require(ProcessTable.commandLine(child)).joined(separator: " ")
