@@ -4,13 +4,15 @@
 #   - compose.yaml and the Kubernetes manifests: YAML that parses, with the fields that
 #     matter here (grace periods above the worker's, probes, KEDA list names …),
 #   - redis.conf: a real redis-server starts with it and reports its settings,
+#   - deploy/sentinel/: a real master, replica and three sentinels run the committed configs,
+#     agree on the master, fail over when it is killed, and the liveness probe follows them,
 #   - the heartbeat liveness probe against a real worker, when examples/ is built.
 # Prints "N passed, N failed" and exits non-zero when a check failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 source scripts/lib/deps.sh
-ensure_packages systemd redis-server redis-tools python3 python3-yaml
+ensure_packages systemd redis-server redis-sentinel redis-tools python3 python3-yaml
 
 passed=0 failed=0
 check() {  # check NAME COMMAND…
@@ -22,8 +24,20 @@ check() {  # check NAME COMMAND…
         failed=$((failed + 1)); echo "FAIL  $name"; echo "$output" | sed 's/^/      /'
     fi
 }
+stop_pids() {  # stop_pids FILE: SIGTERM to each pid listed, then wait for it
+    [ -f "$1" ] || return 0
+    local p
+    while read -r p; do kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done <"$1"
+    while read -r p; do
+        for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null
+    done <"$1"
+    rm -f "$1"
+}
 WORK=$(mktemp -d /tmp/kale-check-deploy.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+# Servers a check started and did not stop (it failed half-way, or was interrupted) are in
+# $WORK/*/pids: stopped by pid, like the rest.
+trap 'for f in "$WORK"/*/pids; do stop_pids "$f"; done; rm -rf "$WORK"' EXIT
 
 # --- systemd ------------------------------------------------------------------------------
 # verify wants ExecStart's binary to exist, the user to be known only at run time; point the
@@ -95,7 +109,9 @@ for path in sorted(glob.glob("deploy/k8s/*.yaml")):
 by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
 for kind, name in [("Deployment", "kale-worker"), ("Deployment", "kale-report-service"), ("Service", "kale-report-service"),
                    ("ScaledObject", "kale-worker"), ("StatefulSet", "kale-redis"), ("Service", "kale-redis"),
-                   ("Secret", "kale-redis"), ("PersistentVolumeClaim", "kale-data")]:
+                   ("Secret", "kale-redis"), ("PersistentVolumeClaim", "kale-data"),
+                   ("StatefulSet", "kale-redis-sentinel"), ("Service", "kale-redis-sentinel"),
+                   ("Secret", "kale-redis-sentinel"), ("Deployment", "kale-worker-sentinel")]:
     assert (kind, name) in by, f"missing {kind}/{name}"
 for d in docs:
     if d["kind"] in ("Deployment", "StatefulSet"):
@@ -124,6 +140,144 @@ assert so["spec"]["scaleTargetRef"]["name"] == dep["metadata"]["name"]
 lists = sorted(t["metadata"]["listName"] for t in so["spec"]["triggers"] if t["type"] == "redis")
 assert lists == sorted(f"kale:{{default}}:pending:{p}" for p in ("high", "normal", "low")), lists
 for t in so["spec"]["triggers"]: assert t["metadata"]["addressFromEnv"] in env
+PY
+
+check "sentinel/compose.yaml: master, replica, 3 sentinels (quorum 2), 2 workers on redis+sentinel:// with KALE_REPLICAS" python3 - <<'PY'
+import glob, os, re, subprocess, yaml
+d = "deploy/sentinel"
+c = yaml.safe_load(open(f"{d}/compose.yaml"))
+s = c["services"]
+def directives(path):
+    return [l.split() for l in open(path) if l.strip() and not l.lstrip().startswith("#")]
+sentinel_conf = directives(f"{d}/sentinel.conf")
+monitor = next(l for l in sentinel_conf if l[:2] == ["sentinel", "monitor"])
+master_name, first_master, port, quorum = monitor[2], monitor[3], monitor[4], int(monitor[5])
+nodes = sorted(n for n in s if n.startswith("redis-"))
+sentinels = sorted(n for n in s if n.startswith("sentinel-"))
+assert len(nodes) == 2 and len(sentinels) == 3, (nodes, sentinels)
+assert quorum == len(sentinels) // 2 + 1 == 2, f"quorum {quorum} of {len(sentinels)} sentinels"
+for key in ("resolve-hostnames", "announce-hostnames"):
+    assert ["sentinel", key, "yes"] in sentinel_conf, f"sentinel {key} yes: containers change addresses"
+# Data nodes: the node's own file first (its role, rewritten by Sentinel), the shared settings after.
+roles = {}
+for n in nodes:
+    svc = s[n]
+    script = " ".join(svc["entrypoint"])
+    mounts = {v.split(":")[0]: v.split(":")[1] for v in svc["volumes"] if v.startswith(".")}
+    assert mounts.get("../redis.conf") and mounts.get("./redis.conf"), f"{n} mounts deploy/redis.conf and sentinel/redis.conf"
+    assert f"--include {mounts['./redis.conf']}" in script, f"{n} includes sentinel/redis.conf on every start"
+    assert '--replica-announce-ip "$$KALE_NAME"' in script and svc["environment"]["KALE_NAME"] == n, f"{n} announces its name"
+    assert f"{n}:/var/lib/redis" in svc["volumes"], f"{n} keeps its data and its role in a volume"
+    assert set(svc["secrets"]) == {"redis-auth", "redis-users"}, svc["secrets"]
+    roles[n] = svc["environment"]["KALE_FIRST_ROLE"]
+assert roles == {n: "" if n == first_master else f"replicaof {first_master} {port}" for n in nodes}, roles
+node_conf = directives(f"{d}/redis.conf")
+assert node_conf[0] == ["include", mounts["../redis.conf"]], "sentinel/redis.conf starts from deploy/redis.conf"
+assert node_conf[-1] == ["include", "/run/secrets/redis-auth"], "the logins come last"
+assert ["min-replicas-to-write", "0"] in node_conf
+assert "replica is down" in open(f"{d}/redis.conf").read(), "why min-replicas-to-write is 0 is written down"
+for n in sentinels:
+    svc = s[n]
+    script = " ".join(svc["entrypoint"])
+    assert "./sentinel.conf:/etc/kale/sentinel.conf:ro" in svc["volumes"] and "cp /etc/kale/sentinel.conf" in script, f"{n} copies the template"
+    assert '--sentinel announce-ip "$$KALE_NAME"' in script and svc["environment"]["KALE_NAME"] == n, f"{n} announces its name"
+    assert "--include /run/secrets/sentinel-auth" in script and svc["secrets"] == ["sentinel-auth"], f"{n} includes its passwords"
+# Workers: the URL from the env file, replicated results, deploy/compose.yaml's grace periods.
+w = s["worker"]
+assert w["deploy"]["replicas"] == 2, "two workers"
+grace = float(w["command"][w["command"].index("--grace") + 1].rstrip("s"))
+assert float(w["stop_grace_period"].rstrip("s")) > grace + 5, "stop_grace_period above the worker grace"
+env = w["environment"]
+assert "KALE_REDIS_URL" not in env, "the URL holds passwords: it comes from the env file"
+assert int(env.get("KALE_REPLICAS", 0)) >= 1 and env.get("KALE_REPLICA_TIMEOUT"), "KALE_REPLICAS (1 or more) and KALE_REPLICA_TIMEOUT"
+assert w["env_file"] == ["./secrets/kale.env"]
+lines = [l.strip() for l in open(f"{d}/secrets.example/kale.env") if "=" in l and not l.startswith("#")]
+url = dict(l.split("=", 1) for l in lines)["KALE_REDIS_URL"]
+assert url.startswith("redis+sentinel://"), url
+where = url.split("@", 1)[1]
+assert where.split("/")[0].split(",") == [f"{n}:26379" for n in sentinels], f"the URL names every sentinel: {where}"
+assert where.split("/")[1] == master_name and "sentinel_password=" in where, where
+assert "/usr/local/bin/kale-worker-alive" in w["healthcheck"]["test"]
+for name, svc in s.items():
+    for dep in (svc.get("depends_on") or {}): assert dep in s, f"{name} depends on unknown {dep}"
+# Secrets: files under secrets/ (git-ignored), an example of each, no password anywhere else.
+for name, sec in c["secrets"].items():
+    assert sec["file"] == f"./secrets/{name}" and os.path.exists(f"{d}/secrets.example/{name}"), name
+assert subprocess.run(["git", "check-ignore", "-q", f"{d}/secrets/kale.env"]).returncode == 0, "deploy/sentinel/secrets/ must be git-ignored"
+passwords = set()
+for path in glob.glob(f"{d}/secrets.example/*"):
+    passwords |= set(re.findall(r"CHANGE-ME-[A-Z]+", open(path).read()))
+assert len(passwords) == 4, passwords
+for path in [f"{d}/compose.yaml", f"{d}/sentinel.conf", f"{d}/redis.conf"]:
+    text = open(path).read()
+    assert not any(p in text for p in passwords), f"a password in {path}"
+    settings = "\n".join(l for l in text.splitlines() if not l.lstrip().startswith("#"))
+    assert not re.search(r"requirepass|masterauth|auth-pass|sentinel-pass|user \S+ on", settings), f"a login in {path}"
+PY
+
+check "k8s: Sentinel StatefulSet (3 pods, quorum 2), headless Service, workers on redis+sentinel:// from a Secret" python3 - <<'PY'
+import re, subprocess, yaml
+docs = [x for x in yaml.safe_load_all(open("deploy/k8s/redis-sentinel.yaml")) if x]
+by = {(x["kind"], x["metadata"]["name"]): x for x in docs}
+sts = by[("StatefulSet", "kale-redis-sentinel")]
+svc = by[("Service", sts["spec"]["serviceName"])]
+assert svc["spec"]["clusterIP"] == "None" and svc["spec"]["publishNotReadyAddresses"] is True, "headless, names before readiness"
+pods = sts["spec"]["replicas"]
+assert pods == 3
+spec = sts["spec"]["template"]["spec"]
+cs = {c["name"]: c for c in spec["containers"]}
+assert set(cs) == {"redis", "sentinel"}, "a data node and a sentinel per pod"
+announce = f"$(POD_NAME).{svc['metadata']['name']}"
+assert cs["redis"]["args"][-2:] == ["--replica-announce-ip", announce], cs["redis"]["args"]
+assert cs["sentinel"]["args"][-3:] == ["--sentinel", "announce-ip", announce], cs["sentinel"]["args"]
+for c in list(cs.values()) + spec["initContainers"]:
+    assert {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in c["env"], c["name"]
+config = by[("ConfigMap", "kale-redis-sentinel-config")]["data"]
+def directives(text): return [l.split() for l in text.splitlines() if l.strip() and not l.lstrip().startswith("#")]
+# deploy/sentinel/sentinel.conf's settings, but for the first master: pod 0.
+k8s, compose = directives(config["sentinel.conf"]), directives(open("deploy/sentinel/sentinel.conf").read())
+monitor = next(l for l in k8s if l[:2] == ["sentinel", "monitor"])
+assert monitor[3] == f"{sts['metadata']['name']}-0.{svc['metadata']['name']}" and int(monitor[5]) == pods // 2 + 1 == 2, monitor
+host_out = lambda ds: [l[:3] + l[4:] if l[:2] == ["sentinel", "monitor"] else l for l in ds]
+assert host_out(k8s) == host_out(compose), "the ConfigMap's sentinel.conf drifted from deploy/sentinel/sentinel.conf"
+redis = {l[0]: " ".join(l[1:]) for l in directives(config["redis.conf"])}
+assert redis["maxmemory-policy"] == "noeviction" and redis["appendonly"] == "yes"
+assert 1 <= int(redis["min-replicas-to-write"]) <= pods - 2, "min-replicas-to-write must survive one replica down"
+# The logins are the compose example's, file for file.
+auth = by[("Secret", "kale-redis-sentinel-auth")]["stringData"]
+for key, text in auth.items():
+    assert text == open(f"deploy/sentinel/secrets.example/{key}").read(), f"{key} drifted from deploy/sentinel/secrets.example"
+items = {i["key"] for v in spec["volumes"] if "secret" in v for i in v["secret"]["items"]}
+assert items == set(auth), items
+assert spec["automountServiceAccountToken"] is False, "/run/secrets holds the logins"
+# pre-stop's wait, then Redis's up to 10 s for a lagging replica, within the grace period.
+script = config["kale-redis-sentinel.sh"]
+subprocess.run(["sh", "-n"], input=script, text=True, check=True)
+pre_stop = script.split("pre-stop)")[1]
+wait = int(re.search(r"seq (\d+)", pre_stop).group(1)) * float(re.search(r"sleep ([\d.]+)", pre_stop).group(1))
+assert spec["terminationGracePeriodSeconds"] >= wait + 10, f"grace {spec['terminationGracePeriodSeconds']} < pre-stop {wait} + 10"
+assert "pre-stop" in cs["redis"]["lifecycle"]["preStop"]["exec"]["command"]
+assert ("PodDisruptionBudget", "kale-redis-sentinel") in by
+# Workers: worker.yaml's Deployment but for its name and the Redis environment.
+url = by[("Secret", "kale-redis-sentinel")]["stringData"]["url"]
+assert url.startswith("redis+sentinel://"), url
+names = [f"{sts['metadata']['name']}-{i}.{svc['metadata']['name']}:26379" for i in range(pods)]
+where = url.split("@", 1)[1]
+assert where.split("/")[0].split(",") == names and where.split("/")[1] == monitor[2], url
+ws = yaml.safe_load(open("deploy/k8s/worker-sentinel.yaml"))
+c = ws["spec"]["template"]["spec"]["containers"][0]
+env = {e["name"]: e for e in c["env"]}
+assert env["KALE_REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "kale-redis-sentinel", "key": "url"}, "the URL from the Secret"
+assert int(env.get("KALE_REPLICAS", {}).get("value", 0)) >= 1 and env.get("KALE_REPLICA_TIMEOUT"), "KALE_REPLICAS (1 or more) and KALE_REPLICA_TIMEOUT"
+grace = float(c["args"][c["args"].index("--grace") + 1].rstrip("s"))
+assert ws["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > grace + 5, "terminationGracePeriodSeconds above --grace plus the child stop grace"
+w = next(x for x in yaml.safe_load_all(open("deploy/k8s/worker.yaml")) if x and x["kind"] == "Deployment")
+def general(d, name):
+    d = yaml.safe_load(re.sub(rf"{name}(?![-\w])", "NAME", yaml.safe_dump(d)))
+    c = d["spec"]["template"]["spec"]["containers"][0]
+    c["env"] = [e for e in c["env"] if not e["name"].startswith(("KALE_REDIS", "KALE_REPLICA"))]
+    return d
+assert general(ws, "kale-worker-sentinel") == general(w, "kale-worker"), "worker-sentinel.yaml drifted from worker.yaml beyond the Redis environment"
 PY
 
 check "Containerfile: swift builder, slim runtime with runtime libraries only, non-root" python3 - <<'PY'
@@ -191,6 +345,156 @@ redis_conf() {
     grep -B3 "^maxmemory-policy noeviction" deploy/redis.conf | grep -qi "evict" || { echo "the reason for noeviction is not written down"; return 1; }
 }
 check "redis.conf: a real redis-server runs it with AOF everysec and noeviction" redis_conf
+
+# --- deploy/sentinel: real processes ------------------------------------------------------
+# A master, a replica and three sentinels as compose.yaml starts them (the node's own file,
+# then sentinel/redis.conf, which includes deploy/redis.conf and the example logins; the
+# sentinels from copies of sentinel.conf), on free loopback ports. They must agree on the
+# master with a quorum, hold a replicated write through the master's SIGKILL, fail over,
+# take the old master back as a replica, and the liveness probe must follow them.
+sentinel_live() {
+    SENTINEL_DIR=$WORK/sentinel
+    mkdir -p "$SENTINEL_DIR"
+    sentinel_steps
+    local status=$?
+    if [ $status -ne 0 ]; then
+        for log in "$SENTINEL_DIR"/*/log; do echo "--- ${log#"$SENTINEL_DIR"/}"; grep -v overcommit "$log" | tail -12; done
+    fi
+    stop_pids "$SENTINEL_DIR/pids"
+    return $status
+}
+sentinel_steps() {
+    local d=$SENTINEL_DIR src=deploy/sentinel
+    local ports
+    ports=($(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(5)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])'))
+    local p1=${ports[0]} p2=${ports[1]}
+    for p in "${ports[@]}"; do [ "$p" != 6379 ] && [ "$p" != 26379 ] || { echo "picked a default port"; return 1; }; done
+    # The committed files with the container paths and names swapped for these; every swap
+    # must match, so a changed file fails here rather than testing something else.
+    swap() {  # swap FILE OLD NEW…: prints FILE with each OLD replaced by NEW
+        local text
+        text=$(cat "$1"); shift
+        while [ $# -gt 0 ]; do
+            [[ $text == *"$1"* ]] || { echo "'$1' not found" >&2; return 1; }
+            text=${text//"$1"/"$2"}; shift 2
+        done
+        printf '%s\n' "$text"
+    }
+    mkdir -p "$d/secrets" "$d/etc"
+    cp "$src"/secrets.example/* "$d/secrets/"
+    swap "$src/secrets.example/redis-auth" /run/secrets/redis-users "$d/secrets/redis-users" >"$d/secrets/redis-auth" || return 1
+    swap "$src/redis.conf" /etc/kale/kale.conf "$ROOT/deploy/redis.conf" /run/secrets/redis-auth "$d/secrets/redis-auth" \
+        >"$d/etc/redis.conf" || return 1
+    local spass kpass
+    spass=$(sed -n 's/^requirepass //p' "$d/secrets/sentinel-auth")
+    kpass=$(sed -n 's/^user kale on >\([^ ]*\) .*/\1/p' "$d/secrets/redis-users")
+    [ -n "$spass" ] && [ -n "$kpass" ] || { echo "no passwords in secrets.example"; return 1; }
+
+    # compose.yaml's entrypoints: the node's file holds its first role; the shared settings
+    # follow on every start. Only the addresses differ (and the 5 s diskless-sync delay,
+    # which would only slow the test down).
+    start_node() {  # start_node N PORT
+        redis-server "$d/redis-$1/redis.conf" --include "$d/etc/redis.conf" --replica-announce-ip 127.0.0.1 \
+            --port "$2" --bind 127.0.0.1 --dir "$d/redis-$1" --logfile "$d/redis-$1/log" --daemonize no \
+            --repl-diskless-sync-delay 0 >/dev/null 2>&1 &
+        echo $! >>"$d/pids"
+        eval "node_pid_$1=$!"
+    }
+    mkdir -p "$d/redis-1" "$d/redis-2"
+    printf '\n' >"$d/redis-1/redis.conf"
+    printf 'replicaof 127.0.0.1 %s\n' "$p1" >"$d/redis-2/redis.conf"
+    start_node 1 "$p1"
+    start_node 2 "$p2"
+    local i sp sentinel_ports=()
+    for i in 1 2 3; do
+        sp=${ports[$((i + 1))]}
+        sentinel_ports+=("$sp")
+        mkdir -p "$d/sentinel-$i"
+        swap "$src/sentinel.conf" "kale-master redis-1 6379" "kale-master 127.0.0.1 $p1" >"$d/sentinel-$i/sentinel.conf" || return 1
+        redis-sentinel "$d/sentinel-$i/sentinel.conf" --include "$d/secrets/sentinel-auth" --sentinel announce-ip 127.0.0.1 \
+            --port "$sp" --dir "$d/sentinel-$i" --logfile "$d/sentinel-$i/log" --daemonize no >/dev/null 2>&1 &
+        echo $! >>"$d/pids"
+    done
+    sentinel_cli() { REDISCLI_AUTH=$spass redis-cli -p "$1" --no-auth-warning --raw "${@:2}"; }
+    kale_cli() { REDISCLI_AUTH=$kpass redis-cli -p "$1" --user kale --no-auth-warning --raw "${@:2}"; }
+    until_true() {  # until_true SECONDS WHAT COMMAND…: polls COMMAND every 0.2 s
+        local deadline=$((SECONDS + $1)) what=$2; shift 2
+        until "$@"; do
+            [ $SECONDS -lt $deadline ] || { echo "not within the deadline: $what"; return 1; }
+            sleep 0.2
+        done
+    }
+    named() {  # named PORT: every sentinel names 127.0.0.1:PORT as the master
+        local sp
+        for sp in "${sentinel_ports[@]}"; do
+            [ "$(sentinel_cli "$sp" sentinel get-master-addr-by-name kale-master | tr '\n' ' ')" = "127.0.0.1 $1 " ] || return 1
+        done
+    }
+    # ...and each sees the two others and a healthy replica, and has a quorum.
+    agreed() {  # agreed PORT
+        local sp
+        named "$1" || return 1
+        for sp in "${sentinel_ports[@]}"; do
+            [ "$(sentinel_cli "$sp" sentinel sentinels kale-master | grep -c '^name$')" = 2 ] || return 1
+            sentinel_cli "$sp" sentinel replicas kale-master | awk 'p == "flags" && $0 == "slave" { ok = 1 } { p = $0 } END { exit !ok }' || return 1
+            sentinel_cli "$sp" sentinel ckquorum kale-master | grep -q '^OK' || return 1
+        done
+    }
+    until_true 30 "the sentinels agree on 127.0.0.1:$p1 with a quorum" agreed "$p1" || return 1
+    sentinel_cli "${sentinel_ports[0]}" sentinel ckquorum kale-master
+
+    # As KALE_REPLICAS=1 does: a write, then WAIT for one replica, as the kale user.
+    [ "$(kale_cli "$p1" role | head -1)" = master ] || { echo "ROLE is not master for the kale user"; return 1; }
+    # WAIT counts what the replicas hold of this connection's writes: one redis-cli for both.
+    write_wait() {  # write_wait KEY TIMEOUT-MS: the replicas that acknowledged the write
+        printf 'SET %s yes\nWAIT 1 %s\n' "$1" "$2" | kale_cli "$p1" | tail -1
+    }
+    replicated() { [ "$(write_wait kale:check:replicated 1000)" = 1 ]; }
+    until_true 20 "a write acknowledged by the replica (WAIT 1)" replicated || return 1
+    # The replica stopped: WAIT counts none, and a replicated enqueue fails with "not replicated".
+    kill -STOP "$node_pid_2"
+    local acked
+    acked=$(write_wait kale:check:unreplicated 300)
+    kill -CONT "$node_pid_2"
+    [ "$acked" = 0 ] || { echo "WAIT counted '$acked' replicas with the replica stopped"; return 1; }
+
+    # The liveness probe through the sentinels: a heartbeat of a stand-in worker process.
+    local url pid alive=deploy/container/kale-worker-alive out
+    url=$(swap "$src/secrets.example/kale.env" sentinel-1:26379 "127.0.0.1:${sentinel_ports[0]}" \
+        sentinel-2:26379 "127.0.0.1:${sentinel_ports[1]}" sentinel-3:26379 "127.0.0.1:${sentinel_ports[2]}" \
+        | sed -n 's/^KALE_REDIS_URL=//p') || return 1
+    sleep 300 >/dev/null 2>&1 &
+    pid=$!
+    echo "$pid" >>"$d/pids"
+    out=$(KALE_REDIS_URL=$url KALE_WORKER_PID=$pid $alive) && { echo "probe passes without a heartbeat: $out"; return 1; }
+    kale_cli "$p1" zadd kale:workers 0 "$(hostname)-$pid-check" >/dev/null
+    kale_cli "$p1" hset "kale:worker:$(hostname)-$pid-check" pid "$pid" >/dev/null
+    out=$(KALE_REDIS_URL=$url KALE_WORKER_PID=$pid $alive) && [ -z "$out" ] \
+        || { echo "probe through the sentinels fails for a live heartbeat: $out"; return 1; }
+
+    # The master dies: two sentinels agree, one is elected, the replica is promoted and has
+    # the replicated write; the probe finds the heartbeat there.
+    kill -KILL "$node_pid_1"
+    wait "$node_pid_1" 2>/dev/null
+    sed -i "/^$node_pid_1\$/d" "$d/pids"
+    promoted() { named "$p2" && [ "$(kale_cli "$p2" role | head -1)" = master ]; }
+    until_true 30 "a failover to 127.0.0.1:$p2 that every sentinel names" promoted || return 1
+    [ "$(kale_cli "$p2" get kale:check:replicated)" = yes ] || { echo "the replicated write is not on the new master"; return 1; }
+    out=$(KALE_REDIS_URL=$url KALE_WORKER_PID=$pid $alive) && [ -z "$out" ] \
+        || { echo "probe does not follow the failover: $out"; return 1; }
+
+    # The old master restarts as compose restarts it: from its own file, which still says
+    # master. Sentinel turns it into a replica and rewrites that file, so it stays one.
+    start_node 1 "$p1"
+    demoted() { [ "$(kale_cli "$p1" role | head -1)" = slave ] && grep -q "^replicaof 127.0.0.1 $p2" "$d/redis-1/redis.conf"; }
+    until_true 40 "the old master back as a replica of 127.0.0.1:$p2, in its own file" demoted || return 1
+    until_true 30 "the sentinels agree again with the old master as a replica" agreed "$p2" || return 1
+}
+check "sentinel: real master, replica, 3 sentinels agree, hold a replicated write through a failover; the probe follows" sentinel_live
 
 # --- the liveness probe, against a real worker --------------------------------------------
 probe() {
