@@ -84,6 +84,11 @@ s = c["services"]
 assert {"redis", "worker", "report-service"} <= set(s), s.keys()
 conf = open("deploy/redis.conf").read()
 assert "appendonly yes" in conf and any("redis.conf" in v for v in s["redis"]["volumes"])
+# Redis changes into the file's `dir` while reading it and exits if it is missing: the data
+# volume must be mounted exactly there (a later --dir flag comes too late).
+conf_dir = next(l.split()[1] for l in conf.splitlines() if l.startswith("dir "))
+mounts = [v.split(":")[1] for v in s["redis"]["volumes"] if not v.startswith(".")]
+assert conf_dir in mounts, f"redis.conf's dir {conf_dir} is not a mounted volume ({mounts})"
 w = s["worker"]
 assert w["deploy"]["replicas"] == 2, "two workers"
 assert w["build"]["dockerfile"] == "deploy/container/Containerfile"
