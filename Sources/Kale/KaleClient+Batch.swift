@@ -95,12 +95,12 @@ extension KaleClient {
         var refusal: (any Error)?
         if scripted {
             for (i, p) in prepared.enumerated() {
-                do { refs[i] = try outcome(of: replies[offset + i], p.envelope) }
+                do { refs[i] = try outcome(of: replies[offset + i], p.envelope, command: commands[offset + i]) }
                 catch { refusal = refusal ?? error }
             }
         } else {
             for chunk in chunks {
-                if let error = Self.refusal(of: replies[chunk.multi...chunk.exec], tasks: chunk.range.count) {
+                if let error = self.refusal(of: replies[chunk.multi...chunk.exec], commands[chunk.multi...chunk.exec], tasks: chunk.range.count) {
                     refusal = refusal ?? error
                     continue
                 }
@@ -147,13 +147,14 @@ extension KaleClient {
     /// answers EXECABORT, and the refused command's own reply names the cause. A command
     /// failing inside EXEC (a key of the wrong type) leaves the others done, so the chunk's
     /// records may exist without being queued; it counts as not created.
-    private static func refusal(of replies: ArraySlice<RedisReply>, tasks: Int) -> RedisError? {
+    private func refusal(of replies: ArraySlice<RedisReply>, _ sent: ArraySlice<RedisCommand>, tasks: Int) -> RedisError? {
         let exec = replies[replies.endIndex - 1]
         if case .error(let message) = exec {
-            let cause = replies.dropLast().lazy.compactMap { reply -> String? in
-                if case .error(let m) = reply { return m } else { return nil }
+            let cause = zip(sent.dropLast(), replies.dropLast()).lazy.compactMap { command, reply -> RedisError? in
+                guard case .error(let m) = reply else { return nil }
+                return RedisError(serverReply: m, to: command, user: redis.configuration.url.user)
             }.first
-            return RedisError(.server, detail: cause ?? message)
+            return cause ?? RedisError(.server, detail: message)
         }
         guard let results = exec.array, results.count >= tasks else {
             return RedisError(.unexpectedReply, detail: "batch transaction returned \(exec) for \(tasks) tasks")

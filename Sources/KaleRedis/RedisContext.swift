@@ -82,7 +82,7 @@ final class RedisContext: @unchecked Sendable {
                 let who = url.user.map { "user '\($0)'" } ?? "the default user"
                 throw RedisError(.authentication, detail: "\(endpoint) refused \(who): \(message)")
             }
-            throw RedisError(.server, detail: "\(command.name) on \(endpoint): \(message)")
+            throw RedisError(serverReply: message, to: command, user: url.user, context: "\(command.name) on \(endpoint)")
         }
         return context
     }

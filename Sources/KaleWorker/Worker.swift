@@ -305,7 +305,7 @@ public final class Worker: Sendable {
             do {
                 guard let replication else { return try await redis.send(command) }
                 let replies = try await redis.pipeline([command, replication.command])
-                let reply = try replies[0].throwingServerError()
+                let reply = try replies[0].throwingServerError(for: command, user: redis.configuration.url.user)
                 let acked = replies[1].int ?? 0
                 if acked < replication.replicas {
                     logger.warning("\(what) recorded on the master but not yet on its replicas",
