@@ -76,9 +76,12 @@ struct ACLCommand: ParsableCommand {
         for r in roles {
             Output.line(r.aclLine(user: user ?? r.defaultUser, passwordSHA256: hash, prefix: prefix, database: db))
         }
-        if hash == nil {
+        if hash == nil, roles.count == 1 {
             Output.note("note: no password in these rules; set \(Self.passwordVariable) to add its SHA-256, or give one later "
                         + "(ACL SETUSER \(user ?? roles[0].defaultUser) >password)\n")
+        } else if hash == nil {
+            Output.note("note: no passwords in these rules; print each role with \(Self.passwordVariable) set to add its SHA-256, "
+                        + "or give them later (ACL SETUSER kale-worker >password)\n")
         }
     }
 
