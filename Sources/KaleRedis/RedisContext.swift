@@ -93,7 +93,7 @@ final class RedisContext: @unchecked Sendable {
         if case .error(let message) = reply {
             let who = user.map { "the Redis user '\($0)'" } ?? "the Redis default user"
             throw RedisError(
-                .server,
+                .permission,
                 detail: "\(who) may not run ROLE, which Kale sends to confirm the master a Sentinel names: add `+role` to its ACL (\(message))")
         }
         let role = reply.array?.first?.string ?? "unknown"
