@@ -98,6 +98,8 @@ let package = Package(
                 "Kale", "KaleWorker", "KaleRedis", "KaleCelery", "KaleObservability", "KaleSealing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                // SHA-256 of a role's password for `kale acl` (already built for KaleSealing).
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(name: "kale", dependencies: ["KaleCLI"]),

@@ -91,7 +91,9 @@ extension KaleClient {
             // WAIT covers this connection's own writes. An enqueue that finds its task already
             // there (a retry of one that was not confirmed, maybe from another process) writes
             // nothing, so a write of our own goes first: any replica that has it has the task.
-            if scripted { commands.append(RedisCommand("SET", keys.replicationBarrier(queue), 1, "PX", 60_000)) }
+            // INCR, not SET: a producer's ACL may allow it on its keys without letting it
+            // overwrite a task record (docs/acl.md).
+            if scripted { commands.append(RedisCommand("INCR", keys.replicationBarrier(queue))) }
             commands.append(replication.command)
         }
         let replies = try await send(commands, announcing: announcing)
@@ -101,12 +103,12 @@ extension KaleClient {
         var refusal: (any Error)?
         if scripted {
             for (i, p) in prepared.enumerated() {
-                do { refs[i] = try outcome(of: replies[offset + i], p.envelope) }
+                do { refs[i] = try outcome(of: replies[offset + i], p.envelope, command: commands[offset + i]) }
                 catch { refusal = refusal ?? error }
             }
         } else {
             for chunk in chunks {
-                if let error = Self.refusal(of: replies[chunk.multi...chunk.exec], tasks: chunk.range.count) {
+                if let error = self.refusal(of: replies[chunk.multi...chunk.exec], commands[chunk.multi...chunk.exec], tasks: chunk.range.count) {
                     refusal = refusal ?? error
                     continue
                 }
@@ -153,13 +155,14 @@ extension KaleClient {
     /// answers EXECABORT, and the refused command's own reply names the cause. A command
     /// failing inside EXEC (a key of the wrong type) leaves the others done, so the chunk's
     /// records may exist without being queued; it counts as not created.
-    private static func refusal(of replies: ArraySlice<RedisReply>, tasks: Int) -> RedisError? {
+    private func refusal(of replies: ArraySlice<RedisReply>, _ sent: ArraySlice<RedisCommand>, tasks: Int) -> RedisError? {
         let exec = replies[replies.endIndex - 1]
         if case .error(let message) = exec {
-            let cause = replies.dropLast().lazy.compactMap { reply -> String? in
-                if case .error(let m) = reply { return m } else { return nil }
+            let cause = zip(sent.dropLast(), replies.dropLast()).lazy.compactMap { command, reply -> RedisError? in
+                guard case .error(let m) = reply else { return nil }
+                return RedisError(serverReply: m, to: command, user: redis.configuration.url.user)
             }.first
-            return RedisError(.server, detail: cause ?? message)
+            return cause ?? RedisError(.server, detail: message)
         }
         guard let results = exec.array, results.count >= tasks else {
             return RedisError(.unexpectedReply, detail: "batch transaction returned \(exec) for \(tasks) tasks")

@@ -111,7 +111,7 @@ extension KaleClient {
         case .running: commands = [RedisCommand("ZCARD", keys.active(queue))]
         case .dead: commands = [RedisCommand("ZCARD", keys.dead(queue))]
         }
-        return try await redis.pipeline(commands).map { try $0.throwingServerError().int ?? 0 }
+        return try await redis.checkedPipeline(commands).map { $0.int ?? 0 }
     }
 
     /// Ids at positions `from..<from+count` of `state`. The pending lists read as one: high,
@@ -135,8 +135,8 @@ extension KaleClient {
             }
             guard !commands.isEmpty else { return [] }
             var out: [(id: String, position: Int, score: Double?)] = []
-            for (reply, first) in zip(try await redis.pipeline(commands), bases) {
-                let items = try reply.throwingServerError().strings ?? []
+            for (reply, first) in zip(try await redis.checkedPipeline(commands), bases) {
+                let items = reply.strings ?? []
                 for (i, id) in items.reversed().enumerated() { out.append((id, first + i, nil)) }
             }
             return out

@@ -12,10 +12,10 @@ extension KaleClient {
         guard limit > 0 else { return [] }
         let names = try await queueNames(queue)
         guard !names.isEmpty else { return [] }
-        let ranges = try await redis.pipeline(names.map { RedisCommand("ZREVRANGE", keys.dead($0), 0, limit - 1, "WITHSCORES") })
+        let ranges = try await redis.checkedPipeline(names.map { RedisCommand("ZREVRANGE", keys.dead($0), 0, limit - 1, "WITHSCORES") })
         var entries: [(queue: String, id: String, ms: Double)] = []
         for (q, reply) in zip(names, ranges) {
-            let items = try reply.throwingServerError().strings ?? []
+            let items = reply.strings ?? []
             for i in stride(from: 0, to: items.count - 1, by: 2) { entries.append((q, items[i], Double(items[i + 1]) ?? 0)) }
         }
         entries.sort { $0.ms > $1.ms }
@@ -56,9 +56,9 @@ extension KaleClient {
             let ids = try await redis.send("ZRANGE", keys.dead(q), 0, -1).strings ?? []
             for start in stride(from: 0, to: ids.count, by: 1000) {
                 let chunk = Array(ids[start..<min(start + 1000, ids.count)])
-                let replies = try await redis.pipeline(chunk.map { deadRetryCommand(id: $0, queue: q) })
+                let replies = try await redis.checkedPipeline(chunk.map { deadRetryCommand(id: $0, queue: q) })
                 for (id, reply) in zip(chunk, replies) {
-                    if try reply.throwingServerError().int == 1 { out.append(TaskRef(id: id, queue: q, created: false)) }
+                    if reply.int == 1 { out.append(TaskRef(id: id, queue: q, created: false)) }
                 }
             }
         }

@@ -86,8 +86,8 @@ extension KaleClient {
         var out: [TaskRef] = []
         for start in stride(from: 0, to: tasks.count, by: 500) {
             let chunk = tasks[start..<min(start + 500, tasks.count)]
-            let replies = try await redis.pipeline(chunk.map { deadRetryCommand(id: $0.id, queue: $0.queue) })
-            for (t, reply) in zip(chunk, replies) where try reply.throwingServerError().int == 1 {
+            let replies = try await redis.checkedPipeline(chunk.map { deadRetryCommand(id: $0.id, queue: $0.queue) })
+            for (t, reply) in zip(chunk, replies) where reply.int == 1 {
                 out.append(TaskRef(id: t.id, queue: t.queue, created: false))
             }
         }

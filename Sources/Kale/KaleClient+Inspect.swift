@@ -33,8 +33,7 @@ extension KaleClient {
             commands.append(RedisCommand("MGET", arguments: counters))
             commands.append(RedisCommand("HGET", keys.control(q), "paused"))
         }
-        let replies = try await redis.pipeline(commands)
-        for r in replies { try r.throwingServerError() }
+        let replies = try await redis.checkedPipeline(commands)
         let perQueue = 8
         return names.enumerated().map { i, q in
             let r = Array(replies[(i * perQueue)..<((i + 1) * perQueue)])

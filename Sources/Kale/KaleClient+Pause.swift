@@ -13,9 +13,8 @@ extension KaleClient {
     public func pause(queue: String) async throws -> Bool {
         try Self.checkQueueName(queue)
         // Registered too, so `kale inspect` lists a queue paused before its first task.
-        let replies = try await redis.pipeline([RedisCommand("HSETNX", keys.control(queue), "paused", Broker.now()),
-                                                RedisCommand("SADD", keys.queues, queue)])
-        for r in replies { try r.throwingServerError() }
+        let replies = try await redis.checkedPipeline([RedisCommand("HSETNX", keys.control(queue), "paused", Broker.now()),
+                                                       RedisCommand("SADD", keys.queues, queue)])
         return replies[0].int == 1
     }
 

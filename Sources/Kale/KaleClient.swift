@@ -185,12 +185,12 @@ public final class KaleClient: Sendable {
         return registered + lost
     }
 
-    func outcome(of reply: RedisReply, _ envelope: Envelope) throws -> TaskRef {
+    func outcome(of reply: RedisReply, _ envelope: Envelope, command: RedisCommand) throws -> TaskRef {
         if case .error(let message) = reply {
             if message.contains("DUPLICATE") {
                 throw KaleError(.duplicateID, detail: "a task with id \(envelope.id) already exists", taskID: envelope.id, queue: envelope.queue)
             }
-            throw RedisError(.server, detail: message)
+            throw RedisError(serverReply: message, to: command, user: redis.configuration.url.user)
         }
         let a = reply.array ?? []
         guard a.count == 2, let id = a[1].string else {

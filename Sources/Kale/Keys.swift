@@ -58,8 +58,8 @@ public struct Keys: Sendable, Hashable {
     /// that serve the queue), `limits_version` (the version of ``limits`` copied).
     public func control(_ queue: String) -> String { queuePrefix(queue) + "control" }
 
-    /// Written before the WAIT of a replicated enqueue that may write nothing itself (a task
-    /// id that exists): docs/high-availability.md. Expires after a minute.
+    /// A counter incremented before the WAIT of a replicated enqueue that may write nothing
+    /// itself (a task id that exists): docs/high-availability.md.
     public func replicationBarrier(_ queue: String) -> String { queuePrefix(queue) + "replicated" }
     /// Prefix of a queue's limit state, per bucket (`<task>`, or `<task>|<key value>`):
     /// `rate:<bucket>:<spec hash>` (GCRA's theoretical arrival time), `permits:<bucket>` (sorted

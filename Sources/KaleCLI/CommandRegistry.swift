@@ -16,6 +16,7 @@ enum CommandRegistry {
         WorkflowCommand.self,
         EventsCommand.self,
         PingCommand.self,
+        ACLCommand.self,
         WorkerCommand.self,
         DashboardLauncher.self,
     ]

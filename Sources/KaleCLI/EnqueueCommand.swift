@@ -172,7 +172,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     private static func refusal(_ error: any Error) -> (created: [KaleClient.TaskRef], cause: String)? {
         if let e = error as? KaleError, e.code == .partialBatch { return (e.created, e.detail) }
         // A server error reply to a whole batch means none of it was written.
-        if let e = error as? RedisError, e.code == .server { return ([], e.detail) }
+        if let e = error as? RedisError, e.code == .server || e.code == .permission { return ([], e.detail) }
         return nil
     }
 

@@ -77,6 +77,9 @@ public enum KaleCLI {
         case let e as RedisError where e.isConnectionFailure || e.code == .authentication:
             printError("cannot reach Redis: \(e.detail)", hint: "check --redis or KALE_REDIS_URL, and that the server is running")
             return ExitCodes.redisUnreachable
+        case let e as RedisError where e.code == .permission:
+            printError(e.detail, hint: "`kale acl producer|worker|dashboard` prints the rules of each role (docs/acl.md)")
+            return ExitCodes.failed
         case let e as RedisError:
             printError("Redis: \(e.detail)", hint: nil)
             return ExitCodes.failed

@@ -185,8 +185,11 @@ struct WorkerCommand: AsyncParsableCommand {
         config.celery = celery.configuration()
 
         // Fail fast with exit 3 when Redis is not there at start; later outages are ridden out.
+        // A Redis user without a permission the worker needs fails here too, with the rule it
+        // lacks, instead of retrying a refused fetch for ever.
         let probe = RedisConnection(configuration: kale.redis)
         _ = try probe.send(RedisCommand("PING"))
+        try AccessRole.worker.check(on: probe, keys: kale.keys, queue: queueList[0].name, replicated: kale.replication != nil)
         probe.close()
 
         let exporter = metricsPort == nil ? nil : PrometheusExporter()

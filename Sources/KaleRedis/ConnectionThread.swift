@@ -65,6 +65,8 @@ final class ConnectionThread: Sendable {
     /// Set with the queue under the lock, read without it while the thread spins.
     private let hasWork = Atomic(false)
     private let name: String
+    /// The Redis user the connection logs in as, for the errors of refused commands.
+    let user: String?
 
     /// How long the thread keeps looking for new work before it parks on the semaphore.
     ///
@@ -77,6 +79,7 @@ final class ConnectionThread: Sendable {
 
     init(configuration: RedisConfiguration, name: String, logger: Logger) {
         self.name = name
+        user = configuration.url.user
         replySpin = configuration.replySpin
         let thread = Thread { [self] in
             self.run(RedisConnection(configuration: configuration, logger: logger))

@@ -33,7 +33,7 @@ public final class RedisClient: Sendable {
     /// - Throws: ``RedisError``; a server error reply is thrown with code `.server`.
     @discardableResult
     public func send(_ command: RedisCommand) async throws -> RedisReply {
-        try await execute([command])[0].throwingServerError()
+        try await execute([command])[0].throwingServerError(for: command, user: configuration.url.user)
     }
 
     private func execute(_ commands: [RedisCommand]) async throws -> [RedisReply] {
@@ -105,7 +105,7 @@ public final class DedicatedConnection: Sendable {
     /// Sends one command; server errors are thrown.
     @discardableResult
     public func send(_ command: RedisCommand) async throws -> RedisReply {
-        try await thread.execute([command])[0].throwingServerError()
+        try await thread.execute([command])[0].throwingServerError(for: command, user: thread.user)
     }
 
     /// Sends commands as one pipeline; server errors come back as `.error` values.

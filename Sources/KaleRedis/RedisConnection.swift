@@ -39,7 +39,7 @@ public final class RedisConnection {
     /// - Throws: ``RedisError``.
     @discardableResult
     public func send(_ command: RedisCommand) throws -> RedisReply {
-        try execute([command])[0].throwingServerError()
+        try execute([command])[0].throwingServerError(for: command, user: configuration.url.user)
     }
 
     /// Sends commands as one pipeline and returns one reply each, in order.
@@ -209,7 +209,7 @@ public final class RedisConnection {
         let again = try context.send(batch)
         for (offset, reply) in again[..<loadCount].enumerated() {
             if case .error(let message) = reply {
-                throw RedisError(.server, detail: "SCRIPT LOAD failed (\(batch[offset].name)): \(message)")
+                throw RedisError(serverReply: message, to: batch[offset], user: configuration.url.user, context: "SCRIPT LOAD failed (\(batch[offset].name))")
             }
         }
         for (n, i) in retry.enumerated() { replies[i] = again[loadCount + n] }

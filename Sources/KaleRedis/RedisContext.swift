@@ -82,7 +82,7 @@ final class RedisContext: @unchecked Sendable {
                 let who = url.user.map { "user '\($0)'" } ?? "the default user"
                 throw RedisError(.authentication, detail: "\(endpoint) refused \(who): \(message)")
             }
-            throw RedisError(.server, detail: "\(command.name) on \(endpoint): \(message)")
+            throw RedisError(serverReply: message, to: command, user: url.user, context: "\(command.name) on \(endpoint)")
         }
         return context
     }
@@ -93,7 +93,7 @@ final class RedisContext: @unchecked Sendable {
         if case .error(let message) = reply {
             let who = user.map { "the Redis user '\($0)'" } ?? "the Redis default user"
             throw RedisError(
-                .server,
+                .permission,
                 detail: "\(who) may not run ROLE, which Kale sends to confirm the master a Sentinel names: add `+role` to its ACL (\(message))")
         }
         let role = reply.array?.first?.string ?? "unknown"

@@ -16,6 +16,7 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
             case protocolError = "protocol error"
             case server = "server error"
             case noScript = "script not loaded"
+            case permission = "permission denied"
             case unexpectedReply = "unexpected reply"
             case closed = "client closed"
             case notMaster = "not the master"
@@ -41,6 +42,9 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let server = Code(.server)
         /// EVALSHA named a script the server does not hold (handled internally by reloading).
         public static let noScript = Code(.noScript)
+        /// The server's ACL refused a command, key or channel; ``RedisError/detail`` names the
+        /// Redis user and the rule it lacks (see `RedisError(serverReply:to:user:context:)`).
+        public static let permission = Code(.permission)
         /// The reply had a type the caller did not expect.
         public static let unexpectedReply = Code(.unexpectedReply)
         /// The client was shut down.

@@ -378,12 +378,12 @@ public final class RedisSubscriber: Sendable {
             // The channel's first segment is its owner's prefix (kale:done:<id> -> kale:*).
             let pattern = channel.firstIndex(of: ":").map { String(channel[...$0]) + "*" } ?? channel
             return RedisError(
-                .server,
+                .permission,
                 detail:
                     "\(who) lacks the pub/sub channel permission for '\(channel)': add `&\(pattern)` (or `allchannels`) to its ACL (\(message))"
             )
         }
         return RedisError(
-            .server, detail: "\(who) may not run SUBSCRIBE: add `+subscribe +unsubscribe` (or `+@pubsub`) to its ACL (\(message))")
+            .permission, detail: "\(who) may not run SUBSCRIBE: add `+subscribe +unsubscribe` (or `+@pubsub`) to its ACL (\(message))")
     }
 }

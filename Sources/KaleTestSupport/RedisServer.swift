@@ -54,8 +54,11 @@ public final class RedisServer: Sendable {
     ///   - options: extra `redis-server` arguments, e.g. `["--appendonly", "yes"]`.
     ///   - password: sets `requirepass`; the URL carries it.
     ///   - aclUser: creates an ACL user with all permissions; the URL logs in as it.
-    public convenience init(options: [String] = [], password: String? = nil, aclUser: (name: String, password: String)? = nil) throws {
-        try self.init(program: "redis-server", configuration: nil, options: options, password: password, aclUser: aclUser)
+    ///   - aclFile: the text of an ACL file (`user …` lines) the server loads with `--aclfile`;
+    ///     `aclUser`'s line is put first in it, as Redis takes its users from one place only.
+    public convenience init(options: [String] = [], password: String? = nil, aclUser: (name: String, password: String)? = nil,
+                            aclFile: String? = nil) throws {
+        try self.init(program: "redis-server", configuration: nil, options: options, password: password, aclUser: aclUser, aclFile: aclFile)
     }
 
     /// A `redis-sentinel` on a free loopback port, configured by `configuration` (the
@@ -66,7 +69,7 @@ public final class RedisServer: Sendable {
     }
 
     private init(program: String, configuration: String?, options: [String], password: String?,
-                 aclUser: (name: String, password: String)?) throws {
+                 aclUser: (name: String, password: String)?, aclFile: String? = nil) throws {
         external = false
         self.program = program
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kale-test-redis-\(UUID().uuidString.prefix(8))").path
@@ -85,7 +88,13 @@ public final class RedisServer: Sendable {
             "--unixsocket", "\(dir)/redis.sock", "--unixsocketperm", "700",
         ]
         if let password { args += ["--requirepass", password] }
-        if let aclUser { args += ["--user", aclUser.name, "on", ">\(aclUser.password)", "~*", "&*", "+@all"] }
+        if let aclFile {
+            let admin = aclUser.map { "user \($0.name) on >\($0.password) ~* &* +@all\n" } ?? ""
+            try (admin + aclFile).write(toFile: "\(dir)/users.acl", atomically: true, encoding: .utf8)
+            args += ["--aclfile", "\(dir)/users.acl"]
+        } else if let aclUser {
+            args += ["--user", aclUser.name, "on", ">\(aclUser.password)", "~*", "&*", "+@all"]
+        }
         args += options
         arguments = args
         url = RedisURL(endpoint: .tcp(host: "127.0.0.1", port: port), user: aclUser?.name, password: aclUser?.password ?? password)

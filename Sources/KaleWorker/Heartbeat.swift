@@ -117,7 +117,7 @@ struct Heartbeat: Sendable {
             exits?.putBack(died)
             throw error
         }
-        for r in replies { try r.throwingServerError() }
+        for (c, r) in zip(commands, replies) { try r.throwingServerError(for: c, user: worker.redis.configuration.url.user) }
         if online { worker.announcedOnline.store(true, ordering: .relaxed) }
     }
 

@@ -63,7 +63,7 @@ extension Worker {
         let lease = nextLeaseToken()
         let fetch = broker.fetch(queue: queue, worker: id, lease: lease, count: free, leaseDeadline: configuration.lease.milliseconds, now: 0)
         let replies = try await blocking.pipeline([.blocking(block, "BLPOP", arguments: notifyKeys + [block.seconds]), fetch])
-        if case .error(let message)? = replies.last { throw RedisError(.server, detail: message) }
+        if case .error(let message)? = replies.last { throw RedisError(serverReply: message, to: fetch, user: redis.configuration.url.user) }
         if notePaused(queue, replies[1]) { return 0 }
         let leased = Broker.leased(from: replies[1], queue: queue, lease: lease)
         await take(leased)

@@ -317,7 +317,7 @@ public final class Worker: Sendable {
             do {
                 guard let replication, let replicatedRedis else { return try await redis.send(command) }
                 let replies = try await replicatedRedis.pipeline([command, replication.command])
-                let reply = try replies[0].throwingServerError()
+                let reply = try replies[0].throwingServerError(for: command, user: redis.configuration.url.user)
                 let acked = replies[1].int ?? 0
                 if acked < replication.replicas {
                     logger.warning("\(what) recorded on the master but not yet on its replicas",

@@ -173,7 +173,7 @@ private final class Inbox: Sendable {
             Issue.record("expected a RedisError within 3 s, got \(String(describing: ended))")
             return
         }
-        #expect(error.code == .server)
+        #expect(error.code == .permission)
         let prefix = channel.prefix { $0 != ":" }
         #expect(error.detail.contains("lacks the pub/sub channel permission"), "\(error.detail)")
         #expect(error.detail.contains("`&\(prefix):*`") && error.detail.contains("allchannels"), "\(error.detail)")
@@ -198,7 +198,7 @@ private final class Inbox: Sendable {
             Issue.record("expected a RedisError within 3 s, got \(String(describing: refused))")
             return
         }
-        #expect(error.code == .server)
+        #expect(error.code == .permission)
         #expect(try await client.send("PUBLISH", "\(ns):ok:1", "still here").int == 1)
         try await subscriber.subscribe("\(ns):ok:2")
         #expect(try await client.send("PUBLISH", "\(ns):ok:2", "new one").int == 1)

@@ -121,7 +121,7 @@ import Testing
             Issue.record("expected a RedisError, got \(String(describing: ended))")
             return
         }
-        #expect(error.code == .server)
+        #expect(error.code == .permission)
         #expect(error.detail.contains("`&\(f.keys.prefix):*`"), "\(error.detail)")
         #expect(error.detail.contains("allchannels"), "\(error.detail)")
         #expect(error.detail.contains("'producer'"), "\(error.detail)")

@@ -37,8 +37,7 @@ extension KaleClient {
     /// Runs `commands` with a bump of the version, in one transaction; returns their replies.
     @discardableResult
     private func changeLimits(_ commands: [RedisCommand]) async throws -> [RedisReply] {
-        let replies = try await redis.pipeline([RedisCommand("MULTI")] + commands + [RedisCommand("INCR", keys.limitsVersion), RedisCommand("EXEC")])
-        for r in replies { try r.throwingServerError() }
+        let replies = try await redis.checkedPipeline([RedisCommand("MULTI")] + commands + [RedisCommand("INCR", keys.limitsVersion), RedisCommand("EXEC")])
         return Array((replies.last?.array ?? []).dropLast())
     }
 }

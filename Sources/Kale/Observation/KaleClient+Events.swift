@@ -9,10 +9,10 @@ extension KaleClient {
         let names: [String]
         if let queues { names = queues } else { names = try await self.queues() }
         let streams: [(key: String, queue: String?)] = names.map { (keys.events($0), $0) } + [(keys.workerEvents, nil)]
-        let replies = try await redis.pipeline(streams.map { RedisCommand("XREVRANGE", $0.key, "+", "-", "COUNT", count) })
+        let replies = try await redis.checkedPipeline(streams.map { RedisCommand("XREVRANGE", $0.key, "+", "-", "COUNT", count) })
         var all: [KaleEvent] = []
         for (s, reply) in zip(streams, replies) {
-            all += (try reply.throwingServerError().array ?? []).flatMap { KaleEvent.events(queue: s.queue, entry: $0) }
+            all += (reply.array ?? []).flatMap { KaleEvent.events(queue: s.queue, entry: $0) }
         }
         all = KaleEvent.sortedByTime(all)
         return Array(all.suffix(count))
@@ -34,9 +34,7 @@ extension KaleClient {
     /// - Throws: ``RedisError``.
     public func watchEvents(queues: [String]) async throws {
         guard !queues.isEmpty else { return }
-        for r in try await redis.pipeline(queues.map { RedisCommand("SET", keys.eventWatch($0), "1", "PX", 15_000) }) {
-            try r.throwingServerError()
-        }
+        try await redis.checkedPipeline(queues.map { RedisCommand("SET", keys.eventWatch($0), "1", "PX", 15_000) })
     }
 
     /// Events as they happen, from now on, until the stream is cancelled: a connection of

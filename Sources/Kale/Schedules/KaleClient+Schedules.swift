@@ -122,7 +122,7 @@ extension KaleClient {
                                              arguments: [tick, fence, skip ? "skip" : "fire"] + a))
         let replies = try await redis.pipeline(commands)
         guard let reply = replies.last else { throw RedisError(.unexpectedReply, detail: "no reply to fire") }
-        if case .error(let message) = reply { throw RedisError(.server, detail: message) }
+        if case .error(let message) = reply { throw RedisError(serverReply: message, to: commands[commands.count - 1], user: redis.configuration.url.user) }
         let parts = reply.array ?? []
         guard parts.count == 2 else { throw RedisError(.unexpectedReply, detail: "fire script returned \(reply)") }
         if parts[0].int == 1 { return .fired(parts[1].string ?? "") }
@@ -138,8 +138,7 @@ extension KaleClient {
     /// Runs `commands` with a bump of the version, in one transaction; returns their replies.
     @discardableResult
     private func changeSchedules(_ commands: [RedisCommand]) async throws -> [RedisReply] {
-        let replies = try await redis.pipeline([RedisCommand("MULTI")] + commands + [RedisCommand("INCR", keys.schedulesVersion), RedisCommand("EXEC")])
-        for r in replies { try r.throwingServerError() }
+        let replies = try await redis.checkedPipeline([RedisCommand("MULTI")] + commands + [RedisCommand("INCR", keys.schedulesVersion), RedisCommand("EXEC")])
         return Array((replies.last?.array ?? []).dropLast())
     }
 }

@@ -53,14 +53,13 @@ extension KaleClient {
         guard try await redis.send("HSETNX", key, "doc", doc).int == 1 else {
             throw KaleError(.duplicateID, detail: "a workflow with id \(wid) exists")
         }
-        let replies = try await redis.pipeline(extra + [
+        try await redis.checkedPipeline(extra + [
             RedisCommand("HSETNX", key, "state", "running"),
             RedisCommand("HSETNX", key, "created_at", Broker.now()),
             RedisCommand("HSETNX", key, "ttl", keep),
             // A workflow whose submitter died before its first steps were sent ends by expiry.
             RedisCommand("PEXPIRE", key, keep + 7 * 86_400_000),
         ])
-        for r in replies { try r.throwingServerError() }
         try await enqueueSteps(of: wid, WorkflowPlan(settled).starts(at: .root, input: input), defaults: defaults)
         return WorkflowRef(id: wid)
     }
@@ -106,8 +105,8 @@ extension KaleClient {
             commands.append(Scripts.enqueue.command(keys: k, arguments: a))
         }
         let replies = try await redis.pipeline(commands)
-        for r in replies[first...] {
-            if case .error(let message) = r, !message.contains("DUPLICATE") { throw RedisError(.server, detail: message) }
+        for (command, r) in zip(commands[first...], replies[first...]) {
+            if case .error(let message) = r, !message.contains("DUPLICATE") { throw RedisError(serverReply: message, to: command, user: redis.configuration.url.user) }
         }
     }
 
