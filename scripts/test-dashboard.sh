@@ -18,6 +18,9 @@ status=0
 # What needs the dashboard linked in-process (its help page, its enqueue API with a task's
 # registered defaults): the core test bundle does not link Hummingbird.
 .build/debug/kale-dashboard-checks || status=1
+# The core tests that need the kale-full binary (the read-only dashboard under its ACL role).
+swift build --product KalePackageTests || exit 1
+KALE_TEST_WITH_DASHBOARD=1 swift test --skip-build --no-parallel --filter 'ACLRoleTests/webDashboardServesEveryPageAsTheDashboardRole' || status=1
 # unittest, no pytest: one file of tests, each class with its own servers.
 .venv-test/bin/python -m unittest discover -s Tests/dashboard -p 'test_*.py' -v || status=1
 # Tracing through kale-full's OTLP exporter, read back by a real OTLP/HTTP receiver.
