@@ -57,13 +57,13 @@ extension QueueScenarios {
                 let prefix = freshPrefix()
                 let c = client(prefix)
                 let n = enqueues / 4
-                for (replicated, into) in [(false, 0), (true, 1)] {
+                for replicated in [false, true] {
                     let options = EnqueueOptions(queue: "bench", replication: replicated ? Replication(replicas: 1, timeout: .seconds(5)) : nil)
                     _ = try await c.enqueue(name: "kale.noop", args: Self.args, options: options)
                     let t0 = ContinuousClock.now
                     for _ in 0..<n { _ = try await c.enqueue(name: "kale.noop", args: Self.args, options: options) }
                     let rate = Double(n) / (ContinuousClock.now - t0).seconds
-                    if into == 0 { onePlain.append(rate) } else { oneReplicated.append(rate) }
+                    if replicated { oneReplicated.append(rate) } else { onePlain.append(rate) }
                 }
                 try await clean(prefix, c)
             }

@@ -6,27 +6,12 @@ import Testing
 
 /// WAIT and the resend rule of a Sentinel connection, against a real master and replica.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct ReplicaWaitTests {
-    /// A master and a replica that acknowledges writes.
-    static func pair() throws -> (master: RedisServer, replica: RedisServer) {
-        let master = try RedisServer(options: ["--repl-diskless-sync-delay", "0"])
-        let replica = try RedisServer(options: ["--replicaof", "127.0.0.1", "\(master.port)"])
-        let probe = RedisConnection(configuration: master.configuration(poolSize: 1))
-        let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline {
-            if (try? probe.execute([RedisCommand("SET", "sync", 1), RedisCommand("WAIT", 1, 100)]))?.last?.int == 1 {
-                return (master, replica)
-            }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        throw RedisError(.timeout, detail: "the replica did not come online")
-    }
-
     /// A WAIT behind a script the server did not hold answered before the script ran (after
     /// the reload). Redis 7.0 makes every WAIT wait for the master's whole offset, so there it
     /// happened to come out right; servers that track each client's own last write (7.2 and
     /// later) counted the replica for a write it never saw. The WAIT is now asked again.
     @Test func aWaitBehindAReloadedScriptCountsTheScriptsWrite() async throws {
-        let (master, replica) = try Self.pair()
+        let (master, replica) = try RedisServer.masterWithReplica()
         defer { master.kill(); replica.kill() }
         let script = RedisScript(name: "writes", source: "redis.call('INCR', KEYS[1]) return 1")
         let connection = RedisConnection(configuration: master.configuration(poolSize: 1))

@@ -7,22 +7,8 @@ import Testing
 /// Replicated enqueues against a real master and replica: WAIT after the write, on the same
 /// connection, and a clear error when the replica does not confirm in time.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct ReplicationTests {
-    private static func pair() throws -> (master: RedisServer, replica: RedisServer) {
-        let master = try RedisServer(options: ["--repl-diskless-sync-delay", "0"])
-        let replica = try RedisServer(options: ["--replicaof", "127.0.0.1", "\(master.port)"])
-        let deadline = ContinuousClock.now + .seconds(20)
-        let probe = RedisConnection(configuration: master.configuration(poolSize: 1))
-        // Online is not enough: until its first acknowledgement a replica counts for no WAIT.
-        while ContinuousClock.now < deadline {
-            let replies = try? probe.execute([RedisCommand("SET", "kale-test-sync", "1"), RedisCommand("WAIT", 1, 100)])
-            if replies?.last?.int == 1 { return (master, replica) }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        throw RedisError(.timeout, detail: "the replica did not come online")
-    }
-
     @Test func aReplicatedEnqueueReturnsOnlyOnceTheReplicaHoldsTheTask() async throws {
-        let (master, replica) = try Self.pair()
+        let (master, replica) = try RedisServer.masterWithReplica()
         defer { master.kill(); replica.kill() }
         let f = KaleFixture(server: master) { $0.replication = Replication(replicas: 1, timeout: .seconds(2)) }
         let ref = try await f.client.enqueue(name: "t", args: .null)
@@ -35,7 +21,7 @@ import Testing
     }
 
     @Test func anEnqueueNoReplicaConfirmsThrowsNotReplicatedAndASecondTryTellsWhenItIsSafe() async throws {
-        let (master, replica) = try Self.pair()
+        let (master, replica) = try RedisServer.masterWithReplica()
         defer { master.kill(); replica.kill() }
         let f = KaleFixture(server: master) { $0.replication = Replication(replicas: 1, timeout: .milliseconds(300)) }
         let options = EnqueueOptions(id: "must-survive")
@@ -70,7 +56,7 @@ import Testing
     }
 
     @Test func aBatchThatIsNotReplicatedNamesTheTasksItWrote() async throws {
-        let (master, replica) = try Self.pair()
+        let (master, replica) = try RedisServer.masterWithReplica()
         defer { master.kill(); replica.kill() }
         let f = KaleFixture(server: master)
         let error: KaleError? = try await replica.frozen {
