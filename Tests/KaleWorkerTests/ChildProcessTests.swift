@@ -18,7 +18,9 @@ import Testing
         defer { kill(sleeper, SIGKILL) }
         // It inherited stdin, stdout and stderr only, and stdin is not the task pipe.
         let inherited = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(sleeper)/fd")
-        #expect(Set(inherited) == ["0", "1", "2"], "the sleeper holds \(inherited.sorted())")
+        // What each descriptor is, so a leak names its source (a socket, a /proc file …).
+        let targets = inherited.sorted().map { "\($0) -> \((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(sleeper)/fd/\($0)")) ?? "?")" }
+        #expect(Set(inherited) == ["0", "1", "2"], "the sleeper holds \(targets)")
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(sleeper)/fd/0") == "/dev/null")
         // The child that started the sleeper now exits while the sleeper lives on with whatever
         // descriptors it inherited: the supervisor must still see the child's end.
