@@ -62,6 +62,10 @@ struct RedisBenchmarkTool {
         case .unix(let path): args = ["-s", path]
         case .sentinel:
             throw RedisError(.invalidURL, detail: "redis-benchmark needs the master's own address, not a Sentinel URL")
+        case .cluster(let nodes):
+            // redis-benchmark --cluster finds the other masters from this one.
+            guard let node = nodes.first else { throw RedisError(.invalidURL, detail: "a cluster URL without nodes") }
+            args = ["-h", node.host, "-p", "\(node.port)", "--cluster"]
         }
         if let password = url.password { args += ["-a", password] }
         if let user = url.user { args += ["--user", user] }

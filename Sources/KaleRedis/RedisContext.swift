@@ -43,6 +43,16 @@ final class RedisContext: @unchecked Sendable {
         case .sentinel(_, let master):
             // RedisConnection resolves a Sentinel URL to its master's address first.
             throw RedisError(.invalidURL, detail: "the master '\(master)' must be resolved through its sentinels before connecting")
+        case .cluster(let nodes):
+            // A context of its own on a cluster (a subscriber, a start-up check) talks to any
+            // node that answers; keyed commands go through the slot map (ClusterRouter).
+            var failure = RedisError(.invalidURL, detail: "a redis+cluster:// URL needs at least one node")
+            for node in nodes {
+                var direct = configuration
+                direct.url = url.clusterNode(node)
+                do { return try connect(direct, requireMaster: requireMaster) } catch let error as RedisError { failure = error }
+            }
+            throw failure
         }
         guard let pointer else { throw RedisError(.io, detail: "cannot allocate a hiredis context for \(endpoint)") }
         let context = RedisContext(raw: pointer, timeout: configuration.commandTimeout, endpoint: endpoint)

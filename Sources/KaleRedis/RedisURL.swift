@@ -5,7 +5,8 @@ import Foundation
 /// Accepts `redis://[user[:password]@]host[:port][/db]`, `unix:///path/to.sock[?db=N]`
 /// (`password` and `user` may also be given as query items on a unix URL) and
 /// `redis+sentinel://[user[:password]@]host:port[,host:port…]/MASTER[/db]` (see
-/// ``Endpoint/sentinel(nodes:master:)``). `rediss://` is
+/// ``Endpoint/sentinel(nodes:master:)``) and `redis+cluster://[user[:password]@]host:port[,host:port…]`
+/// (see ``Endpoint/cluster(nodes:)``). `rediss://` is
 /// refused: the hiredis 0.14 that Debian 12 ships has no TLS, so Kale would silently send
 /// cleartext. Run a TLS tunnel (see `deploy/tls-tunnel.md`) and point Kale at its local end.
 ///
@@ -19,6 +20,8 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         /// The URL's credentials and database are the master's; the sentinels' own are
         /// ``RedisURL/sentinelUser`` and ``RedisURL/sentinelPassword``.
         case sentinel(nodes: [HostPort], master: String)
+        /// A Redis Cluster, reached first through these seed nodes (docs/high-availability.md).
+        case cluster(nodes: [HostPort])
     }
 
     /// One TCP address.
@@ -69,7 +72,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             RedisError(.invalidURL, detail: "\(detail) in Redis URL '\(RedisURL.redact(text))'")
         }
         guard let schemeEnd = text.range(of: "://") else {
-            throw bad("missing scheme (expected redis://, redis+sentinel:// or unix://)")
+            throw bad("missing scheme (expected redis://, redis+sentinel://, redis+cluster:// or unix://)")
         }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
         var rest = String(text[schemeEnd.upperBound...])
@@ -77,7 +80,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         // hold '/', '?' or '@' unencoded, and cutting it there would both fail the parse and
         // echo a piece of the password in the error ("port 'hunter' is not a number").
         var credentials: Substring?
-        if scheme == "redis" || scheme == "redis+sentinel", let at = rest.lastIndex(of: "@") {
+        if scheme.hasPrefix("redis"), let at = rest.lastIndex(of: "@") {
             credentials = Substring(rest[..<at])
             rest = String(rest[rest.index(after: at)...])
         }
@@ -98,10 +101,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
                     + "(see deploy/tls-tunnel.md)"
             )
         case "redis+cluster":
-            throw RedisError(
-                .invalidURL,
-                detail: "redis+cluster:// (Redis Cluster) is not supported yet: Kale's client does not follow a slot map. "
-                    + "Use one Redis or Sentinel (redis+sentinel://; see docs/high-availability.md)")
+            try self.init(cluster: rest, credentials: credentials, query: query, bad: bad)
         case "redis+sentinel":
             try self.init(sentinel: rest, credentials: credentials, query: query, bad: bad)
         case "unix":
@@ -130,7 +130,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             }
             self.init(endpoint: .tcp(host: host, port: port), user: user, password: password, database: database)
         default:
-            throw bad("unknown scheme '\(scheme)' (expected redis://, redis+sentinel:// or unix://)")
+            throw bad("unknown scheme '\(scheme)' (expected redis://, redis+sentinel://, redis+cluster:// or unix://)")
         }
     }
 
@@ -192,6 +192,8 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         case .sentinel(let nodes, let master):
             return "redis+sentinel://\(auth)\(nodes.map(\.description).joined(separator: ","))/\(master)/\(database)"
                 + sentinelQuery(password: sentinelPassword.map { _ in "***" })
+        case .cluster(let nodes):
+            return "redis+cluster://\(auth)\(nodes.map(\.description).joined(separator: ","))"
         case .unix(let path):
             var items: [String] = []
             if database != 0 { items.append("db=\(database)") }
@@ -216,6 +218,10 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
                 ?? user.map { "\(RedisURL.percentEncoded($0))@" } ?? ""
             return "redis+sentinel://\(auth)\(nodes.map(\.description).joined(separator: ","))/\(RedisURL.percentEncoded(master))/\(database)"
                 + sentinelQuery(password: sentinelPassword.map(RedisURL.percentEncoded))
+        case .cluster(let nodes):
+            let auth = password.map { "\(RedisURL.percentEncoded(user ?? "")):\(RedisURL.percentEncoded($0))@" }
+                ?? user.map { "\(RedisURL.percentEncoded($0))@" } ?? ""
+            return "redis+cluster://\(auth)\(nodes.map(\.description).joined(separator: ","))"
         case .unix(let path):
             var items = ["db=\(database)"]
             if let user { items.append("user=\(RedisURL.percentEncoded(user))") }

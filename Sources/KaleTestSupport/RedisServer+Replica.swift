@@ -1,5 +1,5 @@
 import Foundation
-public import KaleRedis
+import KaleRedis
 
 extension RedisServer {
     /// A master and one replica on free loopback ports, returned once the replica

@@ -44,7 +44,7 @@ struct CLI: Sendable {
         switch url.endpoint {
         case .tcp(let host, let port): return "redis://\(auth)\(host):\(port)/\(url.database)"
         case .unix(let path): return "unix://\(path)"
-        case .sentinel: return url.connectionString
+        case .sentinel, .cluster: return url.connectionString
         }
     }
 

@@ -48,6 +48,5 @@ import Testing
         #expect(reason("redis+sentinel://h1,,h2/m").contains("missing host"))
         #expect(reason("redis+sentinel://:hunter2@h1/m/x").contains("database 'x'"))
         #expect(reason("redis+sentinel://h1/m/1/2").contains("too many path segments"))
-        #expect(reason("redis+cluster://:hunter2@h1:7000,h2:7001").contains("Redis Cluster) is not supported yet"))
     }
 }
