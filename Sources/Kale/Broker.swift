@@ -29,8 +29,9 @@ public struct Broker: Sendable {
     /// watch mark), so turning history or events on adds no argument to any transition.
     public func observation(_ queue: String) -> String {
         keys.queuePrefix(queue) + (configuration.history ? "|1|" : "|0|") + String(configuration.eventStreamLength)
-            + (configuration.recordAllEvents || watch.isWatched(queue) ? "|a" : "|w")
+            + (configuration.recordAllEvents || watch.isWatched(queue) ? "|a" : "|w") + (cluster ? "c" : "")
     }
+    private var cluster: Bool { configuration.redis.url.isCluster }
     private var deadAgeMs: Int64 { configuration.deadSetMaxAge.milliseconds }
 
     // MARK: Producer side

@@ -9,6 +9,9 @@ import Synchronization
 public final class RedisClient: Sendable {
     public let configuration: RedisConfiguration
     private let connections: [ConnectionThread]
+    /// For a `redis+cluster://` URL: routes each command to its slot's master, with
+    /// ``RedisConfiguration/poolSize`` connections per node.
+    private let router: ClusterRouter?
     private let logger: Logger
     /// Requests in flight from this client, so a lone one may wait for its reply in place.
     private let inFlight = Atomic(0)
@@ -16,8 +19,15 @@ public final class RedisClient: Sendable {
     public init(configuration: RedisConfiguration, logger: Logger = Logger(label: "kale.redis")) {
         self.configuration = configuration
         self.logger = logger
-        connections = (0..<configuration.poolSize).map {
-            ConnectionThread(configuration: configuration, name: "kale-redis-\($0)", logger: logger)
+        if let map = ClusterMap.shared(for: configuration.url) {
+            router = ClusterRouter(configuration: configuration, map: map, connectionsPerNode: configuration.poolSize,
+                                   name: "kale-redis", logger: logger)
+            connections = []
+        } else {
+            router = nil
+            connections = (0..<configuration.poolSize).map {
+                ConnectionThread(configuration: configuration, name: "kale-redis-\($0)", logger: logger)
+            }
         }
     }
 
@@ -26,7 +36,7 @@ public final class RedisClient: Sendable {
         self.init(configuration: RedisConfiguration(url: url, poolSize: poolSize))
     }
 
-    deinit { for c in connections { c.close() } }
+    deinit { close() }
 
     /// Sends one command and returns its reply.
     ///
@@ -37,6 +47,7 @@ public final class RedisClient: Sendable {
     }
 
     private func execute(_ commands: [RedisCommand]) async throws -> [RedisReply] {
+        if let router { return try await router.execute(commands) }
         // Counted only when it can matter: with the default (no spin) every caller would
         // otherwise contend on one shared atomic for nothing.
         guard configuration.replySpin > .zero else { return try await pick().execute(commands) }
@@ -68,12 +79,37 @@ public final class RedisClient: Sendable {
     }
 
     /// A connection of its own, with its own thread, for blocking commands.
+    /// On a cluster it holds one connection per node its commands go to.
     public func dedicatedConnection(name: String) -> DedicatedConnection {
-        DedicatedConnection(ConnectionThread(configuration: configuration, name: name, logger: logger))
+        if let router {
+            return DedicatedConnection(.cluster(ClusterRouter(configuration: configuration, map: router.map, connectionsPerNode: 1,
+                                                              name: name, logger: logger)), user: configuration.url.user)
+        }
+        return DedicatedConnection(.single(ConnectionThread(configuration: configuration, name: name, logger: logger)),
+                                   user: configuration.url.user)
+    }
+
+    /// Every master of a cluster, or nil for one server: commands that act on a whole server
+    /// (SCAN, INFO, DBSIZE) must be sent to each, with ``send(_:to:)``.
+    public func clusterMasters() throws -> [RedisURL.HostPort]? {
+        try router.map { try $0.map.masters(configuration) }
+    }
+
+    /// Sends `command` to one node of a cluster (from ``clusterMasters()``), on a short-lived
+    /// connection: for whole-server commands, which are rare and never on a hot path.
+    public func send(_ command: RedisCommand, to node: RedisURL.HostPort) async throws -> RedisReply {
+        var direct = configuration
+        direct.url = configuration.url.clusterNode(node)
+        let thread = ConnectionThread(configuration: direct, name: "kale-redis-node", logger: logger)
+        defer { thread.close() }
+        return try await thread.execute([command])[0].throwingServerError(for: command, user: configuration.url.user)
     }
 
     /// Stops every connection thread once its queued requests are answered.
-    public func close() { for c in connections { c.close() } }
+    public func close() {
+        for c in connections { c.close() }
+        router?.close()
+    }
 
     private func pick() -> ConnectionThread {
         if connections.count == 1 { return connections[0] }
@@ -96,22 +132,39 @@ public final class RedisClient: Sendable {
 
 /// One connection with its own thread, for commands that block on the server.
 public final class DedicatedConnection: Sendable {
-    private let thread: ConnectionThread
+    enum Route: Sendable {
+        case single(ConnectionThread)
+        case cluster(ClusterRouter)
+    }
 
-    init(_ thread: ConnectionThread) { self.thread = thread }
+    private let route: Route
+    private let user: String?
 
-    deinit { thread.close() }
+    init(_ route: Route, user: String?) {
+        self.route = route
+        self.user = user
+    }
+
+    deinit { close() }
 
     /// Sends one command; server errors are thrown.
     @discardableResult
     public func send(_ command: RedisCommand) async throws -> RedisReply {
-        try await thread.execute([command])[0].throwingServerError(for: command, user: thread.user)
+        try await pipeline([command])[0].throwingServerError(for: command, user: user)
     }
 
     /// Sends commands as one pipeline; server errors come back as `.error` values.
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisReply] {
-        try await thread.execute(commands)
+        switch route {
+        case .single(let thread): return try await thread.execute(commands)
+        case .cluster(let router): return try await router.execute(commands)
+        }
     }
 
-    public func close() { thread.close() }
+    public func close() {
+        switch route {
+        case .single(let thread): thread.close()
+        case .cluster(let router): router.close()
+        }
+    }
 }

@@ -8,7 +8,11 @@ extension Worker {
     /// no work: an idle worker wakes within a round trip of an enqueue, with no polling.
     func fetchLoop() async {
         let blocking = redis.dedicatedConnection(name: "kale-fetch")
-        defer { blocking.close() }
+        let wakeups = startClusterWakeups()
+        defer {
+            blocking.close()
+            for listener in wakeups?.listeners ?? [] { listener.cancel() }
+        }
         var failures = 0
         // True when the fetch pipelined behind the last block found the only queue empty: a
         // fetch round now would find nothing, so block again at once. (The fetch deleted the
@@ -21,7 +25,9 @@ extension Worker {
                 let got = drained ? 0 : try await fetchRound(free: free)
                 failures = 0
                 drained = false
-                if got == 0 {
+                if got == 0, let wakeups {
+                    await wakeups.signal.wait(timeout: .seconds(1))
+                } else if got == 0 {
                     // nil: every queue is paused; look again (a resume) within the pause.
                     if let taken = try await awaitWork(on: blocking, free: free) {
                         drained = taken < free && configuration.queues.count == 1

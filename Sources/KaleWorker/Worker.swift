@@ -181,6 +181,12 @@ public final class Worker: Sendable {
     }
 
     private func runUntilStopped() async throws {
+        // kombu's keys have no hash tags: the bridge's move from Celery's list into the
+        // queue's intake would be a cross-slot command, refused on every message.
+        if kale.redis.url.isCluster, configuration.celery != nil {
+            throw KaleError(.invalidOptions, detail: "the Celery bridge needs one Redis or Sentinel, not a Redis Cluster "
+                + "(kombu's keys are not in the queue's slot; see docs/high-availability.md)")
+        }
         try await executor.start()
         logger.info("worker started", metadata: [
             "queues": "\(configuration.queues.map { "\($0.name)=\($0.weight)" }.joined(separator: ","))",

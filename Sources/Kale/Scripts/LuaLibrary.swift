@@ -2,7 +2,8 @@
 ///
 /// Every helper takes `C`, a table the script fills from its KEYS and ARGV:
 /// `C.tp` task-key prefix, `C.chan` done-channel prefix, `C.obs` the observation spec
-/// (``Broker/observation(_:)``: `<queue prefix>|<history 0/1>|<event stream length>`),
+/// (``Broker/observation(_:)``: `<queue prefix>|<history 0/1>|<event stream length>|<a/w>[c]`,
+/// `c` on a Redis Cluster),
 /// `C.dead` dead-set key, `C.deadMax` / `C.deadAge` dead-set caps, `C.ttl` default result
 /// TTL (ms), `C.now` the caller's time (ms). `C.ran` marks a transition that ends a run
 /// (succeed, fail): only those feed the run- and wait-time histograms; `C.lease` is that
@@ -89,8 +90,16 @@ enum LuaLibrary {
     -- result) is not sent whole: every subscriber's output buffer would hold a copy, and one
     -- over `client-output-buffer-limit pubsub` disconnects the shared subscriber of all waits.
     -- Its state alone is sent, and the waiter reads the record.
+    -- On a Redis Cluster the waiter may be subscribed on any node, and NUMSUB counts this
+    -- node's subscribers only: the state is always published (the cluster bus carries it to
+    -- every node), never the record, and the waiter reads the record.
     local function kale_publish(C, key, id)
       local channel = C.chan .. id
+      kale_spec(C)
+      if C.broadcast then
+        redis.call('PUBLISH', channel, redis.call('HGET', key, 'state'))
+        return
+      end
       if redis.call('PUBSUB', 'NUMSUB', channel)[2] == 0 then return end
       if redis.call('HSTRLEN', key, 'msg') + redis.call('HSTRLEN', key, 'result') > 65536 then
         redis.call('PUBLISH', channel, redis.call('HGET', key, 'state'))
@@ -264,8 +273,9 @@ enum LuaLibrary {
     -- stream this process writes (decision 0019).
     local function kale_spec(C)
       if C.stats then return end
-      local p, h, e, m = string.match(C.obs, '^(.*)|(%d)|(%d+)|(%a)$')
-      if not p then p, h, e, m = C.obs, '0', '0', 'w' end
+      local p, h, e, m, c = string.match(C.obs, '^(.*)|(%d)|(%d+)|([aw])(c?)$')
+      if not p then p, h, e, m, c = C.obs, '0', '0', 'w', '' end
+      C.broadcast = c == 'c'
       C.stats = p .. 'stats:'
       C.qp = p
       if h == '1' then C.hist = p .. 'history:' end
