@@ -30,7 +30,7 @@ struct QueueBench: AsyncParsableCommand {
     var only: [Group] = []
 
     enum Group: String, CaseIterable, ExpressibleByArgument {
-        case enqueue, e2e, latency, scaling, observability, limits, workflows, security
+        case enqueue, e2e, latency, scaling, observability, limits, workflows, security, cluster
     }
 
     func validate() throws {
@@ -55,6 +55,7 @@ struct QueueBench: AsyncParsableCommand {
         if groups.contains(.limits) { figures += try await scenarios.limits() }
         if groups.contains(.workflows) { figures += try await scenarios.workflows() }
         if groups.contains(.security) { figures += try await scenarios.security(replicaOf: server) }
+        if groups.contains(.cluster) { figures += try await scenarios.cluster() }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let title = "kale-bench queue: \(url), \(cores) cores, median of \(runs) runs; ratio = median of per-run ours / reference"
         try emit(figures, title: title, json: common.json)

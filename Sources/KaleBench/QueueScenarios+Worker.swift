@@ -100,12 +100,12 @@ extension QueueScenarios {
     }
 
     /// Time from the first start to the last finish among `ids`, from their records.
-    func span(_ client: KaleClient, ids: [String]) async throws -> Duration {
+    func span(_ client: KaleClient, ids: [String], queue: String = "bench") async throws -> Duration {
         var first = Int64.max, last = Int64.min
         for chunk in stride(from: 0, to: ids.count, by: 1000) {
             let part = ids[chunk..<min(chunk + 1000, ids.count)]
             let replies = try await client.redis.pipeline(part.map {
-                RedisCommand("HMGET", client.configuration.keys.task("bench", $0), "started_at", "finished_at", "state")
+                RedisCommand("HMGET", client.configuration.keys.task(queue, $0), "started_at", "finished_at", "state")
             })
             for r in replies {
                 let f = r.strings ?? []
@@ -120,12 +120,12 @@ extension QueueScenarios {
     }
 
     /// Waits until nothing of queue `bench` is pending or leased.
-    func waitDrained(_ client: KaleClient, timeout: Duration = .seconds(600)) async throws {
+    func waitDrained(_ client: KaleClient, queue: String = "bench", timeout: Duration = .seconds(600)) async throws {
         let keys = client.configuration.keys
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            let r = try await client.redis.pipeline(keys.pendingLists("bench").map { RedisCommand("LLEN", $0) }
-                + [RedisCommand("ZCARD", keys.active("bench")), RedisCommand("ZCARD", keys.scheduled("bench"))])
+            let r = try await client.redis.pipeline(keys.pendingLists(queue).map { RedisCommand("LLEN", $0) }
+                + [RedisCommand("ZCARD", keys.active(queue)), RedisCommand("ZCARD", keys.scheduled(queue))])
             if r.allSatisfy({ $0.int == 0 }) { return }
             try await Task.sleep(for: .milliseconds(20))
         }
