@@ -59,15 +59,6 @@ final class ClusterMap: Sendable {
         try owner(of: 0, configuration)
     }
 
-    /// Every master the map knows, for commands that must reach all of them (SCAN, INFO sums).
-    func masters(_ configuration: RedisConfiguration) throws -> [RedisURL.HostPort] {
-        if state.withLock({ !$0.filled || $0.stale }) { try refresh(configuration) }
-        return state.withLock { s in
-            var seen = Set<RedisURL.HostPort>()
-            return s.owners.compactMap { $0 }.filter { seen.insert($0).inserted }
-        }
-    }
-
     /// A `MOVED` reply: the slot has a new owner for good.
     func moved(_ slot: Int, to node: RedisURL.HostPort) {
         state.withLock { s in

@@ -103,7 +103,7 @@ final class ClusterRouter: Sendable {
                         again.append((unit, .node(node, asking: true)))
                     case .ask, .retryLater:
                         pause = true
-                        again.append((unit, target == .owner ? .owner : target))
+                        again.append((unit, target))
                     }
                 case .refused(let error):
                     // Nothing was sent: ask where the slot is now and send again.

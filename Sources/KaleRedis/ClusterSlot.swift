@@ -5,8 +5,7 @@ public enum ClusterSlot {
 
     /// The slot of `key`. Only the first `{…}` with something inside is a hash tag, so
     /// `kale:{images}:t:1` and `kale:{images}:pending:1` share one slot.
-    public static func of(_ key: some Collection<UInt8>) -> Int {
-        let bytes = Array(key)
+    public static func of(_ bytes: [UInt8]) -> Int {
         if let open = bytes.firstIndex(of: UInt8(ascii: "{")),
            let close = bytes[(open + 1)...].firstIndex(of: UInt8(ascii: "}")), close > open + 1 {
             return Int(crc16(bytes[(open + 1)..<close]) & 0x3FFF)
@@ -14,7 +13,7 @@ public enum ClusterSlot {
         return Int(crc16(bytes[...]) & 0x3FFF)
     }
 
-    public static func of(_ key: String) -> Int { of(key.utf8) }
+    public static func of(_ key: String) -> Int { of(Array(key.utf8)) }
 
     /// The slot a command must run in, from its first key; nil for a command without keys
     /// (WAIT, MULTI, EXEC, PING …), which goes wherever its neighbours go.

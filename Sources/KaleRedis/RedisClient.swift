@@ -89,22 +89,6 @@ public final class RedisClient: Sendable {
                                    user: configuration.url.user)
     }
 
-    /// Every master of a cluster, or nil for one server: commands that act on a whole server
-    /// (SCAN, INFO, DBSIZE) must be sent to each, with ``send(_:to:)``.
-    public func clusterMasters() throws -> [RedisURL.HostPort]? {
-        try router.map { try $0.map.masters(configuration) }
-    }
-
-    /// Sends `command` to one node of a cluster (from ``clusterMasters()``), on a short-lived
-    /// connection: for whole-server commands, which are rare and never on a hot path.
-    public func send(_ command: RedisCommand, to node: RedisURL.HostPort) async throws -> RedisReply {
-        var direct = configuration
-        direct.url = configuration.url.clusterNode(node)
-        let thread = ConnectionThread(configuration: direct, name: "kale-redis-node", logger: logger)
-        defer { thread.close() }
-        return try await thread.execute([command])[0].throwingServerError(for: command, user: configuration.url.user)
-    }
-
     /// Stops every connection thread once its queued requests are answered.
     public func close() {
         for c in connections { c.close() }
