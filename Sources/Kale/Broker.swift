@@ -32,6 +32,9 @@ public struct Broker: Sendable {
             + (configuration.recordAllEvents || watch.isWatched(queue) ? "|a" : "|w") + (cluster ? "c" : "")
     }
     private var cluster: Bool { configuration.redis.url.isCluster }
+    /// What the scripts put before a task id to name its done channel: on a cluster a shard
+    /// channel in the queue's slot (they SPUBLISH there), else the classic channel.
+    func donePrefix(_ queue: String) -> String { cluster ? keys.shardDoneChannel(queue, "") : keys.doneChannel("") }
     private var deadAgeMs: Int64 { configuration.deadSetMaxAge.milliseconds }
 
     // MARK: Producer side
@@ -112,7 +115,7 @@ public struct Broker: Sendable {
         let reply = try await redis.run(
             Scripts.cancel,
             keys: [keys.task(queue, id), keys.scheduled(queue)] + keys.pendingLists(queue),
-            arguments: [id, Broker.now(), keys.doneChannel(""), observation(queue), ttlMs, keys.cancelChannel])
+            arguments: [id, Broker.now(), donePrefix(queue), observation(queue), ttlMs, keys.cancelChannel])
         return reply.string ?? "missing"
     }
 
@@ -134,7 +137,7 @@ public struct Broker: Sendable {
                                                keys.control(queue), keys.scheduled(queue)],
             arguments: [
                 now, leaseDeadline, worker, count, configuration.maxMessageSize, keys.taskPrefix(queue),
-                keys.doneChannel(""), observation(queue), configuration.deadSetMaxSize, deadAgeMs, ttlMs, lease,
+                donePrefix(queue), observation(queue), configuration.deadSetMaxSize, deadAgeMs, ttlMs, lease,
             ])
     }
 
@@ -172,7 +175,7 @@ public struct Broker: Sendable {
     public func succeedCommand(_ task: LeasedTask, worker: String, result: [UInt8], startedAt: Int64, now: Int64,
                                thenStart next: LeasedTask? = nil, forward: [Forward] = []) -> RedisCommand {
         var scriptKeys = [keys.task(task.queue, task.id), keys.active(task.queue)]
-        var arguments: [any RedisArgument] = [task.id, worker, task.lease, now, result, ttlMs, keys.doneChannel(""),
+        var arguments: [any RedisArgument] = [task.id, worker, task.lease, now, result, ttlMs, donePrefix(task.queue),
                                               observation(task.queue), task.attempt, startedAt]
         fold(next, of: task, into: &scriptKeys, &arguments)
         Self.append(forward, to: &arguments, at: 14)
@@ -220,7 +223,7 @@ public struct Broker: Sendable {
         var scriptKeys = [keys.task(q, task.id), keys.active(q), keys.scheduled(q), keys.dead(q)]
         var arguments: [any RedisArgument] = [
             task.id, worker, task.lease, now, error, retryAt ?? -1, cancelled ? "cancel" : "fail", ttlMs,
-            configuration.deadSetMaxSize, deadAgeMs, keys.taskPrefix(q), keys.doneChannel(""), observation(q),
+            configuration.deadSetMaxSize, deadAgeMs, keys.taskPrefix(q), donePrefix(q), observation(q),
             startedAt == nil ? 0 : task.attempt, startedAt ?? 0,
         ]
         fold(next, of: task, into: &scriptKeys, &arguments)
@@ -234,7 +237,7 @@ public struct Broker: Sendable {
         let q = task.queue
         return Scripts.requeue.command(
             keys: [keys.task(q, task.id), keys.active(q)] + keys.pendingLists(q) + [keys.notify(q)],
-            arguments: [task.id, worker, task.lease, task.attempt - 1, now, keys.doneChannel(""), observation(q), ttlMs])
+            arguments: [task.id, worker, task.lease, task.attempt - 1, now, donePrefix(q), observation(q), ttlMs])
     }
 
     /// The command recording progress of a running task (a JSON object with `fraction` and
@@ -272,7 +275,7 @@ public struct Broker: Sendable {
         let reply = try await redis.run(
             Scripts.reap,
             keys: [keys.active(queue)] + keys.pendingLists(queue) + [keys.notify(queue), keys.dead(queue)],
-            arguments: [Broker.now(), limit, keys.taskPrefix(queue), keys.doneChannel(""), observation(queue),
+            arguments: [Broker.now(), limit, keys.taskPrefix(queue), donePrefix(queue), observation(queue),
                         configuration.deadSetMaxSize, deadAgeMs, ttlMs])
         let a = reply.array ?? []
         func int(_ i: Int) -> Int { a.count > i ? a[i].int ?? 0 : 0 }
@@ -288,7 +291,7 @@ public struct Broker: Sendable {
         Scripts.celeryIntake.command(
             keys: [intake] + keys.pendingLists(queue) + [keys.scheduled(queue), keys.notify(queue), keys.dead(queue)]
                 + buckets.map(\.list),
-            arguments: [now, limit, keys.taskPrefix(queue), keys.doneChannel(""), observation(queue),
+            arguments: [now, limit, keys.taskPrefix(queue), donePrefix(queue), observation(queue),
                         configuration.deadSetMaxSize, deadAgeMs, ttlMs, resultKeyPrefix, resultExpires,
                         configuration.maxMessageSize, maxRetries] + buckets.map { $0.step as any RedisArgument })
     }
@@ -319,7 +322,7 @@ public struct Broker: Sendable {
         let reply = try await redis.run(
             Scripts.promote,
             keys: [keys.scheduled(queue)] + keys.pendingLists(queue) + [keys.notify(queue)],
-            arguments: [Broker.now(), limit, keys.taskPrefix(queue), keys.doneChannel(""), observation(queue), ttlMs])
+            arguments: [Broker.now(), limit, keys.taskPrefix(queue), donePrefix(queue), observation(queue), ttlMs])
         let a = reply.array ?? []
         let next = a.count > 1 ? a[1].int ?? -1 : -1
         return (a.first?.int ?? 0, next < 0 ? nil : Int64(next))

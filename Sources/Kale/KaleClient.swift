@@ -264,7 +264,9 @@ public final class KaleClient: Sendable {
             throw KaleError(.notFound, detail: "no task with this id (never enqueued, or its result expired)", taskID: id)
         }
         let broker = self.broker
-        let info = try await waiter().wait(channel: keys.doneChannel(id), until: deadline) { payload, first async throws -> TaskInfo? in
+        let sharded = configuration.redis.url.isCluster
+        let channel = sharded ? keys.shardDoneChannel(q, id) : keys.doneChannel(id)
+        let info = try await waiter().wait(channel: channel, sharded: sharded, until: deadline) { payload, first async throws -> TaskInfo? in
             // The message of a task that ended is its record: no read needed. Anything else
             // (an older worker's bare state, a reconnect) means read the record.
             if let payload, let info = TaskInfo(id: id, queue: q, published: payload), info.state.isTerminal { return info }

@@ -113,6 +113,9 @@ public struct Keys: Sendable, Hashable {
 
     /// Channel on which a task's end is announced (payload: its state).
     public func doneChannel(_ id: String) -> String { "\(prefix):done:\(id)" }
+    /// The same on a Redis Cluster: a shard channel (`SPUBLISH`) in the queue's slot, so the
+    /// script that ends the task publishes on its own node and only that shard carries it.
+    public func shardDoneChannel(_ queue: String, _ id: String) -> String { queuePrefix(queue) + "done:" + id }
     /// Channel on which cancel requests for running tasks are announced (payload: task id).
     public var cancelChannel: String { "\(prefix):cancel" }
 

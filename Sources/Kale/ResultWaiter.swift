@@ -10,6 +10,11 @@ import Synchronization
 ///
 /// A wait ends by its deadline whatever Redis does (docs/decisions/0015): the subscription
 /// and every read run inside ``within(_:_:)``.
+///
+/// On a Redis Cluster a task's done channel is a shard channel in its queue's slot
+/// (``Keys/shardDoneChannel(_:_:)``), held by a ``ShardedSubscriber`` on that slot's master;
+/// other channels (a workflow's, Celery's) stay classic. Each kind of subscriber is made on
+/// its first wait.
 final class ResultWaiter: Sendable {
     private struct Slot {
         var fired = false
@@ -30,23 +35,63 @@ final class ResultWaiter: Sendable {
         let state = Mutex(State())
     }
 
-    private let box = Box()
-    private let subscriber: RedisSubscriber
-
-    init(configuration: RedisConfiguration) {
-        let box = self.box
-        // After a reconnect, messages sent while down are lost: wake every waiter so it
-        // re-reads its task's state. The subscriber calls this only once the channels are
-        // live again, so nothing published after that re-read can be missed.
-        subscriber = RedisSubscriber(
-            configuration: configuration,
-            onResubscribe: { ResultWaiter.fireAll(box) },
-            onMessage: { channel, payload in ResultWaiter.fire(box, channel: channel, payload: payload) })
+    private struct Subscribers {
+        var classic: RedisSubscriber?
+        var sharded: ShardedSubscriber?
+        var closed = false
     }
 
-    deinit { subscriber.shutdown() }
+    private let box = Box()
+    private let configuration: RedisConfiguration
+    private let subscribers = Mutex(Subscribers())
 
-    func shutdown() { subscriber.shutdown() }
+    init(configuration: RedisConfiguration) { self.configuration = configuration }
+
+    deinit { shutdown() }
+
+    func shutdown() {
+        let s = subscribers.withLock { s in
+            s.closed = true
+            return s
+        }
+        s.classic?.shutdown()
+        s.sharded?.shutdown()
+    }
+
+    /// The classic subscriber, made on first use.
+    private func classicSubscriber() throws -> RedisSubscriber {
+        let box = self.box
+        return try subscribers.withLock { s in
+            if s.closed { throw RedisError(.closed, detail: "the subscriber is closed") }
+            if let c = s.classic { return c }
+            // After a reconnect, messages sent while down are lost: wake every waiter so it
+            // re-reads its task's state. The subscriber calls this only once the channels are
+            // live again, so nothing published after that re-read can be missed.
+            let made = RedisSubscriber(
+                configuration: configuration,
+                onResubscribe: { ResultWaiter.fireAll(box) },
+                onMessage: { channel, payload in ResultWaiter.fire(box, channel: channel, payload: payload) })
+            s.classic = made
+            return made
+        }
+    }
+
+    /// The shard-channel subscriber, made on first use.
+    private func shardedSubscriber() throws -> ShardedSubscriber {
+        let box = self.box
+        return try subscribers.withLock { s in
+            if s.closed { throw RedisError(.closed, detail: "the subscriber is closed") }
+            if let c = s.sharded { return c }
+            // A channel placed again on another master missed what was sent in between: its
+            // waiters re-read, as after a reconnect.
+            let made = ShardedSubscriber(
+                configuration: configuration,
+                onResubscribe: { channel in ResultWaiter.fire(box, channel: channel, payload: nil) },
+                onMessage: { channel, payload in ResultWaiter.fire(box, channel: channel, payload: payload) })
+            s.sharded = made
+            return made
+        }
+    }
 
     /// Waits until `check` returns a value, calling it once subscribed (with nil, and `first`
     /// true) and again whenever the channel fires (with the message, or nil after a reconnect).
@@ -54,11 +99,13 @@ final class ResultWaiter: Sendable {
     /// - Returns: the final value of `check`, or nil when `deadline` passed first, even if
     ///   the subscription or a `check` was still waiting for Redis.
     /// - Throws: what `check` throws; ``RedisError`` when Redis refuses the subscription.
+    ///
+    /// - Parameter sharded: `channel` is a shard channel (`SSUBSCRIBE`, Redis Cluster only).
     func wait<T: Sendable>(
-        channel: String, until deadline: ContinuousClock.Instant,
+        channel: String, sharded: Bool = false, until deadline: ContinuousClock.Instant,
         check: @escaping @Sendable (_ payload: [UInt8]?, _ first: Bool) async throws -> T?
     ) async throws -> T? {
-        try await Self.within(deadline) { [self] in try await self.waitUnbounded(channel: channel, check: check) }
+        try await Self.within(deadline) { [self] in try await self.waitUnbounded(channel: channel, sharded: sharded, check: check) }
     }
 
     /// Runs `operation` and returns its value, or nil once `deadline` has passed.
@@ -94,14 +141,26 @@ final class ResultWaiter: Sendable {
 
     /// The wait itself, with no deadline: ``within(_:_:)`` ends it by cancellation.
     private func waitUnbounded<T: Sendable>(
-        channel: String, check: @Sendable ([UInt8]?, Bool) async throws -> T?
+        channel: String, sharded: Bool, check: @Sendable ([UInt8]?, Bool) async throws -> T?
     ) async throws -> T {
         // Registered before subscribing, so a message that arrives between the confirmation
         // and the first check is kept for the next round instead of lost.
         let token = register(channel)
         defer { unregister(token, channel) }
+        if sharded {
+            let subscriber = try shardedSubscriber()
+            try await subscriber.subscribe(channel)
+            defer { subscriber.unsubscribe(channel) }
+            return try await loop(token, check)
+        }
+        let subscriber = try classicSubscriber()
         try await subscriber.subscribe(channel)
         defer { subscriber.unsubscribe(channel) }
+        return try await loop(token, check)
+    }
+
+    /// Checks, then sleeps until the channel fires, until `check` has a value.
+    private func loop<T: Sendable>(_ token: UInt64, _ check: @Sendable ([UInt8]?, Bool) async throws -> T?) async throws -> T {
         var payload: [UInt8]?
         var first = true
         while true {

@@ -13,6 +13,9 @@ import Synchronization
 /// Messages published while the connection was down are lost (that is pub/sub), so after a
 /// reconnect every channel is subscribed again and, once the server has confirmed all of them,
 /// `onResubscribe` runs: the owner must re-check whatever state it was waiting for.
+///
+/// On one node of a Redis Cluster it can instead hold shard channels (`SSUBSCRIBE`), for a
+/// ``ShardedSubscriber``: see ``Shard``.
 public final class RedisSubscriber: Sendable {
     /// Called on the subscriber's thread for each message: channel and payload.
     public typealias MessageHandler = @Sendable (String, [UInt8]) -> Void
@@ -75,7 +78,20 @@ public final class RedisSubscriber: Sendable {
         }
     }
 
+    /// What a shard-channel subscriber does when its node stops serving its channels. It
+    /// never reconnects by itself: after a failover the node's slots live on another node, so
+    /// the owner decides where each channel goes next.
+    struct Shard: Sendable {
+        /// The server dropped the channel (its slot moved to another node, Redis 7 sends
+        /// `sunsubscribe`); the subscriber has forgotten it, with all its references.
+        let onEvicted: @Sendable (String) -> Void
+        /// The connection failed or could not be made: the subscriber has closed, and these
+        /// channels (those it had confirmed) are no longer served.
+        let onLost: @Sendable ([String]) -> Void
+    }
+
     private let state = Mutex(State())
+    private let shard: Shard?
     private let nextID = Atomic<UInt64>(0)
     private let wakeFD: Int32
     private let configuration: RedisConfiguration
@@ -84,12 +100,21 @@ public final class RedisSubscriber: Sendable {
     private let logger: Logger
     private static let lazyUnsubscribeLimit = 256
 
-    public init(
+    public convenience init(
         configuration: RedisConfiguration,
         logger: Logger = Logger(label: "kale.redis.pubsub"),
         onResubscribe: @escaping @Sendable () -> Void = {},
         onMessage: @escaping MessageHandler
     ) {
+        self.init(configuration: configuration, logger: logger, shard: nil, onResubscribe: onResubscribe, onMessage: onMessage)
+    }
+
+    /// A subscriber of shard channels on the single node `configuration` names.
+    init(
+        configuration: RedisConfiguration, logger: Logger, shard: Shard?,
+        onResubscribe: @escaping @Sendable () -> Void, onMessage: @escaping MessageHandler
+    ) {
+        self.shard = shard
         self.configuration = configuration
         self.onMessage = onMessage
         self.onResubscribe = onResubscribe
@@ -97,7 +122,7 @@ public final class RedisSubscriber: Sendable {
         wakeFD = kale_eventfd()
         precondition(wakeFD >= 0, "eventfd failed: \(String(cString: strerror(errno)))")
         let thread = Thread { [self] in self.run() }
-        thread.name = "kale-redis-pubsub"
+        thread.name = shard == nil ? "kale-redis-pubsub" : "kale-redis-spubsub"
         thread.start()
     }
 
@@ -174,6 +199,9 @@ public final class RedisSubscriber: Sendable {
         if send { wake() }
     }
 
+    /// Whether the subscriber has stopped (shut down, or a shard subscriber whose node was lost).
+    var isClosed: Bool { state.withLock { $0.closed } }
+
     /// Stops the thread; pending subscriptions fail with `.closed`.
     public func shutdown() {
         state.withLock { $0.closed = true }
@@ -187,6 +215,9 @@ public final class RedisSubscriber: Sendable {
         for w in c.waiters.values { w.resume(throwing: CancellationError()) }
         if c.confirmed || c.requested { s.outbox.append(.unsubscribe(channel)) }
     }
+
+    private var subscribeVerb: String { shard == nil ? "SUBSCRIBE" : "SSUBSCRIBE" }
+    private var unsubscribeVerb: String { shard == nil ? "UNSUBSCRIBE" : "SUNSUBSCRIBE" }
 
     private func wake() {
         var one: UInt64 = 1
@@ -211,7 +242,7 @@ public final class RedisSubscriber: Sendable {
                         return s.channels.map { ($0.key, $0.value.generation) }
                     }
                     for (channel, generation) in channels {
-                        try fresh.append(RedisCommand("SUBSCRIBE", channel))
+                        try fresh.append(RedisCommand(subscribeVerb, channel))
                         sent.append(.subscribe(channel, generation: generation))
                     }
                     try fresh.flush()
@@ -229,6 +260,22 @@ public final class RedisSubscriber: Sendable {
                 }
                 try pump(context!, &sent)
             } catch let error as RedisError {
+                if let shard {
+                    // A shard subscriber does not come back by itself: its owner moves the
+                    // channels to whichever node serves their slots now.
+                    let (held, waiters) = state.withLock { s -> ([String], [CheckedContinuation<Void, any Error>]) in
+                        s.closed = true
+                        let held = s.channels.filter { $0.value.confirmed }.map(\.key)
+                        let waiters = s.channels.values.flatMap { $0.waiters.values }
+                        s.channels.removeAll()
+                        return (held, waiters)
+                    }
+                    logger.debug("shard pub/sub connection lost", metadata: ["error": "\(error)"])
+                    connection.drop(RedisError(.io, detail: error.detail))
+                    for w in waiters { w.resume(throwing: error) }
+                    shard.onLost(held)
+                    return
+                }
                 if context != nil {
                     logger.warning("pub/sub connection lost", metadata: ["error": "\(error)"])
                 } else if !error.isConnectionFailure {
@@ -267,8 +314,8 @@ public final class RedisSubscriber: Sendable {
         if !outbox.isEmpty {
             for op in outbox {
                 switch op {
-                case .subscribe(let c, _): try context.append(RedisCommand("SUBSCRIBE", c))
-                case .unsubscribe(let c): try context.append(RedisCommand("UNSUBSCRIBE", c))
+                case .subscribe(let c, _): try context.append(RedisCommand(subscribeVerb, c))
+                case .unsubscribe(let c): try context.append(RedisCommand(unsubscribeVerb, c))
                 case .resubscribed: continue
                 }
                 sent.append(op)
@@ -311,14 +358,19 @@ public final class RedisSubscriber: Sendable {
         }
         guard let items = reply.array, items.count >= 3, let kind = items[0].string, let channel = items[1].string else { return }
         switch kind {
-        case "message":
+        case "message", "smessage":
             onMessage(channel, items[2].bytes ?? [])
-        case "subscribe", "unsubscribe":
+        case "sunsubscribe" where !Self.answers(sent.first, unsubscribing: channel):
+            // Not the answer to a command of ours: the server let go of the channel because
+            // its slot left this node. Commands in flight still get their own answers.
+            evict(channel)
+        case "subscribe", "unsubscribe", "ssubscribe", "sunsubscribe":
             let op = sent.first
             sent.removeFirst()
             switch op {
-            case .subscribe(channel, let generation)? where kind == "subscribe": confirm(channel, generation)
-            case .unsubscribe(channel)? where kind == "unsubscribe": break
+            case .subscribe(channel, let generation)? where kind.hasSuffix("subscribe") && !kind.hasSuffix("unsubscribe"):
+                confirm(channel, generation)
+            case .unsubscribe(channel)? where kind.hasSuffix("unsubscribe"): break
             default:
                 // Replies no longer line up with what was sent: nothing said about a channel
                 // can be trusted, so start over on a fresh connection.
@@ -328,6 +380,20 @@ public final class RedisSubscriber: Sendable {
         default:
             break
         }
+    }
+
+    private static func answers(_ op: Operation?, unsubscribing channel: String) -> Bool {
+        if case .unsubscribe(channel)? = op { return true }
+        return false
+    }
+
+    /// Forgets a channel the server dropped, failing whoever still waited for it to be
+    /// confirmed (a `MOVED`-like error their owner retries), and tells the owner.
+    private func evict(_ channel: String) {
+        let waiters = state.withLock { s in s.channels.removeValue(forKey: channel).map { Array($0.waiters.values) } ?? [] }
+        let error = RedisError(.server, detail: "MOVED the slot of shard channel '\(channel)' left this node")
+        for w in waiters { w.resume(throwing: error) }
+        shard?.onEvicted(channel)
     }
 
     /// Runs `onResubscribe` once every re-subscription sent before it has been answered.
@@ -355,7 +421,10 @@ public final class RedisSubscriber: Sendable {
     /// that already hold the channel (a re-subscription refused after a reconnect) keep their
     /// reference, unconfirmed, until they let go; the next subscribe() asks again.
     private func refuse(_ channel: String, _ generation: UInt64, _ message: String) {
-        let error = Self.refusal(channel, message, user: configuration.url.user)
+        // A redirection or a cluster in the middle of a failover: the owner tries elsewhere
+        // or again, and needs the server's own words (RedisError.serverCode) to tell.
+        let redirected = shard != nil && ["MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN"].contains(message.prefix { $0 != " " })
+        let error = redirected ? RedisError(.server, detail: message) : Self.refusal(channel, message, user: configuration.url.user, verb: subscribeVerb)
         let (waiters, held) = state.withLock { s -> ([CheckedContinuation<Void, any Error>], Bool) in
             guard s.channels[channel]?.generation == generation else { return ([], false) }
             s.channels[channel]?.requested = false
@@ -369,10 +438,10 @@ public final class RedisSubscriber: Sendable {
 
     /// The error for a refused SUBSCRIBE, on one line, naming the ACL rule to add when that is
     /// the cause: an operator reading a log should not need to know what NOPERM means.
-    static func refusal(_ channel: String, _ message: String, user: String?) -> RedisError {
+    static func refusal(_ channel: String, _ message: String, user: String?, verb: String = "SUBSCRIBE") -> RedisError {
         let who = user.map { "the Redis user '\($0)'" } ?? "the Redis default user"
         guard message.hasPrefix("NOPERM") else {
-            return RedisError(.server, detail: "SUBSCRIBE \(channel) refused: \(message)")
+            return RedisError(.server, detail: "\(verb) \(channel) refused: \(message)")
         }
         if message.contains("channel") {
             // The channel's first segment is its owner's prefix (kale:done:<id> -> kale:*).
@@ -384,6 +453,7 @@ public final class RedisSubscriber: Sendable {
             )
         }
         return RedisError(
-            .permission, detail: "\(who) may not run SUBSCRIBE: add `+subscribe +unsubscribe` (or `+@pubsub`) to its ACL (\(message))")
+            .permission,
+            detail: "\(who) may not run \(verb): add `+\(verb.lowercased()) +\(verb == "SUBSCRIBE" ? "unsubscribe" : "sunsubscribe")` (or `+@pubsub`) to its ACL (\(message))")
     }
 }

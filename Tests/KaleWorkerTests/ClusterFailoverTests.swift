@@ -58,6 +58,36 @@ import Testing
                 try await group.waitForAll()
             }
         }
+        // Producers that await some of the busiest queue's tasks all through the run: their
+        // shard channels follow its slot through the migration, the reshard and the failover.
+        let awaited = ids.indices.filter { $0 % 40 == 0 }.map { ids[$0] }
+        let waitsRetried = Tally()
+        let waiters = Task {
+            try await withThrowingTaskGroup(of: [String].self) { group in
+                for lane in 0..<10 {
+                    group.addTask {
+                        var notSucceeded: [String] = []
+                        for id in stride(from: lane, to: awaited.count, by: 10).map({ awaited[$0] }) {
+                            while true {
+                                do {
+                                    let info = try await f.client.wait(for: id, queue: Self.queues[0], timeout: .seconds(120))
+                                    if info.state != .succeeded { notSucceeded.append("\(id): \(info.state)") }
+                                    break
+                                } catch let e as KaleError where e.code == .notFound {
+                                    try await Task.sleep(for: .milliseconds(20))  // not enqueued yet
+                                } catch is RedisError {
+                                    // Its read of the record met the failover: ask again.
+                                    waitsRetried.add()
+                                    try await Task.sleep(for: .milliseconds(50))
+                                }
+                            }
+                        }
+                        return notSucceeded
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+        }
         let busiest = try d.slot(of: f.keys.queuePrefix(Self.queues[0]))
         let source = try d.owner(ofSlot: busiest)
         let target = try d.masters().first { $0.port != source.port }!
@@ -87,6 +117,8 @@ import Testing
         try d.waitUntilSettled(timeout: .seconds(60))
 
         try await producers.value
+        let waitFailures = try await waiters.value
+        #expect(waitFailures.isEmpty, "every awaited task was seen to succeed: \(waitFailures.prefix(10))")
         var stillOpen: [String] = []
         for q in Self.queues {
             let refs = ids.indices.filter { queue($0) == q }.map { KaleClient.TaskRef(id: ids[$0], queue: q, created: true) }
@@ -107,7 +139,8 @@ import Testing
         print("""
             cluster: \(Self.tasks) tasks in 3 queues on 2 workers; slot \(busiest) migrated \(source.port) -> \(target.port) \
             with a worker kill -9'd; 200 slots resharded \(third.port) -> \(source.port); kill -9 of master \(target.port), \
-            \(promoted.port) promoted in \(failoverTook); \(resent.value) enqueues sent again; \(runs.count) tasks counted
+            \(promoted.port) promoted in \(failoverTook); \(resent.value) enqueues sent again; \(runs.count) tasks counted; \
+            \(awaited.count) awaited by shard channel, \(waitsRetried.value) waits asked again
             """)
         #expect(stillOpen.isEmpty, "every task succeeded; not: \(stillOpen)")
         for w in workers {

@@ -50,7 +50,10 @@ extension AccessRole {
             guard let command = Self.sample(name, key: key, channel: channel) else { continue }
             out.append(command)
         }
-        out += channels.map { RedisCommand("SUBSCRIBE", "\(keys.prefix):" + ($0.hasSuffix("*") ? $0.dropLast() + "acl-probe" : $0)) }
+        out += channels.map { pattern in
+            let name = (pattern.hasSuffix("*") ? pattern.dropLast() + "acl-probe" : pattern).replacing("{*}", with: "{\(queue)}")
+            return RedisCommand("SUBSCRIBE", "\(keys.prefix):" + name)
+        }
         return out
     }
 
@@ -68,6 +71,7 @@ extension AccessRole {
         "ping": [], "time": [], "role": [], "wait": ["0", "0"],
         "client|setname": ["kale-acl-probe"], "script|load": ["return 1"], "pubsub|numsub": ["C"],
         "publish": ["C", "x"], "subscribe": ["C"], "unsubscribe": ["C"],
+        "pubsub|shardnumsub": ["C"], "spublish": ["C", "x"], "ssubscribe": ["C"], "sunsubscribe": ["C"],
         "blpop": ["K", "1"], "del": ["K"], "exists": ["K"], "get": ["K"], "set": ["K", "1"], "setex": ["K", "1", "1"],
         "incr": ["K"], "mget": ["K"], "pexpire": ["K", "1"], "persist": ["K"], "pttl": ["K"],
         "hget": ["K", "f"], "hgetall": ["K"], "hmget": ["K", "f"], "hset": ["K", "f", "v"], "hsetnx": ["K", "f", "v"],

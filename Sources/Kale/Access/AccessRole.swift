@@ -53,7 +53,8 @@ public struct AccessRole: Sendable {
     static let replicationOnly: Set<String> = ["wait"]
 
     /// Enqueues tasks (one, a batch, with an id or a unique key, delayed), awaits their
-    /// results (SUBSCRIBE on `<prefix>:done:*`, then the record) and looks tasks up. It may
+    /// results (SUBSCRIBE on `<prefix>:done:*`, on a cluster SSUBSCRIBE on
+    /// `<prefix>:{<queue>}:done:*`, then the record) and looks tasks up. It may
     /// not lease, end, cancel, retry or delete a task, purge a queue, or touch a worker's,
     /// schedule's or limit's keys.
     public static let producer = AccessRole(
@@ -65,8 +66,9 @@ public struct AccessRole: Sendable {
             "multi", "exec", "hset", "lpush", "zadd", "hincrby", "pexpire", "xadd", "sadd", "smembers",
             // The barrier before a replicated enqueue's WAIT (`{q}:replicated`, a counter).
             "incr",
-            // Looking a task up (and, without its queue, finding it); awaiting its end.
-            "exists", "hgetall", "subscribe", "unsubscribe",
+            // Looking a task up (and, without its queue, finding it); awaiting its end (on a
+            // Redis Cluster by shard channel).
+            "exists", "hgetall", "subscribe", "unsubscribe", "ssubscribe", "sunsubscribe",
         ],
         scripts: [Scripts.enqueue],
         keys: [
@@ -74,7 +76,7 @@ public struct AccessRole: Sendable {
             KeyRule("{*}:unique:*"), KeyRule("{*}:history:*"), KeyRule("{*}:events"), KeyRule("{*}:events:watch", .read),
             KeyRule("{*}:replicated"), KeyRule("queues"),
         ],
-        channels: ["done:*"])
+        channels: ["done:*", "{*}:done:*"])
 
     /// Everything `kale worker` does: leases and their renewal, results, retries, the
     /// reaper, promotion of delayed tasks, limits, schedules (as leader or not), workflow
@@ -99,7 +101,7 @@ public struct AccessRole: Sendable {
             Scripts.enqueue, Scripts.workflowTake, Scripts.workflowJoin, Scripts.workflowEnd, Scripts.workflowTombstone,
         ],
         keys: [KeyRule("*")],
-        channels: ["done:*", "cancel"])
+        channels: ["done:*", "{*}:done:*", "cancel"])
 
     /// Reads everything under the prefix (`kale inspect`, `kale events`, `kale result`
     /// without `--wait`, `kale dead list`, `kale dashboard --read-only`) and writes one kind

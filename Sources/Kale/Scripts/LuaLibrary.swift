@@ -90,22 +90,26 @@ enum LuaLibrary {
     -- result) is not sent whole: every subscriber's output buffer would hold a copy, and one
     -- over `client-output-buffer-limit pubsub` disconnects the shared subscriber of all waits.
     -- Its state alone is sent, and the waiter reads the record.
-    -- On a Redis Cluster the waiter may be subscribed on any node, and NUMSUB counts this
-    -- node's subscribers only: the state is always published (the cluster bus carries it to
-    -- every node), never the record, and the waiter reads the record.
+    -- On a Redis Cluster (C.sharded) the channel is a shard channel in this script's slot:
+    -- its waiters subscribe on this node (ShardedSubscriber), so SHARDNUMSUB counts them all
+    -- and SPUBLISH reaches them without crossing the cluster bus.
     local function kale_publish(C, key, id)
       local channel = C.chan .. id
       kale_spec(C)
-      if C.broadcast then
-        redis.call('PUBLISH', channel, redis.call('HGET', key, 'state'))
-        return
+      local listeners
+      if C.sharded then
+        listeners = redis.call('PUBSUB', 'SHARDNUMSUB', channel)[2]
+      else
+        listeners = redis.call('PUBSUB', 'NUMSUB', channel)[2]
       end
-      if redis.call('PUBSUB', 'NUMSUB', channel)[2] == 0 then return end
+      if listeners == 0 then return end
+      local payload
       if redis.call('HSTRLEN', key, 'msg') + redis.call('HSTRLEN', key, 'result') > 65536 then
-        redis.call('PUBLISH', channel, redis.call('HGET', key, 'state'))
-        return
+        payload = redis.call('HGET', key, 'state')
+      else
+        payload = cjson.encode(redis.call('HGETALL', key))
       end
-      redis.call('PUBLISH', channel, cjson.encode(redis.call('HGETALL', key)))
+      if C.sharded then redis.call('SPUBLISH', channel, payload) else redis.call('PUBLISH', channel, payload) end
     end
 
     -- Ends a task for good (succeeded, cancelled, expired, failed): keep the record for its
@@ -275,7 +279,7 @@ enum LuaLibrary {
       if C.stats then return end
       local p, h, e, m, c = string.match(C.obs, '^(.*)|(%d)|(%d+)|([aw])(c?)$')
       if not p then p, h, e, m, c = C.obs, '0', '0', 'w', '' end
-      C.broadcast = c == 'c'
+      C.sharded = c == 'c'
       C.stats = p .. 'stats:'
       C.qp = p
       if h == '1' then C.hist = p .. 'history:' end
