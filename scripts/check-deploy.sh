@@ -6,6 +6,8 @@
 #   - redis.conf: a real redis-server starts with it and reports its settings,
 #   - deploy/sentinel/: a real master, replica and three sentinels run the committed configs,
 #     agree on the master, fail over when it is killed, and the liveness probe follows them,
+#   - deploy/cluster/: six real nodes from the committed configs joined by create-cluster.sh,
+#     a real worker and producer through a master's kill -9 (scripts/lib/check-deploy-cluster.sh),
 #   - the heartbeat liveness probe against a real worker, when examples/ is built.
 # Prints "N passed, N failed" and exits non-zero when a check failed.
 set -uo pipefail
@@ -351,25 +353,48 @@ redis_conf() {
 }
 check "redis.conf: a real redis-server runs it with AOF everysec and noeviction" redis_conf
 
+# --- real servers from the committed files --------------------------------------------------
+# The committed files with the container paths and names swapped for loopback ones; every
+# swap must match, so a changed file fails here rather than testing something else.
+swap() {  # swap FILE OLD NEW…: prints FILE with each OLD replaced by NEW
+    local text
+    text=$(cat "$1"); shift
+    while [ $# -gt 0 ]; do
+        [[ $text == *"$1"* ]] || { echo "'$1' not found" >&2; return 1; }
+        text=${text//"$1"/"$2"}; shift 2
+    done
+    printf '%s\n' "$text"
+}
+until_true() {  # until_true SECONDS WHAT COMMAND…: polls COMMAND every 0.2 s
+    local deadline=$((SECONDS + $1)) what=$2; shift 2
+    until "$@"; do
+        [ $SECONDS -lt $deadline ] || { echo "not within the deadline: $what"; return 1; }
+        sleep 0.2
+    done
+}
+# live_servers DIR STEPS: runs STEPS with servers under DIR (their pids in DIR/pids, their
+# logs in DIR/*/log, shown when a step failed), then stops them by pid.
+live_servers() {
+    local dir=$1 status
+    mkdir -p "$dir"
+    LIVE_DIR=$dir "$2"
+    status=$?
+    if [ $status -ne 0 ]; then
+        for log in "$dir"/*/log; do echo "--- ${log#"$dir"/}"; grep -v overcommit "$log" | tail -12; done
+    fi
+    stop_pids "$dir/pids"
+    return $status
+}
+
 # --- deploy/sentinel: real processes ------------------------------------------------------
 # A master, a replica and three sentinels as compose.yaml starts them (the node's own file,
 # then sentinel/redis.conf, which includes deploy/redis.conf and the example logins; the
 # sentinels from copies of sentinel.conf), on free loopback ports. They must agree on the
 # master with a quorum, hold a replicated write through the master's SIGKILL, fail over,
 # take the old master back as a replica, and the liveness probe must follow them.
-sentinel_live() {
-    SENTINEL_DIR=$WORK/sentinel
-    mkdir -p "$SENTINEL_DIR"
-    sentinel_steps
-    local status=$?
-    if [ $status -ne 0 ]; then
-        for log in "$SENTINEL_DIR"/*/log; do echo "--- ${log#"$SENTINEL_DIR"/}"; grep -v overcommit "$log" | tail -12; done
-    fi
-    stop_pids "$SENTINEL_DIR/pids"
-    return $status
-}
+sentinel_live() { live_servers "$WORK/sentinel" sentinel_steps; }
 sentinel_steps() {
-    local d=$SENTINEL_DIR src=deploy/sentinel
+    local d=$LIVE_DIR src=deploy/sentinel
     local ports
     ports=($(python3 -c '
 import socket
@@ -378,17 +403,6 @@ for s in socks: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])'))
     local p1=${ports[0]} p2=${ports[1]}
     for p in "${ports[@]}"; do [ "$p" != 6379 ] && [ "$p" != 26379 ] || { echo "picked a default port"; return 1; }; done
-    # The committed files with the container paths and names swapped for these; every swap
-    # must match, so a changed file fails here rather than testing something else.
-    swap() {  # swap FILE OLD NEW…: prints FILE with each OLD replaced by NEW
-        local text
-        text=$(cat "$1"); shift
-        while [ $# -gt 0 ]; do
-            [[ $text == *"$1"* ]] || { echo "'$1' not found" >&2; return 1; }
-            text=${text//"$1"/"$2"}; shift 2
-        done
-        printf '%s\n' "$text"
-    }
     mkdir -p "$d/secrets" "$d/etc"
     cp "$src"/secrets.example/* "$d/secrets/"
     swap "$src/secrets.example/redis-auth" /run/secrets/redis-users "$d/secrets/redis-users" >"$d/secrets/redis-auth" || return 1
@@ -426,13 +440,6 @@ print(*[s.getsockname()[1] for s in socks])'))
     done
     sentinel_cli() { REDISCLI_AUTH=$spass redis-cli -p "$1" --no-auth-warning --raw "${@:2}"; }
     kale_cli() { REDISCLI_AUTH=$kpass redis-cli -p "$1" --user kale --no-auth-warning --raw "${@:2}"; }
-    until_true() {  # until_true SECONDS WHAT COMMAND…: polls COMMAND every 0.2 s
-        local deadline=$((SECONDS + $1)) what=$2; shift 2
-        until "$@"; do
-            [ $SECONDS -lt $deadline ] || { echo "not within the deadline: $what"; return 1; }
-            sleep 0.2
-        done
-    }
     named() {  # named PORT: every sentinel names 127.0.0.1:PORT as the master
         local sp
         for sp in "${sentinel_ports[@]}"; do
@@ -500,6 +507,11 @@ print(*[s.getsockname()[1] for s in socks])'))
     until_true 30 "the sentinels agree again with the old master as a replica" agreed "$p2" || return 1
 }
 check "sentinel: real master, replica, 3 sentinels agree, hold a replicated write through a failover; the probe follows" sentinel_live
+
+# --- deploy/cluster and k8s/redis-cluster.yaml --------------------------------------------
+source scripts/lib/check-deploy-cluster.sh
+check "cluster: compose (6 nodes, create-cluster, workers on redis+cluster://) and k8s manifests agree, no login in them" cluster_files
+check "cluster: 6 real nodes from the committed files, kale worker and enqueue --wait ride a kill -9 of a master; the probe follows" cluster_live
 
 # --- the liveness probe, against a real worker --------------------------------------------
 probe() {
