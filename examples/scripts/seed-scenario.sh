@@ -71,8 +71,11 @@ HTTP_PORT=$(free_port)
 "$BIN/ReportService" --redis "$REDIS_URL" --port "$HTTP_PORT" --log-level warning 2>"$WORK/service.log" &
 PIDS+=($!)
 wait_for 30 curl -sf "http://127.0.0.1:$HTTP_PORT/health"
-# The worker is ready once its heartbeat has registered it.
-wait_for 30 test "$(redis-cli -p "$REDIS_PORT" zcard kale:workers)" -ge 1
+# The worker is ready once its heartbeat has registered it. The count is read anew on each
+# try: given as `test "$(…)" -ge 1`, it was read once, before the worker had registered,
+# and the wait could only time out.
+workers_registered() { [ "$(redis-cli -p "$REDIS_PORT" zcard kale:workers)" -ge 1 ]; }
+wait_for 30 workers_registered
 
 # The CPU comes from the cpu_ms knob, so the request itself stays small (title, three
 # paragraphs, a chart and a table of SEED_ROWS rows: about 1.7 KB with 12).
