@@ -68,7 +68,7 @@ extension AccessRole {
 
     /// Arguments after the command's name: `K` is the probe's key, `C` its channel.
     static let sampleArguments: [String: [String]] = [
-        "ping": [], "time": [], "role": [], "wait": ["0", "0"],
+        "ping": [], "time": [], "role": [], "wait": ["0", "0"], "cluster|slots": [], "asking": [],
         "client|setname": ["kale-acl-probe"], "script|load": ["return 1"], "pubsub|numsub": ["C"],
         "publish": ["C", "x"], "subscribe": ["C"], "unsubscribe": ["C"],
         "pubsub|shardnumsub": ["C"], "spublish": ["C", "x"], "ssubscribe": ["C"], "sunsubscribe": ["C"],

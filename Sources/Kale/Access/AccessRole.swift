@@ -38,8 +38,9 @@ public struct AccessRole: Sendable {
     public var defaultUser: String { "kale-\(name)" }
     /// Commands the process sends itself, as ACL names (`hset`, `client|setname`). Always
     /// `ping` (the first thing every command sends), `client|setname` (sent on connecting),
-    /// `role` (sent on connecting through Sentinel) and, for writers, `wait` (replicated
-    /// writes, `KALE_REPLICAS`).
+    /// `role` (sent on connecting through Sentinel), `cluster|slots` and `asking` (the slot
+    /// map and a migrating slot's redirection, on a Redis Cluster) and, for writers, `wait`
+    /// (replicated writes, `KALE_REPLICAS`).
     let commands: [String]
     /// The scripts the process runs by EVALSHA.
     let scripts: [RedisScript]
@@ -61,7 +62,7 @@ public struct AccessRole: Sendable {
         name: "producer",
         summary: "enqueue tasks, await their results, look them up; never lease, end or delete one",
         commands: [
-            "ping", "client|setname", "role", "wait",
+            "ping", "client|setname", "role", "wait", "cluster|slots", "asking",
             // A batch is plain commands in MULTI/EXEC (KaleClient+Batch); the registry of queues.
             "multi", "exec", "hset", "lpush", "zadd", "hincrby", "pexpire", "xadd", "sadd", "smembers",
             // The barrier before a replicated enqueue's WAIT (`{q}:replicated`, a counter).
@@ -87,7 +88,7 @@ public struct AccessRole: Sendable {
         name: "worker",
         summary: "run tasks as `kale worker` does: lease, renew, end, retry, reap, fire schedules, apply limits",
         commands: [
-            "ping", "client|setname", "role", "wait",
+            "ping", "client|setname", "role", "wait", "cluster|slots", "asking",
             // The start check (MULTI … DISCARD) and publishing declared limits and schedules.
             "multi", "exec", "discard",
             // Fetching; heartbeats, the worker registry and its events; limit and schedule
@@ -112,7 +113,7 @@ public struct AccessRole: Sendable {
         name: "dashboard",
         summary: "read queues, tasks, workers, events and stats; write only the mark that events are watched",
         commands: [
-            "ping", "client|setname", "role",
+            "ping", "client|setname", "role", "cluster|slots", "asking",
             "exists", "hget", "hgetall", "hmget", "llen", "lrange", "lindex", "mget", "smembers", "time",
             "xread", "xrevrange", "zcard", "zrange", "zrevrange",
             // Only on the watch mark: the key rules allow no other write.
