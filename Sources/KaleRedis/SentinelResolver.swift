@@ -7,7 +7,8 @@ import Synchronization
 /// It follows the Redis Sentinel client spec: ask each sentinel in turn with
 /// `SENTINEL get-master-addr-by-name`, move the first that answers to the front of the list,
 /// and confirm the answer with `ROLE` on the master itself (``RedisContext/connect(_:requireMaster:)``)
-/// because a sentinel may still name a master that has just been demoted.
+/// because a sentinel may still name a master that has just been demoted. The other sentinels
+/// each one knows (`SENTINEL sentinels`) join the list, as the spec's optional refresh has it.
 ///
 /// One resolver serves every connection of the process to the same sentinels and master
 /// (``shared(for:)``): a failover then costs one round of sentinel queries, not one per
@@ -144,7 +145,14 @@ final class SentinelResolver: Sendable {
         for node in nodes {
             do {
                 let context = try RedisContext.connect(probeConfiguration(configuration, node))
-                let reply = try context.send([RedisCommand("SENTINEL", "get-master-addr-by-name", masterName)])[0]
+                // The same round trip asks who the other sentinels are (the spec's optional
+                // refresh): a client told of one sentinel still finds the master when that
+                // one is down later.
+                let replies = try context.send([
+                    RedisCommand("SENTINEL", "get-master-addr-by-name", masterName), RedisCommand("SENTINEL", "sentinels", masterName),
+                ])
+                learn(Self.peers(in: replies[1]))
+                let reply = replies[0]
                 if case .error(let message) = reply {
                     said.append("\(node): \(message)")
                     continue
@@ -169,6 +177,29 @@ final class SentinelResolver: Sendable {
         throw RedisError(
             .connectionRefused,
             detail: "no sentinel named a master for '\(masterName)' (\(said.joined(separator: "; ")))")
+    }
+
+    /// Adds sentinels a sentinel named that the list lacks, at its end; none is ever removed
+    /// (a sentinel that is down now may be the one that answers later).
+    private func learn(_ peers: [RedisURL.HostPort]) {
+        let added = state.withLock { s -> [RedisURL.HostPort] in
+            let new = peers.filter { !s.nodes.contains($0) }
+            s.nodes += new
+            return new
+        }
+        for p in added { logger.info("learned of another sentinel", metadata: ["master": "\(masterName)", "sentinel": "\(p)"]) }
+    }
+
+    /// The addresses in a `SENTINEL sentinels` reply (a list of field/value lists); nothing
+    /// for an error (an ACL without the command) or a reply of another shape.
+    static func peers(in reply: RedisReply) -> [RedisURL.HostPort] {
+        (reply.array ?? []).compactMap { entry in
+            let fields = entry.array?.compactMap(\.string) ?? []
+            var values: [String: String] = [:]
+            for i in stride(from: 0, to: fields.count - 1, by: 2) { values[fields[i]] = fields[i + 1] }
+            guard let ip = values["ip"], !ip.isEmpty, let port = values["port"].flatMap({ Int($0) }) else { return nil }
+            return RedisURL.HostPort(host: ip, port: port)
+        }
     }
 
     /// A sentinel connection: short timeouts, as another sentinel can be asked instead.

@@ -30,6 +30,41 @@ import Testing
         #expect(try d.ask(replica, "ROLE").array?.first?.string == "slave")
     }
 
+    /// Told of one sentinel only, the client learns the others from it, and finds the new
+    /// master through them after that sentinel and the master are both gone.
+    @Test func sentinelsTheURLDoesNotNameAreLearnedAndUsed() async throws {
+        let d = try SentinelDeployment()
+        defer { for s in d.servers + d.sentinels { s.kill() } }
+        var url = d.url
+        guard case .sentinel(_, let master) = url.endpoint else { Issue.record("not a sentinel URL"); return }
+        url.endpoint = .sentinel(nodes: [.init(host: "127.0.0.1", port: d.sentinels[0].port)], master: master)
+        var configuration = d.configuration()
+        configuration.url = url
+        let client = RedisClient(configuration: configuration)
+        defer { client.close() }
+        try await client.send("SET", "before", "1")
+        _ = try await client.send("WAIT", 1, 2000)
+        let resolver = try #require(SentinelResolver.shared(for: url))
+        #expect(Set(resolver.nodes.map(\.port)) == Set(d.sentinels.map(\.port)), "every sentinel known: \(resolver.nodes)")
+
+        d.sentinels[0].kill()
+        let old = try d.currentMaster()
+        old.kill()
+        let promoted = try d.waitForFailover(from: old)
+        var written = false
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !written, ContinuousClock.now < deadline {
+            do {
+                try await client.send("SET", "after", "1")
+                written = true
+            } catch {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        #expect(written, "the client found the new master through the sentinels it learned")
+        #expect(try d.ask(promoted, "GET", "after").string == "1")
+    }
+
     @Test func aKilledMasterIsReplacedAndTheSameClientCarriesOn() async throws {
         let d = try SentinelDeployment()
         defer { for s in d.servers + d.sentinels { s.kill() } }
