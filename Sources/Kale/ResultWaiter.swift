@@ -58,37 +58,28 @@ final class ResultWaiter: Sendable {
         s.sharded?.shutdown()
     }
 
-    /// The classic subscriber, made on first use.
-    private func classicSubscriber() throws -> RedisSubscriber {
+    /// The subscriber of the kind `sharded` asks for, made on first use.
+    private func subscriber(sharded: Bool) throws -> any ChannelSubscriber {
         let box = self.box
+        let deliver: RedisSubscriber.MessageHandler = { channel, payload in ResultWaiter.fire(box, channel: channel, payload: payload) }
         return try subscribers.withLock { s in
             if s.closed { throw RedisError(.closed, detail: "the subscriber is closed") }
+            if sharded {
+                if let c = s.sharded { return c }
+                // A channel placed again on another master missed what was sent in between:
+                // its waiters re-read, as after a reconnect.
+                let made = ShardedSubscriber(
+                    configuration: configuration, onResubscribe: { channel in ResultWaiter.fire(box, channel: channel, payload: nil) },
+                    onMessage: deliver)
+                s.sharded = made
+                return made
+            }
             if let c = s.classic { return c }
             // After a reconnect, messages sent while down are lost: wake every waiter so it
             // re-reads its task's state. The subscriber calls this only once the channels are
             // live again, so nothing published after that re-read can be missed.
-            let made = RedisSubscriber(
-                configuration: configuration,
-                onResubscribe: { ResultWaiter.fireAll(box) },
-                onMessage: { channel, payload in ResultWaiter.fire(box, channel: channel, payload: payload) })
+            let made = RedisSubscriber(configuration: configuration, onResubscribe: { ResultWaiter.fireAll(box) }, onMessage: deliver)
             s.classic = made
-            return made
-        }
-    }
-
-    /// The shard-channel subscriber, made on first use.
-    private func shardedSubscriber() throws -> ShardedSubscriber {
-        let box = self.box
-        return try subscribers.withLock { s in
-            if s.closed { throw RedisError(.closed, detail: "the subscriber is closed") }
-            if let c = s.sharded { return c }
-            // A channel placed again on another master missed what was sent in between: its
-            // waiters re-read, as after a reconnect.
-            let made = ShardedSubscriber(
-                configuration: configuration,
-                onResubscribe: { channel in ResultWaiter.fire(box, channel: channel, payload: nil) },
-                onMessage: { channel, payload in ResultWaiter.fire(box, channel: channel, payload: payload) })
-            s.sharded = made
             return made
         }
     }
@@ -147,20 +138,9 @@ final class ResultWaiter: Sendable {
         // and the first check is kept for the next round instead of lost.
         let token = register(channel)
         defer { unregister(token, channel) }
-        if sharded {
-            let subscriber = try shardedSubscriber()
-            try await subscriber.subscribe(channel)
-            defer { subscriber.unsubscribe(channel) }
-            return try await loop(token, check)
-        }
-        let subscriber = try classicSubscriber()
+        let subscriber = try self.subscriber(sharded: sharded)
         try await subscriber.subscribe(channel)
         defer { subscriber.unsubscribe(channel) }
-        return try await loop(token, check)
-    }
-
-    /// Checks, then sleeps until the channel fires, until `check` has a value.
-    private func loop<T: Sendable>(_ token: UInt64, _ check: @Sendable ([UInt8]?, Bool) async throws -> T?) async throws -> T {
         var payload: [UInt8]?
         var first = true
         while true {
@@ -293,3 +273,12 @@ private final class Race<T: Sendable>: Sendable {
         continuation?.resume(with: outcome)
     }
 }
+
+/// What a wait needs of a subscriber, classic or sharded.
+private protocol ChannelSubscriber: Sendable {
+    func subscribe(_ channel: String) async throws
+    func unsubscribe(_ channel: String)
+}
+
+extension RedisSubscriber: ChannelSubscriber {}
+extension ShardedSubscriber: ChannelSubscriber {}

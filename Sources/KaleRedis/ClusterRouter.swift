@@ -194,6 +194,9 @@ final class ClusterRouter: Sendable {
         case retryLater
     }
 
+    /// The error codes by which a cluster says "not here" or "not now" before running a command.
+    static let redirectionCodes: Set<Substring> = ["MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN"]
+
     /// The first redirection among a unit's replies.
     static func redirection(in replies: [RedisReply]) -> Redirection? {
         for reply in replies {

@@ -423,7 +423,7 @@ public final class RedisSubscriber: Sendable {
     private func refuse(_ channel: String, _ generation: UInt64, _ message: String) {
         // A redirection or a cluster in the middle of a failover: the owner tries elsewhere
         // or again, and needs the server's own words (RedisError.serverCode) to tell.
-        let redirected = shard != nil && ["MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN"].contains(message.prefix { $0 != " " })
+        let redirected = shard != nil && ClusterRouter.redirectionCodes.contains(message.prefix { $0 != " " })
         let error = redirected ? RedisError(.server, detail: message) : Self.refusal(channel, message, user: configuration.url.user, verb: subscribeVerb)
         let (waiters, held) = state.withLock { s -> ([CheckedContinuation<Void, any Error>], Bool) in
             guard s.channels[channel]?.generation == generation else { return ([], false) }

@@ -180,7 +180,11 @@ public final class ShardedSubscriber: Sendable {
                 for w in waiters { w.resume() }
                 return true
             } catch let error as RedisError where Self.isRetryable(error) && (patient || ContinuousClock.now < deadline) {
-                if let m = Self.moved(error) { map.moved(m.slot, to: m.node) } else { map.markStale() }
+                if case .moved(let slot, let node)? = ClusterRouter.redirection(in: [.error(error.detail)]) {
+                    map.moved(slot, to: node)
+                } else {
+                    map.markStale()
+                }
                 round += 1
                 try? await Task.sleep(for: patient ? min(ClusterRouter.backoff(round), .seconds(1)) : ClusterRouter.backoff(round))
             } catch {
@@ -248,16 +252,6 @@ public final class ShardedSubscriber: Sendable {
     static func isRetryable(_ error: RedisError) -> Bool {
         if error.isConnectionFailure || error.code == .closed || error.code == .eof || error.code == .io { return true }
         guard let code = error.serverCode else { return false }
-        return ["MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN"].contains(code)
-    }
-
-    /// The slot and node of a `MOVED <slot> <host>:<port>` refusal.
-    static func moved(_ error: RedisError) -> (slot: Int, node: RedisURL.HostPort)? {
-        guard error.serverCode == "MOVED" else { return nil }
-        let parts = error.detail.split(separator: " ")
-        guard parts.count == 3, let slot = Int(parts[1]), let colon = parts[2].lastIndex(of: ":"),
-            let port = Int(parts[2][parts[2].index(after: colon)...])
-        else { return nil }
-        return (slot, RedisURL.HostPort(host: String(parts[2][..<colon]), port: port))
+        return ClusterRouter.redirectionCodes.contains(code)
     }
 }
