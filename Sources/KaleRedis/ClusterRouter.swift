@@ -81,25 +81,32 @@ final class ClusterRouter: Sendable {
 
     func execute(_ commands: [RedisCommand]) async throws -> [RedisReply] {
         if commands.isEmpty { return [] }
+        let commands = commands.map(ClusterSlotGuard.guarded)
         var replies = [RedisReply](repeating: .null, count: commands.count)
         var pending = Self.units(commands).map { ($0, Target.owner) }
         let deadline = ContinuousClock.now + Self.retryBudget
-        var round = 0
+        // Redirected rounds in a row, bounded against nodes that send a unit in circles; a
+        // round that waits ends the row, so waiting (an ASK answered by TRYAGAIN, again and
+        // again through a slot's migration) is bounded by the deadline alone.
+        var round = 0, redirects = 0
         while !pending.isEmpty {
             round += 1
             var again: [(Unit, Target)] = []
-            var pause = false
+            var pause = false, redirected = false
             for (unit, target, outcome) in try await send(pending, commands) {
                 switch outcome {
                 case .replies(let got):
                     for (offset, reply) in got.enumerated() { replies[unit.range.lowerBound + offset] = reply }
-                    guard round <= Self.maxRedirects, ContinuousClock.now < deadline,
-                          let redirect = Self.redirection(in: got) else { continue }
+                    guard ContinuousClock.now < deadline, let redirect = Self.redirection(in: got) else { continue }
                     switch redirect {
                     case .moved(let slot, let node):
+                        guard redirects < Self.maxRedirects else { continue }
+                        redirected = true
                         map.moved(slot, to: node)
                         again.append((unit, .node(node, asking: false)))
                     case .ask(_, let node) where !unit.isTransaction:
+                        guard redirects < Self.maxRedirects else { continue }
+                        redirected = true
                         again.append((unit, .node(node, asking: true)))
                     case .ask, .retryLater:
                         pause = true
@@ -113,6 +120,7 @@ final class ClusterRouter: Sendable {
                     again.append((unit, .owner))
                 }
             }
+            redirects = pause ? 0 : redirects + (redirected ? 1 : 0)
             if pause { try await Task.sleep(for: Self.backoff(round)) }
             pending = again.map { unit, target in
                 // After a pause the map may know better than an ASK's target of a round ago.

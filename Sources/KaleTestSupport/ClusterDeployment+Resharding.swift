@@ -9,30 +9,61 @@ extension ClusterDeployment {
     /// already moved is answered with `-ASK` by the source, and a multi-key command over keys
     /// on both sides with `-TRYAGAIN`. Returns once every node agrees that `target` owns it.
     public func moveSlot(_ slot: Int, to target: RedisServer, batch: Int = 10, pauseBetweenBatches: Duration = .zero) throws {
+        guard let move = try beginMove(slot, to: target) else { return }
+        try move.finish(batch: batch, pauseBetweenBatches: pauseBetweenBatches)
+    }
+
+    /// Starts moving `slot` to `target` (importing there, migrating on its owner) without
+    /// moving a key, so a test can move the keys it chooses (``SlotMove/migrate(_:)``) and
+    /// see what clients do meanwhile; nil if `target` owns the slot already.
+    public func beginMove(_ slot: Int, to target: RedisServer) throws -> SlotMove? {
         let source = try owner(ofSlot: slot)
-        guard source.port != target.port else { return }
+        guard source.port != target.port else { return nil }
         let sourceID = try nodeID(source), targetID = try nodeID(target)
         // Importing first: a migrating source sends clients to the target with -ASK, and a
         // target not yet importing would send them back with -MOVED.
         try ask(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", sourceID)
         try ask(source, "CLUSTER", "SETSLOT", slot, "MIGRATING", targetID)
-        let connection = RedisConnection(configuration: RedisConfiguration(
-            url: source.url, connectTimeout: .milliseconds(300), commandTimeout: .seconds(15), clientName: "kale-test"))
-        while true {
-            let keys = try connection.send(RedisCommand("CLUSTER", "GETKEYSINSLOT", slot, batch)).strings ?? []
-            if keys.isEmpty { break }
-            let migrate: [any RedisArgument] = ["127.0.0.1", target.port, "", 0, 10_000] + Self.authentication(for: target.url)
+        return SlotMove(cluster: self, slot: slot, source: source, target: target, targetID: targetID)
+    }
+
+    /// A slot half-way from `source` to `target`, by the migration protocol.
+    public struct SlotMove: Sendable {
+        public let cluster: ClusterDeployment
+        public let slot: Int
+        public let source: RedisServer
+        public let target: RedisServer
+        let targetID: String
+
+        /// Moves `keys` (all of the slot) to the target with one `MIGRATE`; throws its error
+        /// (`BUSYKEY` when the target has a key of that name already).
+        public func migrate(_ keys: [String]) throws {
+            let connection = RedisConnection(configuration: RedisConfiguration(
+                url: source.url, connectTimeout: .milliseconds(300), commandTimeout: .seconds(15), clientName: "kale-test"))
+            let migrate: [any RedisArgument] = ["127.0.0.1", target.port, "", 0, 10_000] + ClusterDeployment.authentication(for: target.url)
             try connection.send(RedisCommand("MIGRATE", arguments: migrate + ["KEYS"] + keys))
-            if pauseBetweenBatches > .zero { Thread.sleep(forTimeInterval: pauseBetweenBatches.seconds) }
         }
-        // The target first, for the same reason: told first, the source would answer -MOVED
-        // to a target that still only imports the slot, and so sends clients back. The other
-        // masters learn it from gossip too, but only after a while.
-        let others = try masters().filter { $0.port != source.port && $0.port != target.port }
-        for node in [target, source] + others {
-            try ask(node, "CLUSTER", "SETSLOT", slot, "NODE", targetID)
+
+        /// Moves the slot's remaining keys, `batch` at a time with `pauseBetweenBatches` after
+        /// each, gives the slot to the target, and returns once every node agrees.
+        public func finish(batch: Int = 10, pauseBetweenBatches: Duration = .zero) throws {
+            let connection = RedisConnection(configuration: RedisConfiguration(
+                url: source.url, connectTimeout: .milliseconds(300), commandTimeout: .seconds(15), clientName: "kale-test"))
+            while true {
+                let keys = try connection.send(RedisCommand("CLUSTER", "GETKEYSINSLOT", slot, batch)).strings ?? []
+                if keys.isEmpty { break }
+                try migrate(keys)
+                if pauseBetweenBatches > .zero { Thread.sleep(forTimeInterval: pauseBetweenBatches.seconds) }
+            }
+            // The target first, for the same reason: told first, the source would answer -MOVED
+            // to a target that still only imports the slot, and so sends clients back. The other
+            // masters learn it from gossip too, but only after a while.
+            let others = try cluster.masters().filter { $0.port != source.port && $0.port != target.port }
+            for node in [target, source] + others {
+                try cluster.ask(node, "CLUSTER", "SETSLOT", slot, "NODE", targetID)
+            }
+            try cluster.waitUntilSettled()
         }
-        try waitUntilSettled()
     }
 
     /// Moves `count` slots (with their keys) from `source` to `target` with
@@ -65,7 +96,7 @@ extension ClusterDeployment {
     }
 
     /// `AUTH` or `AUTH2` arguments of `MIGRATE` for a server that requires them.
-    private static func authentication(for url: RedisURL) -> [any RedisArgument] {
+    static func authentication(for url: RedisURL) -> [any RedisArgument] {
         guard let password = url.password else { return [] }
         guard let user = url.user else { return ["AUTH", password] }
         return ["AUTH2", user, password]

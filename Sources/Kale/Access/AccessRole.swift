@@ -76,6 +76,8 @@ public struct AccessRole: Sendable {
             KeyRule("{*}:t:*"), KeyRule("{*}:pending:*"), KeyRule("{*}:scheduled"), KeyRule("{*}:notify"),
             KeyRule("{*}:unique:*"), KeyRule("{*}:history:*"), KeyRule("{*}:events"), KeyRule("{*}:events:watch", .read),
             KeyRule("{*}:replicated"), KeyRule("queues"),
+            // Declared by every script on a Redis Cluster and never written (ClusterSlotGuard).
+            KeyRule("{*}:slot-guard"),
         ],
         channels: ["done:*", "{*}:done:*"])
 

@@ -201,7 +201,9 @@ extension Scripts {
       if not raw then break end
       take(raw, tonumber(ARGV[13]) or 0)
     end
-    for b = 8, #KEYS do
+    -- Counted by ARGV (one step per list), never by #KEYS: on a cluster KEYS ends with the
+    -- slot's guard (ClusterSlotGuard).
+    for b = 8, #ARGV - 5 do
       while taken < want do
         local raw = redis.call('RPOP', KEYS[b])
         if not raw then break end
