@@ -105,6 +105,16 @@ public protocol MessageFormat: Sendable {
     /// signing format keeps checking the bytes, and hands what it verified to `wrap(inner)`
     /// (the worker's Celery bridge). Default: `wrap(self)`.
     func bridging(_ wrap: (any MessageFormat) -> any MessageFormat) -> any MessageFormat
+
+    /// A document that a worker will make tasks from (a schedule's definition, a workflow's
+    /// tree), as stored: signed for `context` (what it is and whose: `schedule:<name>`) when
+    /// this format signs messages. Default: unchanged.
+    func sign(document: [UInt8], context: String) throws -> [UInt8]
+    /// A stored document as a worker may make tasks from it, its signature removed.
+    /// Default: with any signature removed, unchecked.
+    /// - Throws: ``MessageRefused`` (`BadSignature`) when this format verifies signatures and
+    ///   the document is unsigned, altered, signed for another context or with a key it lacks.
+    func verify(document: [UInt8], context: String) throws -> [UInt8]
 }
 
 extension MessageFormat {
@@ -113,6 +123,8 @@ extension MessageFormat {
     public func seal(result: [UInt8], of envelope: Envelope) throws -> [UInt8] { result }
     public func open(result: JSONValue, of id: String) throws -> JSONValue { result }
     public func bridging(_ wrap: (any MessageFormat) -> any MessageFormat) -> any MessageFormat { wrap(self) }
+    public func sign(document: [UInt8], context: String) throws -> [UInt8] { document }
+    public func verify(document: [UInt8], context: String) throws -> [UInt8] { SignatureMember.stripped(document) }
 }
 
 /// A message that can be read but must not run: unsigned where signatures are required, a

@@ -40,22 +40,10 @@ public struct SealedFormat: MessageFormat {
     }
 
     public func decode(_ bytes: [UInt8]) throws -> Envelope {
-        guard let (message, keyID, code) = MessageSignature.split(bytes) else {
-            if acceptUnsignedCelery, CeleryBridgeFormat.looksLikeCelery(bytes) { return try inner.decode(bytes) }
-            throw MessageRefused(
-                type: "BadSignature",
-                reason: "the message is not signed, and this worker runs only signed messages (\(SigningKeys.environmentKey))")
+        if acceptUnsignedCelery, SignatureMember.split(bytes) == nil, CeleryBridgeFormat.looksLikeCelery(bytes) {
+            return try inner.decode(bytes)
         }
-        guard let key = keys.key(keyID) else {
-            throw MessageRefused(
-                type: "BadSignature",
-                reason: "the message is signed with key '\(keyID)', which this worker does not hold (retired, or another deployment's; it holds \(keys.ids.joined(separator: ", ")))")
-        }
-        guard MessageSignature.verify(message, code: code, with: key) else {
-            throw MessageRefused(
-                type: "BadSignature",
-                reason: "the signature does not match the message: it was changed after signing, or signed with another key named '\(keyID)'")
-        }
+        let message = try verified(bytes, what: "message", context: "")
         var envelope = try inner.decode(message)
         if let text = EncryptedValue.sealedText(envelope.args) {
             let plain = try ValueCipher.open(text, keys: keys, context: ValueCipher.argumentsContext(envelope.id, envelope.name))
@@ -74,6 +62,35 @@ public struct SealedFormat: MessageFormat {
     public func open(result: JSONValue, of id: String) throws -> JSONValue {
         guard let text = EncryptedValue.sealedText(result) else { return result }
         return try JSONValue(parsing: ValueCipher.open(text, keys: keys, context: ValueCipher.resultContext(id)))
+    }
+
+    public func sign(document: [UInt8], context: String) throws -> [UInt8] {
+        try MessageSignature.sign(document, with: keys.keys[0], context: context)
+    }
+
+    public func verify(document: [UInt8], context: String) throws -> [UInt8] {
+        try verified(document, what: "document", context: context)
+    }
+
+    /// The bytes of `bytes` as signed, if the signature verifies for `context`.
+    private func verified(_ bytes: [UInt8], what: String, context: String) throws -> [UInt8] {
+        guard let (message, keyID, code) = SignatureMember.split(bytes) else {
+            throw MessageRefused(
+                type: "BadSignature",
+                reason: "the \(what) is not signed, and this worker runs only signed \(what)s (\(SigningKeys.environmentKey))")
+        }
+        guard let key = keys.key(keyID) else {
+            throw MessageRefused(
+                type: "BadSignature",
+                reason: "the \(what) is signed with key '\(keyID)', which this worker does not hold (retired, or another deployment's; it holds \(keys.ids.joined(separator: ", ")))")
+        }
+        guard MessageSignature.verify(message, code: code, with: key, context: context) else {
+            throw MessageRefused(
+                type: "BadSignature",
+                reason: "the signature does not match the \(what): it was changed after signing, "
+                    + (context.isEmpty ? "" : "signed as something other than \(context), ") + "or signed with another key named '\(keyID)'")
+        }
+        return message
     }
 
     public func bridging(_ wrap: (any MessageFormat) -> any MessageFormat) -> any MessageFormat {

@@ -53,14 +53,14 @@ struct RunningWorker {
 
 extension KaleFixture {
     func startWorker(
-        registry: TaskRegistry, queues: [String] = ["default"], concurrency: Int = 2,
+        registry: TaskRegistry, queues: [String] = ["default"], concurrency: Int = 2, kale: KaleConfiguration? = nil,
         tweak: (inout WorkerConfiguration) -> Void = { _ in }
     ) -> RunningWorker {
         var config = WorkerConfiguration(
             queues: queues.map { ($0, 1) }, concurrency: concurrency, pool: .inline, lease: .seconds(5),
             gracePeriod: .seconds(5), reaperInterval: .milliseconds(200), name: "test")
         tweak(&config)
-        let worker = Worker(configuration: config, kale: configuration, registry: registry)
+        let worker = Worker(configuration: config, kale: kale ?? configuration, registry: registry)
         return RunningWorker(worker: worker, task: Task { try await worker.run() })
     }
 }

@@ -22,7 +22,7 @@ extension KaleClient {
                 definition.since = max(definition.since, Broker.now() + 1000)
             }
         }
-        try await changeSchedules([RedisCommand("HSET", keys.schedules, definition.name, definition.json)])
+        try await changeSchedules([RedisCommand("HSET", keys.schedules, definition.name, try stored(definition))])
     }
 
     /// Removes schedule `name`; its ticks stop within a second. Tasks it enqueued stay.
@@ -39,11 +39,13 @@ extension KaleClient {
     /// - Throws: ``RedisError``.
     @discardableResult
     public func setSchedule(_ name: String, paused: Bool) async throws -> Bool {
-        guard var definition = try await schedule(named: name) else { return false }
+        // Verified before it is signed again: a client with keys must not lend its signature
+        // to a definition someone wrote by hand.
+        guard var definition = try await verifiedSchedule(named: name) else { return false }
         if definition.paused != paused {
             definition.paused = paused
             if !paused { definition.since = Broker.now() }
-            try await changeSchedules([RedisCommand("HSET", keys.schedules, name, definition.json)])
+            try await changeSchedules([RedisCommand("HSET", keys.schedules, name, try stored(definition))])
         }
         return true
     }
@@ -71,6 +73,45 @@ extension KaleClient {
     public func scheduleDefinitions() async throws -> [ScheduleDefinition] {
         let fields = try await redis.send("HGETALL", keys.schedules).hash ?? [:]
         return fields.values.compactMap { try? JSONDecoder().decode(ScheduleDefinition.self, from: Data($0.utf8)) }
+    }
+
+    /// The definition of schedule `name` as ``verifiedScheduleDefinitions()`` reads it, or nil.
+    /// - Throws: ``MessageRefused`` for one that does not verify, ``RedisError``.
+    public func verifiedSchedule(named name: String) async throws -> ScheduleDefinition? {
+        guard let json = try await redis.send("HGET", keys.schedules, name).string else { return nil }
+        return try verifiedDefinition(name, json)
+    }
+
+    /// Every stored definition that decodes and, for a client whose format verifies
+    /// signatures, was signed as this schedule's by a key it holds: what a leader fires.
+    /// `refused` names the others with the reason (`BadSignature: …`, or why it does not decode).
+    public func verifiedScheduleDefinitions() async throws -> (definitions: [ScheduleDefinition], refused: [String: String]) {
+        let fields = try await redis.send("HGETALL", keys.schedules).hash ?? [:]
+        var definitions: [ScheduleDefinition] = [], refused: [String: String] = [:]
+        for (name, json) in fields {
+            do { definitions.append(try verifiedDefinition(name, json)) }
+            catch { refused[name] = "\(error)" }
+        }
+        return (definitions, refused)
+    }
+
+    /// Definition `json`, stored under `name`, as the client's format verifies it.
+    private func verifiedDefinition(_ name: String, _ json: String) throws -> ScheduleDefinition {
+        let plain = try configuration.format.verify(document: Array(json.utf8), context: Self.scheduleContext(name))
+        let definition = try JSONDecoder().decode(ScheduleDefinition.self, from: Data(plain))
+        guard definition.name == name else {
+            throw MessageRefused(type: "BadDefinition", reason: "the definition stored as '\(name)' names schedule '\(definition.name)'")
+        }
+        return definition
+    }
+
+    /// What a definition's signature binds it to: its name, so it verifies under no other.
+    static func scheduleContext(_ name: String) -> String { "schedule:\(name)" }
+
+    /// `definition` as stored: signed as `schedule:<name>` by a client that signs.
+    private func stored(_ definition: ScheduleDefinition) throws -> String {
+        let bytes = try configuration.format.sign(document: Array(definition.json.utf8), context: Self.scheduleContext(definition.name))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The version of the definitions: it moves with every change.

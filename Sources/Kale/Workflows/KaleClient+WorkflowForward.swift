@@ -15,7 +15,19 @@ extension KaleClient {
               let path = WorkflowPath(String(mark[mark.index(after: bar)...])), let state = f[1].string.flatMap(TaskState.init(rawValue:))
         else { return false }
         let wid = String(mark[..<bar])
-        guard let tree = try await workflowTree(wid) else { return true }
+        let tree: WorkflowNode
+        do {
+            guard let stored = try await workflowTree(wid) else { return true }
+            tree = stored
+        } catch let refused as MessageRefused {
+            // A tree that does not verify (written or swapped by hand) makes no step: the
+            // workflow fails with the reason, and the steps already made end on their own.
+            let error = JSONValue.object(["kind": "rejected", "type": .string(refused.type), "message": .string(refused.reason),
+                                          "retryable": false]).jsonString
+            try await redis.run(Scripts.workflowEnd, keys: [keys.workflow(wid)],
+                                arguments: ["failed", Broker.now(), error, path.description, keys.doneChannel(wid)])
+            return true
+        }
         let plan = WorkflowPlan(tree)
         switch state {
         case .succeeded:
@@ -121,8 +133,10 @@ extension KaleClient {
     /// the failure as its input. It is not a step: its own end carries nothing on.
     private func startErrorCallback(_ wid: String, failedStep: WorkflowPath, error: String,
                                     defaults: (String) -> EnqueueOptions?) async throws {
-        guard let doc = try await redis.send("HGET", keys.workflow(wid), "on_error").string,
-              case .step(let step) = try WorkflowNode(document: try JSONValue(parsing: Data(doc.utf8))) else { return }
+        guard let doc = try await redis.send("HGET", keys.workflow(wid), "on_error").string else { return }
+        // One that does not verify is not run; the workflow has failed already, with its own error.
+        guard let plain = try? configuration.format.verify(document: Array(doc.utf8), context: Self.workflowErrorContext(wid)),
+              case .step(let step) = try WorkflowNode(document: try JSONValue(parsing: Data(plain))) else { return }
         var options = step.options.merged(over: defaults(step.task) ?? EnqueueOptions())
         options.id = "\(wid):on_error"
         options.headers["kale-workflow"] = wid

@@ -25,7 +25,7 @@ extension KaleClient {
         guard let doc = f["doc"], let state = f["state"] else { return nil }
         func date(_ k: String) -> Date? { f[k].flatMap(Double.init).map { Date(timeIntervalSince1970: $0 / 1000) } }
         return WorkflowInfo(
-            id: id, state: state, tree: try WorkflowNode(document: try JSONValue(parsing: Data(doc.utf8))),
+            id: id, state: state, tree: try WorkflowNode(document: try JSONValue(parsing: Data(SignatureMember.stripped(Array(doc.utf8))))),
             result: f["result"].flatMap { try? JSONValue(parsing: Data($0.utf8)) },
             error: f["error"].flatMap { try? JSONDecoder().decode(TaskFailure.self, from: Data($0.utf8)) },
             failedStep: f["failed_step"].flatMap(WorkflowPath.init), createdAt: date("created_at"), finishedAt: date("finished_at"))

@@ -41,12 +41,15 @@ extension KaleClient {
            let problem = TaskID.problem(with: longest) {
             throw KaleError(.invalidOptions, detail: "step ids of this workflow would be too long: \(problem)")
         }
-        let doc = document.jsonString
+        // Signed (by a client that signs) for this workflow alone: a worker makes every later
+        // step from it, so a tree written or swapped by hand must not become signed tasks.
+        let doc = try signed(document.jsonString, as: Self.workflowContext(wid))
         let keep = (ttl ?? configuration.resultTTL).milliseconds
         let key = keys.workflow(wid)
         var extra: [RedisCommand] = []
         if let onError, case .step(let settledError) = Self.settleQueues(.step(onError), defaults: defaults, fallback: configuration.defaultQueue) {
-            extra.append(RedisCommand("HSETNX", key, "on_error", WorkflowNode.step(settledError).document.jsonString))
+            extra.append(RedisCommand("HSETNX", key, "on_error", try signed(WorkflowNode.step(settledError).document.jsonString,
+                                                                            as: Self.workflowErrorContext(wid))))
         }
         if collectFailures { extra.append(RedisCommand("HSETNX", key, "collect", 1)) }
         // The id first, alone: a refused duplicate must change nothing of the workflow it names.
@@ -114,8 +117,19 @@ extension KaleClient {
     public func workflowTree(_ id: String) async throws -> WorkflowNode? {
         if let tree = workflowTrees.tree(id) { return tree }
         guard let doc = try await redis.send("HGET", keys.workflow(id), "doc").string else { return nil }
-        let tree = try WorkflowNode(document: try JSONValue(parsing: Data(doc.utf8)))
+        let plain = try configuration.format.verify(document: Array(doc.utf8), context: Self.workflowContext(id))
+        let tree = try WorkflowNode(document: try JSONValue(parsing: Data(plain)))
         workflowTrees.remember(id, tree)
         return tree
+    }
+
+    /// What a workflow's stored tree and error callback are signed as: bound to the workflow,
+    /// so neither verifies in another workflow's record.
+    static func workflowContext(_ id: String) -> String { "workflow:\(id)" }
+    static func workflowErrorContext(_ id: String) -> String { "workflow-on-error:\(id)" }
+
+    /// `json` as stored: signed for `context` by a client that signs.
+    func signed(_ json: String, as context: String) throws -> String {
+        String(decoding: try configuration.format.sign(document: Array(json.utf8), context: context), as: UTF8.self)
     }
 }
