@@ -171,14 +171,20 @@ public struct Broker: Sendable {
     /// with `next` (a task of the same queue), it also counts the start of that task's run, so
     /// a busy runner spends one script call per task (see ``outcome(of:)``).
     /// `forward` are (list, message) pairs pushed in the same step when the result is recorded
-    /// (the Celery messages that follow a bridged task).
+    /// (the Celery messages that follow a bridged task); `resultSignature` is kept beside the
+    /// result (a workflow step's, checked before the result feeds the next step).
     public func succeedCommand(_ task: LeasedTask, worker: String, result: [UInt8], startedAt: Int64, now: Int64,
-                               thenStart next: LeasedTask? = nil, forward: [Forward] = []) -> RedisCommand {
+                               thenStart next: LeasedTask? = nil, forward: [Forward] = [],
+                               resultSignature: String? = nil) -> RedisCommand {
         var scriptKeys = [keys.task(task.queue, task.id), keys.active(task.queue)]
         var arguments: [any RedisArgument] = [task.id, worker, task.lease, now, result, ttlMs, donePrefix(task.queue),
                                               observation(task.queue), task.attempt, startedAt]
         fold(next, of: task, into: &scriptKeys, &arguments)
-        Self.append(forward, to: &arguments, at: 14)
+        if let resultSignature {
+            while arguments.count < 13 { arguments.append("") }
+            arguments.append(resultSignature)
+        }
+        Self.append(forward, to: &arguments, at: 15)
         return Scripts.succeed.command(keys: scriptKeys, arguments: arguments)
     }
 

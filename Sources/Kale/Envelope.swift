@@ -115,6 +115,14 @@ public protocol MessageFormat: Sendable {
     /// - Throws: ``MessageRefused`` (`BadSignature`) when this format verifies signatures and
     ///   the document is unsigned, altered, signed for another context or with a key it lacks.
     func verify(document: [UInt8], context: String) throws -> [UInt8]
+    /// A detached signature of `value` for `context` (a workflow step's result, which a worker
+    /// passes on as the next step's input, and which may be any JSON value), or nil when this
+    /// format does not sign. Default: nil.
+    func signature(of value: [UInt8], context: String) throws -> String?
+    /// Checks `signature` of `value` for `context`. Default: nothing.
+    /// - Throws: ``MessageRefused`` (`BadSignature`) when this format verifies signatures and
+    ///   the signature is missing or does not verify.
+    func verify(value: [UInt8], signature: String?, context: String) throws
 }
 
 extension MessageFormat {
@@ -125,6 +133,8 @@ extension MessageFormat {
     public func bridging(_ wrap: (any MessageFormat) -> any MessageFormat) -> any MessageFormat { wrap(self) }
     public func sign(document: [UInt8], context: String) throws -> [UInt8] { document }
     public func verify(document: [UInt8], context: String) throws -> [UInt8] { SignatureMember.stripped(document) }
+    public func signature(of value: [UInt8], context: String) throws -> String? { nil }
+    public func verify(value: [UInt8], signature: String?, context: String) throws {}
 }
 
 /// A message that can be read but must not run: unsigned where signatures are required, a

@@ -22,6 +22,11 @@ enum MessageSignature {
         return SignatureMember.appended(to: message, keyID: key.id, code: Data(mac).base64EncodedString())
     }
 
+    /// `<key id>.<base64 code>` of `value` for `context`: the member's value, kept apart.
+    static func detached(_ value: [UInt8], with key: SigningKeys.Key, context: String) -> String {
+        key.id + "." + Data(code(value, key: key, context: context)).base64EncodedString()
+    }
+
     static func verify(_ message: [UInt8], code: String, with key: SigningKeys.Key, context: String = "") -> Bool {
         guard let expected = Data(base64Encoded: code) else { return false }
         // The digest's == compares in constant time (swift-crypto's safeCompare).

@@ -72,6 +72,18 @@ public struct SealedFormat: MessageFormat {
         try verified(document, what: "document", context: context)
     }
 
+    public func signature(of value: [UInt8], context: String) throws -> String? {
+        MessageSignature.detached(value, with: keys.keys[0], context: context)
+    }
+
+    public func verify(value: [UInt8], signature: String?, context: String) throws {
+        guard let signature, let dot = signature.firstIndex(of: ".") else {
+            throw MessageRefused(type: "BadSignature", reason: "the \(context) is not signed, and this worker passes on only signed ones")
+        }
+        try check(value, keyID: String(signature[..<dot]), code: String(signature[signature.index(after: dot)...]),
+                  what: "value", context: context)
+    }
+
     /// The bytes of `bytes` as signed, if the signature verifies for `context`.
     private func verified(_ bytes: [UInt8], what: String, context: String) throws -> [UInt8] {
         guard let (message, keyID, code) = SignatureMember.split(bytes) else {
@@ -79,6 +91,11 @@ public struct SealedFormat: MessageFormat {
                 type: "BadSignature",
                 reason: "the \(what) is not signed, and this worker runs only signed \(what)s (\(SigningKeys.environmentKey))")
         }
+        try check(message, keyID: keyID, code: code, what: what, context: context)
+        return message
+    }
+
+    private func check(_ message: [UInt8], keyID: String, code: String, what: String, context: String) throws {
         guard let key = keys.key(keyID) else {
             throw MessageRefused(
                 type: "BadSignature",
@@ -90,7 +107,6 @@ public struct SealedFormat: MessageFormat {
                 reason: "the signature does not match the \(what): it was changed after signing, "
                     + (context.isEmpty ? "" : "signed as something other than \(context), ") + "or signed with another key named '\(keyID)'")
         }
-        return message
     }
 
     public func bridging(_ wrap: (any MessageFormat) -> any MessageFormat) -> any MessageFormat {

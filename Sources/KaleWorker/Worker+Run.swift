@@ -298,11 +298,15 @@ extension Worker {
                 return .folded(await recordFailure(task, envelope, failure, startedAt: startedAt, cancelled: false, duration: duration, log,
                                                    next: next, span: span))
             }
+            // A workflow step's result becomes the next step's input: signed for this step by a
+            // signing worker, so a result written by hand is not passed on (decision 0029).
+            let signature = envelope.headers["kale-workflow"] == nil
+                ? nil : (try? format.signature(of: bytes, context: KaleClient.stepResultContext(task.id))) ?? nil
             // Recorded even when a cold shutdown began meanwhile: the work is done, and giving
             // it back would run it twice.
             let reply = await acknowledge(
                 broker.succeedCommand(task, worker: id, result: bytes, startedAt: startedAt, now: Broker.now(), thenStart: next,
-                                      forward: forward),
+                                      forward: forward, resultSignature: signature),
                 task: task, what: "result", replicated: true)
             let (result, start) = reply.map(Broker.outcome(of:)) ?? (nil, nil)
             // 1 recorded; 0 the lease was lost; nil not recorded at all (acknowledge gave up:

@@ -11,8 +11,10 @@ extension Scripts {
     ///       is sent without waiting, and may arrive after this), 10 started at ms (likewise)
     ///       11-13 optional: the start of the runner's next task of this queue (id, lease token,
     ///       attempt; KEYS 3 its record), counted as ``Scripts/start`` does, in the same call
-    ///       14… optional: pairs of (list, message) pushed (LPUSH) when the result is recorded: the
-    ///       Celery messages that follow a bridged task (ARGV 11-13 are empty without a start)
+    ///       14 optional: the result's signature (a workflow step's, for the step it feeds), kept as
+    ///       `result_sig`; 15… optional: pairs of (list, message) pushed (LPUSH) when the result is
+    ///       recorded: the Celery messages that follow a bridged task (ARGV 11-14 are empty when
+    ///       not given)
     /// Returns: 1 recorded (now, or by an earlier try of this call), 0 lease lost; with a start
     ///          folded in, {that, the start's result}
     static let succeed = RedisScript(name: "succeed", source: LuaLibrary.source + #"""
@@ -23,8 +25,10 @@ extension Scripts {
         if kale_ended_by(key, ARGV[2], ARGV[3]) == 'succeeded' then return 1 end
         return 0
       end
-      kale_finish(C, key, id, 'succeeded', {'result', ARGV[5], 'attempt', ARGV[9], 'started_at', ARGV[10]})
-      kale_celery_forward(14)
+      local fields = {'result', ARGV[5], 'attempt', ARGV[9], 'started_at', ARGV[10]}
+      if ARGV[14] and ARGV[14] ~= '' then fields[7], fields[8] = 'result_sig', ARGV[14] end
+      kale_finish(C, key, id, 'succeeded', fields)
+      kale_celery_forward(15)
       return 1
     end
     C.defer = KEYS[3] ~= nil

@@ -10,8 +10,8 @@ extension KaleClient {
     /// - Throws: ``RedisError``; the caller keeps the outbox entry and tries again.
     @discardableResult
     public func forwardWorkflowStep(_ stepID: String, queue: String, defaults: @Sendable (String) -> EnqueueOptions? = { _ in nil }) async throws -> Bool {
-        let f = try await redis.send("HMGET", keys.task(queue, stepID), "wf", "state", "result", "error").array ?? []
-        guard f.count == 4, let mark = f[0].string, let bar = mark.lastIndex(of: "|"),
+        let f = try await redis.send("HMGET", keys.task(queue, stepID), "wf", "state", "result", "error", "result_sig").array ?? []
+        guard f.count == 5, let mark = f[0].string, let bar = mark.lastIndex(of: "|"),
               let path = WorkflowPath(String(mark[mark.index(after: bar)...])), let state = f[1].string.flatMap(TaskState.init(rawValue:))
         else { return false }
         let wid = String(mark[..<bar])
@@ -22,18 +22,22 @@ extension KaleClient {
         } catch let refused as MessageRefused {
             // A tree that does not verify (written or swapped by hand) makes no step: the
             // workflow fails with the reason, and the steps already made end on their own.
-            let error = JSONValue.object(["kind": "rejected", "type": .string(refused.type), "message": .string(refused.reason),
-                                          "retryable": false]).jsonString
             try await redis.run(Scripts.workflowEnd, keys: [keys.workflow(wid)],
-                                arguments: ["failed", Broker.now(), error, path.description, keys.doneChannel(wid)])
+                                arguments: ["failed", Broker.now(), Self.refusal(refused), path.description, keys.doneChannel(wid)])
             return true
         }
         let plan = WorkflowPlan(tree)
         switch state {
         case .succeeded:
-            let value = f[2].string.flatMap { try? JSONValue(parsing: Data($0.utf8)) } ?? .null
+            let result = f[2].string ?? ""
+            let value = (try? JSONValue(parsing: Data(result.utf8))) ?? .null
             do {
+                // Checked before it becomes a next step's input (decision 0029).
+                try configuration.format.verify(value: Array(result.utf8), signature: f[4].string,
+                                                context: Self.stepResultContext(stepID))
                 try await advance(wid, plan, after: path, value: value, defaults: defaults)
+            } catch let refused as MessageRefused {
+                try await endWorkflow(wid, plan, state: "failed", value: Self.refusal(refused), failedStep: path, defaults: defaults)
             } catch let e as KaleError {
                 // What follows cannot be made (its input over the size limit): retrying would
                 // fail the same way for ever, so the workflow fails, at the step that came first.
@@ -47,7 +51,10 @@ extension KaleClient {
             if options.first?.string == "1", options.count > 1, options[1].string == "running" {
                 // Failures collected as values: the workflow goes on with the error as output.
                 let value = JSONValue.object(["error": (try? JSONValue(parsing: Data(error.utf8))) ?? .string(error)])
-                try await advance(wid, plan, after: path, value: value, defaults: defaults)
+                do { try await advance(wid, plan, after: path, value: value, defaults: defaults) }
+                catch let refused as MessageRefused {
+                    try await endWorkflow(wid, plan, state: "failed", value: Self.refusal(refused), failedStep: path, defaults: defaults)
+                }
             } else {
                 try await endWorkflow(wid, plan, state: "failed", value: error, failedStep: path, defaults: defaults)
             }
@@ -69,11 +76,16 @@ extension KaleClient {
                 try await enqueueSteps(of: wid, starts, defaults: defaults)
                 return
             case .join(let group, let index, let count, let output):
+                // Kept as `{"o": output}`, signed for its place by a signing worker: the chord's
+                // callback takes the outputs as its input.
+                let entry = try signed(JSONValue.object(["o": output]).jsonString, as: Self.joinContext(wid, group, index))
                 let reply = try await redis.run(Scripts.workflowJoin, keys: [keys.workflow(wid), keys.workflowJoin(wid, group.description)],
-                                                arguments: [index, output.jsonString, count])
+                                                arguments: [index, entry, count])
                 let parts = reply.array ?? []
                 guard parts.first?.int == 1 else { return }
-                let outputs = parts.dropFirst().map { $0.string.flatMap { try? JSONValue(parsing: Data($0.utf8)) } ?? .null }
+                let outputs = try parts.dropFirst().enumerated().map { i, part in
+                    try joinOutput(part.string ?? "", Self.joinContext(wid, group, i))
+                }
                 next = plan.after(group, value: .array(outputs))
             case .finish(let output):
                 try await redis.run(Scripts.workflowEnd, keys: [keys.workflow(wid)],
@@ -82,6 +94,21 @@ extension KaleClient {
                 return
             }
         }
+    }
+
+    /// A group member's output from its join entry, verified for its place.
+    private func joinOutput(_ entry: String, _ context: String) throws -> JSONValue {
+        let plain = try configuration.format.verify(document: Array(entry.utf8), context: context)
+        guard let value = try? JSONValue(parsing: Data(plain)) else { return .null }
+        // An entry written before outputs were wrapped is the output itself.
+        if case .object(let fields) = value, fields.count == 1, let output = fields["o"] { return output }
+        return value
+    }
+
+    /// The error a workflow fails with when what it would pass on does not verify.
+    static func refusal(_ refused: MessageRefused) -> String {
+        JSONValue.object(["kind": "rejected", "type": .string(refused.type), "message": .string(refused.reason),
+                          "retryable": false]).jsonString
     }
 
     /// Ends workflow `wid` failed or cancelled: records why, then cancels every step that

@@ -127,6 +127,10 @@ extension KaleClient {
     /// so neither verifies in another workflow's record.
     static func workflowContext(_ id: String) -> String { "workflow:\(id)" }
     static func workflowErrorContext(_ id: String) -> String { "workflow-on-error:\(id)" }
+    /// What a workflow step's result is signed as, by the worker that ran step `id`.
+    public static func stepResultContext(_ id: String) -> String { "step-result:\(id)" }
+    /// What a group member's output is signed as in its join (``Keys/workflowJoin(_:_:)``).
+    static func joinContext(_ id: String, _ group: WorkflowPath, _ index: Int) -> String { "workflow-join:\(id):\(group):\(index)" }
 
     /// `json` as stored: signed for `context` by a client that signs.
     func signed(_ json: String, as context: String) throws -> String {
