@@ -54,6 +54,15 @@ final class ClusterMap: Sendable {
         return owner
     }
 
+    /// Every master serving slots, in slot order, refreshing the map first (a command for
+    /// each node, such as `kale ping`'s, wants today's masters).
+    func masters(_ configuration: RedisConfiguration) throws -> [RedisURL.HostPort] {
+        try refresh(configuration)
+        var seen: Set<RedisURL.HostPort> = [], out: [RedisURL.HostPort] = []
+        for case let owner? in state.withLock({ $0.owners }) where seen.insert(owner).inserted { out.append(owner) }
+        return out
+    }
+
     /// Any master, for commands without keys.
     func anyNode(_ configuration: RedisConfiguration) throws -> RedisURL.HostPort {
         try owner(of: 0, configuration)

@@ -221,6 +221,23 @@ final class ClusterRouter: Sendable {
         return nil
     }
 
+    /// `command` (keyless: `PING`, `INFO`) sent to every master at once; each node's reply in
+    /// slot order, or the error that kept it from answering.
+    func onEveryMaster(_ command: RedisCommand) async throws -> [(node: RedisURL.HostPort, reply: Result<RedisReply, RedisError>)] {
+        let masters = try map.masters(configuration)
+        return try await withThrowingTaskGroup(of: (Int, Result<RedisReply, RedisError>).self) { group in
+            for (i, node) in masters.enumerated() {
+                group.addTask {
+                    do { return (i, .success(try await self.thread(for: node).execute([command])[0])) }
+                    catch let error as RedisError { return (i, .failure(error)) }
+                }
+            }
+            var replies = [Result<RedisReply, RedisError>?](repeating: nil, count: masters.count)
+            for try await (i, reply) in group { replies[i] = reply }
+            return zip(masters, replies).map { ($0, $1!) }
+        }
+    }
+
     /// The least busy connection to `node`, made on first use.
     private func thread(for node: RedisURL.HostPort) -> ConnectionThread {
         pools.withLock { pools in

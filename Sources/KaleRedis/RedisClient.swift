@@ -46,6 +46,24 @@ public final class RedisClient: Sendable {
         try await execute([command])[0].throwingServerError(for: command, user: configuration.url.user)
     }
 
+    /// Sends keyless `command` to every master: the one server, or each master of a cluster
+    /// (whose `PING` or `INFO` otherwise reaches one node). Each node is named `host:port`;
+    /// a node that could not be reached has its error instead of a reply.
+    public func sendToEveryMaster(_ command: RedisCommand) async throws -> [(node: String, reply: Result<RedisReply, RedisError>)] {
+        guard let router else {
+            let reply: Result<RedisReply, RedisError>
+            do { reply = .success(try await execute([command])[0]) } catch let error as RedisError { reply = .failure(error) }
+            let node = switch configuration.url.endpoint {
+            case .tcp(let host, let port): RedisURL.HostPort(host: host, port: port).description
+            case .unix(let path): path
+            case .sentinel(_, let master): "master \(master)"
+            case .cluster: "cluster"
+            }
+            return [(node, reply)]
+        }
+        return try await router.onEveryMaster(command).map { ($0.node.description, $0.reply) }
+    }
+
     private func execute(_ commands: [RedisCommand]) async throws -> [RedisReply] {
         if let router { return try await router.execute(commands) }
         // Counted only when it can matter: with the default (no spin) every caller would
