@@ -15,7 +15,8 @@
 /// nothing. While it migrates, Redis answers a multi-key request with a missing key with
 /// `TRYAGAIN` on either node (or `ASK` from the source, then `TRYAGAIN` from the target), so
 /// no script of that slot runs until the migration ends, and the router waits for it within
-/// its retry budget. Scripts never count their KEYS, so the extra one is invisible to them.
+/// its retry budget. Scripts neither count their KEYS nor tell an optional argument by
+/// whether a trailing key is there (they look at ARGV), so the extra one is invisible to them.
 enum ClusterSlotGuard {
     static let suffix = Array(":slot-guard".utf8)
 

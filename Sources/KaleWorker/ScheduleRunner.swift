@@ -46,7 +46,8 @@ final class ScheduleRunner: Sendable {
                     // is this code's to sign; one made at run time is left to its author.
                     let verifies = (try? await worker.client.verifiedSchedule(named: d.name)) != nil
                     if have.origin == .runtime || (have.firesLike(d) && verifies) { continue }
-                    d.paused = have.paused
+                    // An operator's pause is kept only from a definition that verifies.
+                    if verifies { d.paused = have.paused }
                 }
                 try await worker.client.addSchedule(d)
                 worker.logger.info("schedule published", metadata: ["schedule": "\(d.name)", "timing": "\(d.timing.summary)"])

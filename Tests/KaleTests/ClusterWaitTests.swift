@@ -38,8 +38,11 @@ import Testing
                                                                  leaseDeadline: now + 10_000, now: now))
         let leased = try #require(Broker.leased(from: reply, queue: queue, lease: "l1").first)
         _ = try await f.redis.send(f.client.broker.startCommand(leased, worker: "w", now: now))
-        _ = try await f.redis.send(f.client.broker.succeedCommand(leased, worker: "w", result: Array("42".utf8),
-                                                                  startedAt: now, now: now + 1))
+        let ended = try await f.redis.send(f.client.broker.succeedCommand(leased, worker: "w", result: Array("42".utf8),
+                                                                          startedAt: now, now: now + 1))
+        // A plain 1, not {1, start}: the slot's guard at the end of KEYS is no folded start.
+        #expect(ended == .integer(1), "\(ended)")
+        #expect(try await f.redis.send("EXISTS", f.keys.queuePrefix(queue) + "slot-guard").int == 0, "the guard is never written")
         let info = try await waiter.value
         #expect(info.state == .succeeded)
         #expect(info.result?.jsonString == "42")

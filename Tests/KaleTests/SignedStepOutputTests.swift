@@ -79,4 +79,36 @@ import Testing
         #expect(info.state == "failed" && info.error?.type == "BadSignature", "\(info.state) \(String(describing: info.error))")
         #expect(try await Self.state(f, forged.id, tree, "test.then") == "cancelled", "no callback from a changed output")
     }
+
+    @Test func aSignedResultCopiedToAnotherPlaceIsNotPassedOn() async throws {
+        let f = Self.fixture()
+        let tree = WorkflowNode.chain([.step(WorkflowStep(task: "test.first")), .step(WorkflowStep(task: "test.second"))])
+        let source = try await f.client.submit(tree)
+        let victim = try await f.client.submit(tree)
+        // The source's first step, signature and all, under its own id in another queue's
+        // record, marked as the victim's first step.
+        let firstPath = try #require(tree.steps().first?.path)
+        let id = KaleClient.workflowStepID(source.id, firstPath)
+        let sig = try #require(try f.configuration.format.signature(of: Array("99".utf8), context: KaleClient.stepResultContext(id)))
+        try await f.redis.send("HSET", f.keys.task("other", id), "wf", "\(victim.id)|\(firstPath)", "state", "succeeded",
+                               "result", "99", "result_sig", sig)
+        #expect(try await f.client.forwardWorkflowStep(id, queue: "other"))
+        #expect(try await Self.state(f, victim.id, tree, "test.second") == nil, "nothing made for the victim")
+        #expect(try await f.client.workflowInfo(victim.id)?.state == "running")
+    }
+
+    @Test func collectingFailuresCannotBeSwitchedOnBesideASignedTree() async throws {
+        let f = Self.fixture()
+        let tree = WorkflowNode.chain([.step(WorkflowStep(task: "test.first")), .step(WorkflowStep(task: "test.second"))])
+        let ref = try await f.client.submit(tree)
+        try await f.redis.send("HSET", f.keys.workflow(ref.id), "collect", 1)
+        let firstPath = try #require(tree.steps().first?.path)
+        let id = KaleClient.workflowStepID(ref.id, firstPath)
+        try await f.redis.send("HSET", f.keys.task("default", id), "state", "dead",
+                               "error", #"{"kind":"error","type":"Chosen","message":"an input of the forger's choosing","retryable":false}"#)
+        #expect(try await f.client.forwardWorkflowStep(id, queue: "default"))
+        let info = try #require(try await f.client.workflowInfo(ref.id))
+        #expect(info.state == "failed" && info.error?.type == "BadSignature", "\(info.state) \(String(describing: info.error))")
+        #expect(try await Self.state(f, ref.id, tree, "test.second") == nil, "the error did not become an input")
+    }
 }

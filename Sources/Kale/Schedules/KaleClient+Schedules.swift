@@ -12,7 +12,9 @@ extension KaleClient {
     public func addSchedule(_ definition: ScheduleDefinition) async throws {
         try definition.validate()
         var definition = definition
-        if let old = try await schedule(named: definition.name) {
+        // Only a definition that verifies lends its place (a signing client must not carry a
+        // hand-written `since` into what it signs); one that does not is simply replaced.
+        if let old = try? await verifiedSchedule(named: definition.name) {
             if old.firesLike(definition), old.paused == definition.paused || definition.paused {
                 definition.since = old.since
             } else if old.queue != definition.queue {
@@ -125,7 +127,8 @@ extension KaleClient {
     /// - Returns: nil when there is no such schedule.
     /// - Throws: as ``enqueue(name:args:options:)``.
     public func runScheduleNow(_ name: String, defaults: EnqueueOptions = EnqueueOptions()) async throws -> TaskRef? {
-        guard let d = try await schedule(named: name) else { return nil }
+        // Verified as a leader's ticks are: the task this makes is signed by this client.
+        guard let d = try await verifiedSchedule(named: name) else { return nil }
         var options = EnqueueOptions(queue: d.queue).merged(over: defaults)
         options.headers["kale-schedule"] = d.name
         return try await enqueue(name: d.task, args: d.args, options: options)

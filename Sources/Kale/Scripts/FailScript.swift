@@ -55,9 +55,11 @@ extension Scripts {
       kale_celery_forward(19)
       return 2
     end
-    C.defer = KEYS[5] ~= nil
+    -- Told by its id, not by KEYS[5] (see the succeed script).
+    local folded = ARGV[16] ~= nil and ARGV[16] ~= ''
+    C.defer = folded
     local r = record()
-    if KEYS[5] then return {r, kale_start(C, KEYS[5], ARGV[16], ARGV[2], ARGV[17], ARGV[18], ARGV[4])} end
+    if folded then return {r, kale_start(C, KEYS[5], ARGV[16], ARGV[2], ARGV[17], ARGV[18], ARGV[4])} end
     return r
     """#)
 }

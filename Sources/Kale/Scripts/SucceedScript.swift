@@ -31,9 +31,12 @@ extension Scripts {
       kale_celery_forward(15)
       return 1
     end
-    C.defer = KEYS[3] ~= nil
+    -- A folded start is told by its id, never by KEYS[3]: on a cluster KEYS ends with the
+    -- slot's guard (ClusterSlotGuard), which would stand there when none is folded.
+    local folded = ARGV[11] ~= nil and ARGV[11] ~= ''
+    C.defer = folded
     local r = record()
-    if KEYS[3] then return {r, kale_start(C, KEYS[3], ARGV[11], ARGV[2], ARGV[12], ARGV[13], ARGV[4])} end
+    if folded then return {r, kale_start(C, KEYS[3], ARGV[11], ARGV[2], ARGV[12], ARGV[13], ARGV[4])} end
     return r
     """#)
 }

@@ -15,6 +15,9 @@ extension KaleClient {
               let path = WorkflowPath(String(mark[mark.index(after: bar)...])), let state = f[1].string.flatMap(TaskState.init(rawValue:))
         else { return false }
         let wid = String(mark[..<bar])
+        // A step's id and queue are fixed by its place in the tree: a record (with a signed
+        // result copied into it) that names another workflow or place is not that step.
+        guard stepID == Self.workflowStepID(wid, path) else { return true }
         let tree: WorkflowNode
         do {
             guard let stored = try await workflowTree(wid) else { return true }
@@ -26,6 +29,7 @@ extension KaleClient {
                                 arguments: ["failed", Broker.now(), Self.refusal(refused), path.description, keys.doneChannel(wid)])
             return true
         }
+        guard case .step(let placed)? = tree.node(at: path), (placed.options.queue ?? configuration.defaultQueue) == queue else { return true }
         let plan = WorkflowPlan(tree)
         switch state {
         case .succeeded:
@@ -180,7 +184,7 @@ extension KaleClient {
     /// - Returns: false when it had ended already or does not exist.
     @discardableResult
     public func cancelWorkflow(_ id: String) async throws -> Bool {
-        guard let tree = try await workflowTree(id),
+        guard let tree = try await workflowTree(id, verified: false),
               try await redis.send("HGET", keys.workflow(id), "state").string == "running" else { return false }
         let error = #"{"kind":"cancelled","type":"Cancelled","message":"the workflow was cancelled","retryable":false}"#
         return try await endWorkflow(id, WorkflowPlan(tree), state: "cancelled", value: error, failedStep: nil)

@@ -43,7 +43,7 @@ extension KaleClient {
         }
         // Signed (by a client that signs) for this workflow alone: a worker makes every later
         // step from it, so a tree written or swapped by hand must not become signed tasks.
-        let doc = try signed(document.jsonString, as: Self.workflowContext(wid))
+        let doc = try signed(document.jsonString, as: Self.workflowContext(wid, collect: collectFailures))
         let keep = (ttl ?? configuration.resultTTL).milliseconds
         let key = keys.workflow(wid)
         var extra: [RedisCommand] = []
@@ -113,19 +113,28 @@ extension KaleClient {
         }
     }
 
-    /// The tree of workflow `id`, as submitted (queues settled), or nil when there is none.
-    public func workflowTree(_ id: String) async throws -> WorkflowNode? {
+    /// The tree of workflow `id`, as submitted (queues settled), or nil when there is none;
+    /// verified by a client whose format verifies signatures, as a worker making its steps
+    /// needs it. `verified: false` only strips the signature (a cancel makes no task).
+    /// - Throws: ``MessageRefused`` for a tree that does not verify, ``WorkflowError``.
+    public func workflowTree(_ id: String, verified: Bool = true) async throws -> WorkflowNode? {
         if let tree = workflowTrees.tree(id) { return tree }
-        guard let doc = try await redis.send("HGET", keys.workflow(id), "doc").string else { return nil }
-        let plain = try configuration.format.verify(document: Array(doc.utf8), context: Self.workflowContext(id))
+        let f = try await redis.send("HMGET", keys.workflow(id), "doc", "collect").array ?? []
+        guard let doc = f.first?.string else { return nil }
+        // Collecting failures is signed with the tree (it turns errors into inputs), so the
+        // flag cannot be switched on beside a signed tree.
+        let context = Self.workflowContext(id, collect: f.count > 1 && f[1].string == "1")
+        let plain = verified ? try configuration.format.verify(document: Array(doc.utf8), context: context)
+                             : SignatureMember.stripped(Array(doc.utf8))
         let tree = try WorkflowNode(document: try JSONValue(parsing: Data(plain)))
-        workflowTrees.remember(id, tree)
+        // Only a tree that verified is kept: the cache is what later forwards trust.
+        if verified { workflowTrees.remember(id, tree) }
         return tree
     }
 
     /// What a workflow's stored tree and error callback are signed as: bound to the workflow,
     /// so neither verifies in another workflow's record.
-    static func workflowContext(_ id: String) -> String { "workflow:\(id)" }
+    static func workflowContext(_ id: String, collect: Bool) -> String { "workflow:\(id)" + (collect ? ":collect-failures" : "") }
     static func workflowErrorContext(_ id: String) -> String { "workflow-on-error:\(id)" }
     /// What a workflow step's result is signed as, by the worker that ran step `id`.
     public static func stepResultContext(_ id: String) -> String { "step-result:\(id)" }
