@@ -180,11 +180,8 @@ public struct Broker: Sendable {
         var arguments: [any RedisArgument] = [task.id, worker, task.lease, now, result, ttlMs, donePrefix(task.queue),
                                               observation(task.queue), task.attempt, startedAt]
         fold(next, of: task, into: &scriptKeys, &arguments)
-        if let resultSignature {
-            while arguments.count < 13 { arguments.append("") }
-            arguments.append(resultSignature)
-        }
-        Self.append(forward, to: &arguments, at: 15)
+        if let resultSignature { Self.place([resultSignature], in: &arguments, at: 14) }
+        Self.place(forward.flatMap { [$0.list, $0.message] as [any RedisArgument] }, in: &arguments, at: 15)
         return Scripts.succeed.command(keys: scriptKeys, arguments: arguments)
     }
 
@@ -195,12 +192,12 @@ public struct Broker: Sendable {
         public init(list: String, message: [UInt8]) { self.list = list; self.message = message }
     }
 
-    /// Puts `forward` at ARGV position `position` (1-based), padding the optional start
-    /// arguments that come before it.
-    private static func append(_ forward: [Forward], to arguments: inout [any RedisArgument], at position: Int) {
-        guard !forward.isEmpty else { return }
+    /// Puts `values` at ARGV position `position` (1-based), padding the optional arguments
+    /// before it that were not given (a folded start, a signature) with empty strings.
+    private static func place(_ values: [any RedisArgument], in arguments: inout [any RedisArgument], at position: Int) {
+        guard !values.isEmpty else { return }
         while arguments.count < position - 1 { arguments.append("") }
-        for f in forward { arguments += [f.list, f.message] as [any RedisArgument] }
+        arguments += values
     }
 
     /// Adds the start of `next` to a transition of `task`'s lease; only within one queue, whose
@@ -233,7 +230,7 @@ public struct Broker: Sendable {
             startedAt == nil ? 0 : task.attempt, startedAt ?? 0,
         ]
         fold(next, of: task, into: &scriptKeys, &arguments)
-        Self.append(forward, to: &arguments, at: 19)
+        Self.place(forward.flatMap { [$0.list, $0.message] as [any RedisArgument] }, in: &arguments, at: 19)
         return Scripts.fail.command(keys: scriptKeys, arguments: arguments)
     }
 

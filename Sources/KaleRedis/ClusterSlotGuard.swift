@@ -20,12 +20,14 @@
 enum ClusterSlotGuard {
     static let suffix = Array(":slot-guard".utf8)
 
-    /// `command` with the guard key appended to its KEYS, if it is a script call whose first
-    /// key has a hash tag; otherwise `command` unchanged (without a tag the slot holds one
-    /// name, and nothing the script derives from it shares that slot).
+    /// `command` with the guard key appended to its KEYS, if it runs a ``RedisScript`` (an
+    /// `EVALSHA` that ``RedisScript/command(keys:arguments:)`` made: every script Kale runs)
+    /// whose first key has a hash tag; otherwise `command` unchanged (without a tag the slot
+    /// holds one name, and nothing the script derives from it shares that slot). Told by the
+    /// command's script, not its name: no string is made for the commands that are not one.
     static func guarded(_ command: RedisCommand) -> RedisCommand {
         let arguments = command.arguments
-        guard arguments.count > 3, isScriptCall(arguments[0]),
+        guard command.script != nil, arguments.count > 3,
               let count = Int(String(decoding: arguments[2], as: UTF8.self)), count > 0, arguments.count >= 3 + count,
               let guardKey = key(for: arguments[3]) else { return command }
         var out = command
@@ -40,12 +42,5 @@ enum ClusterSlotGuard {
         guard let open = key.firstIndex(of: UInt8(ascii: "{")),
               let close = key[(open + 1)...].firstIndex(of: UInt8(ascii: "}")), close > open + 1 else { return nil }
         return Array(key[...close]) + suffix
-    }
-
-    private static func isScriptCall(_ name: [UInt8]) -> Bool {
-        switch String(decoding: name, as: UTF8.self).uppercased() {
-        case "EVALSHA", "EVAL", "EVALSHA_RO", "EVAL_RO", "FCALL", "FCALL_RO": true
-        default: false
-        }
     }
 }
