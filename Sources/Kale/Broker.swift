@@ -40,15 +40,16 @@ public struct Broker: Sendable {
     // MARK: Producer side
 
     /// The EVALSHA that creates `envelope` (encoded as `message`).
-    public func enqueueCommand(_ envelope: Envelope, message: [UInt8], uniqueTTL: Duration?, now: Int64) -> RedisCommand {
-        let (k, a) = creation(envelope, message: message, uniqueTTL: uniqueTTL, now: now)
+    public func enqueueCommand(_ envelope: Envelope, message: [UInt8], uniqueTTL: Duration?, now: Int64,
+                               endGroup: String? = nil) -> RedisCommand {
+        let (k, a) = creation(envelope, message: message, uniqueTTL: uniqueTTL, now: now, endGroup: endGroup)
         return Scripts.enqueue.command(keys: k, arguments: a)
     }
 
     /// The KEYS and ARGV of a task's creation (``Scripts/enqueue``; ``Scripts/fire`` has them
     /// after keys and arguments of its own).
     func creation(_ envelope: Envelope, message: [UInt8], uniqueTTL: Duration?, now: Int64,
-                  workflowStep: String? = nil) -> (keys: [String], arguments: [any RedisArgument]) {
+                  workflowStep: String? = nil, endGroup: String? = nil) -> (keys: [String], arguments: [any RedisArgument]) {
         let q = envelope.queue
         let unique = envelope.uniqueKey.map { keys.unique(q, $0) } ?? keys.task(q, envelope.id)
         var arguments: [any RedisArgument] = [
@@ -57,6 +58,7 @@ public struct Broker: Sendable {
             envelope.uniqueKey == nil ? 0 : (uniqueTTL ?? .seconds(3600)).milliseconds, envelope.name, observation(q),
         ]
         if let workflowStep { arguments.append(workflowStep) }
+        if let endGroup { Self.place([endGroup], in: &arguments, at: 13) }
         return ([keys.task(q, envelope.id), keys.pending(q, envelope.priority), keys.scheduled(q), keys.notify(q), unique], arguments)
     }
 
@@ -72,7 +74,7 @@ public struct Broker: Sendable {
     /// `event`: also write the chunk's `enqueued` event (the caller decides, see
     /// ``KaleConfiguration/recordAllEvents``).
     public func enqueueManyCommands(_ first: Envelope, _ items: [(id: String, message: [UInt8])], now: Int64,
-                                    event: Bool = true) -> [RedisCommand] {
+                                    event: Bool = true, endGroup: String? = nil) -> [RedisCommand] {
         let q = first.queue
         let due = first.eta ?? 0
         let state = due > now ? "scheduled" : "pending"
@@ -81,6 +83,7 @@ public struct Broker: Sendable {
             "ttl", first.resultTTLMs ?? ttlMs, "name", first.name,
         ]
         if let expiresAt = first.expiresAt { fields += ["expires_at", expiresAt] }
+        if let endGroup { fields += ["ends", endGroup] }
         let shared = RedisCommand("HSET", arguments: fields).arguments.dropFirst()
         var commands = [RedisCommand("MULTI")]
         commands.reserveCapacity(items.count + 4)

@@ -47,13 +47,18 @@ public struct EnqueueOptions: Sendable, Hashable {
     /// client whose format holds keys (`KALE_SIGNING_KEYS`); enqueue throws
     /// ``KaleError`` `.invalidOptions` otherwise. Default false.
     public var encrypted: Bool?
+    /// The end group the task reports its end to (``KaleClient/newEndGroup()``): one list in
+    /// its queue that ``KaleClient/waitAll(_:endGroup:timeout:onEnd:)`` reads, so awaiting a
+    /// batch costs one blocking read instead of a subscription per task. Like `id`, never
+    /// taken from defaults. Default: none.
+    public var endGroup: String?
 
     public init(
         queue: String? = nil, priority: Priority? = nil, delay: Duration? = nil, eta: Double? = nil,
         expiresIn: Duration? = nil, maxRetries: Int? = nil, backoff: Backoff? = nil,
         softTimeLimit: Duration? = nil, timeLimit: Duration? = nil, uniqueKey: String? = nil,
         uniqueTTL: Duration? = nil, resultTTL: Duration? = nil, headers: [String: String] = [:], id: String? = nil,
-        replication: Replication? = nil, encrypted: Bool? = nil
+        replication: Replication? = nil, encrypted: Bool? = nil, endGroup: String? = nil
     ) {
         self.queue = queue
         self.priority = priority
@@ -71,6 +76,7 @@ public struct EnqueueOptions: Sendable, Hashable {
         self.id = id
         self.replication = replication
         self.encrypted = encrypted
+        self.endGroup = endGroup
     }
 
     /// These options with every unset field taken from `fallback`: the one rule by which a
@@ -83,7 +89,7 @@ public struct EnqueueOptions: Sendable, Hashable {
     ///   from `fallback` (a default `eta` would otherwise override an explicit `delay`).
     /// - `headers` are merged, `self`'s value winning for a name both have.
     /// - `id` is never taken from `fallback`: an id names one task, so a default one would turn
-    ///   every enqueue after the first into a duplicate.
+    ///   every enqueue after the first into a duplicate. Nor is `endGroup`, which names one wait.
     public func merged(over fallback: EnqueueOptions) -> EnqueueOptions {
         var o = self
         o.queue = queue ?? fallback.queue

@@ -76,13 +76,14 @@ extension KaleClient {
         let scripted = options.uniqueKey != nil || options.id != nil
         var chunks: [(range: Range<Int>, multi: Int, exec: Int)] = []
         if scripted {
-            commands += prepared.map { broker.enqueueCommand($0.envelope, message: $0.message, uniqueTTL: options.uniqueTTL, now: now) }
+            commands += prepared.map { broker.enqueueCommand($0.envelope, message: $0.message, uniqueTTL: options.uniqueTTL, now: now,
+                                                                 endGroup: options.endGroup) }
         } else {
             for start in stride(from: 0, to: prepared.count, by: Self.batchChunk) {
                 let range = start..<min(start + Self.batchChunk, prepared.count)
                 let multi = commands.count
                 commands += broker.enqueueManyCommands(prepared[start].envelope, prepared[range].map { ($0.envelope.id, $0.message) },
-                                                       now: now, event: eventsWanted)
+                                                       now: now, event: eventsWanted, endGroup: options.endGroup)
                 chunks.append((range, multi, commands.count - 1))
             }
         }

@@ -113,6 +113,10 @@ public final class KaleClient: Sendable {
         if let id = options.id, let problem = TaskID.problem(with: id) {
             throw KaleError(.invalidOptions, detail: problem, queue: queue)
         }
+        // The group becomes part of a key name, under the same rules as an id.
+        if let group = options.endGroup, let problem = TaskID.problem(with: group) {
+            throw KaleError(.invalidOptions, detail: "end group: " + problem, queue: queue)
+        }
         // A TTL under 1 ms reaches the scripts as 0 or less, which they read as "never expire".
         guard configuration.resultTTL.milliseconds >= 1 else {
             throw KaleError(.invalidOptions, detail: "the client's resultTTL must be at least 1 ms, not \(configuration.resultTTL)")

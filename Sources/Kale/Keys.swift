@@ -116,6 +116,10 @@ public struct Keys: Sendable, Hashable {
     /// The same on a Redis Cluster: a shard channel (`SPUBLISH`) in the queue's slot, so the
     /// script that ends the task publishes on its own node and only that shard carries it.
     public func shardDoneChannel(_ queue: String, _ id: String) -> String { queuePrefix(queue) + "done:" + id }
+    /// Stream of the ids of a batch's tasks that ended (field `i`), in the order they ended:
+    /// written by the scripts that end a task whose record names the batch's end group, read
+    /// by ``KaleClient/waitAll(_:endGroup:timeout:onEnd:)``. In the queue's slot.
+    public func ends(_ queue: String, _ group: String) -> String { queuePrefix(queue) + "ends:" + group }
     /// Channel on which cancel requests for running tasks are announced (payload: task id).
     public var cancelChannel: String { "\(prefix):cancel" }
 

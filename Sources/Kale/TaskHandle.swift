@@ -6,6 +6,9 @@ public struct TaskHandle<T: TaskDefinition>: Sendable {
     /// False when a unique key was already held and this handle names the existing task.
     public let created: Bool
 
+    /// The untyped reference, as ``KaleClient/waitAll(_:endGroup:timeout:onEnd:)`` takes it.
+    public var ref: KaleClient.TaskRef { KaleClient.TaskRef(id: id, queue: queue, created: created) }
+
     /// Waits for the task's output.
     ///
     /// - Throws: see ``KaleClient/result(of:timeout:)``.

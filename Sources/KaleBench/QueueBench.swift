@@ -30,7 +30,7 @@ struct QueueBench: AsyncParsableCommand {
     var only: [Group] = []
 
     enum Group: String, CaseIterable, ExpressibleByArgument {
-        case enqueue, e2e, latency, scaling, observability, limits, workflows, security, cluster
+        case enqueue, e2e, await, latency, scaling, observability, limits, workflows, security, cluster
     }
 
     func validate() throws {
@@ -49,6 +49,7 @@ struct QueueBench: AsyncParsableCommand {
         var figures: [Figure] = []
         if groups.contains(.enqueue) { figures += try await scenarios.enqueue() }
         if groups.contains(.e2e) { figures += try await scenarios.endToEnd() }
+        if groups.contains(.await) { figures += try await scenarios.awaitBatch() }
         if groups.contains(.latency) { figures += try await scenarios.latency() }
         if groups.contains(.scaling) { figures += try await scenarios.scaling() }
         if groups.contains(.observability) { figures += try await scenarios.observability() }

@@ -101,6 +101,12 @@ extension QueueScenarios {
 
     /// Time from the first start to the last finish among `ids`, from their records.
     func span(_ client: KaleClient, ids: [String], queue: String = "bench") async throws -> Duration {
+        let (first, last) = try await runBounds(client, ids: ids, queue: queue)
+        return .milliseconds(last - first)
+    }
+
+    /// The first start and the last finish (ms since 1970) among `ids`, which must all have succeeded.
+    func runBounds(_ client: KaleClient, ids: [String], queue: String = "bench") async throws -> (first: Int64, last: Int64) {
         var first = Int64.max, last = Int64.min
         for chunk in stride(from: 0, to: ids.count, by: 1000) {
             let part = ids[chunk..<min(chunk + 1000, ids.count)]
@@ -116,7 +122,7 @@ extension QueueScenarios {
                 last = max(last, e)
             }
         }
-        return .milliseconds(last - first)
+        return (first, last)
     }
 
     /// Waits until nothing of queue `bench` is pending or leased.

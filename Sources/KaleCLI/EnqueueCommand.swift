@@ -123,7 +123,9 @@ struct EnqueueCommand: AsyncParsableCommand {
         // Everything that can be wrong with the input is found before Redis is touched.
         let input = try loadArgs()
         if celery { return try await runCelery(input) }
-        let options = enqueueOptions(defaults: KaleCLI.registry)
+        var options = enqueueOptions(defaults: KaleCLI.registry)
+        // Every task reports its end to one list, which the wait below pops.
+        if wait { options.endGroup = KaleClient.newEndGroup() }
         let client = try await global.client()
         var refs: [KaleClient.TaskRef] = []
         refs.reserveCapacity(count)
@@ -150,7 +152,7 @@ struct EnqueueCommand: AsyncParsableCommand {
         let meter = ProgressMeter(total: refs.count, style: Output.stderrIsTerminal ? .bar : .lines)
         let outcomes = try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await meter.run() }
-            let outcomes = try await BatchWait.wait(for: refs, client: client, timeout: timeout?.duration, meter: meter)
+            let outcomes = try await BatchWait.wait(for: refs, endGroup: options.endGroup ?? "", client: client, timeout: timeout?.duration, meter: meter)
             // Cancelling wakes the meter from its sleep, so the final line follows the last task at once.
             meter.finish()
             group.cancelAll()

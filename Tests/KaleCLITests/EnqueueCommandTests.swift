@@ -139,6 +139,32 @@ import Testing
         #expect(try await worker.stop().status == 0)
     }
 
+    /// Thousands of awaited tasks cost the CLI no subscription: their ends come through the
+    /// batch's end list. (A wait per task subscribed to each task's channel, 500 at a time.)
+    @Test func waitOnThousandsSubscribesToNothing() async throws {
+        let server = try RedisServer()
+        defer { server.stop() }
+        let cli = CLI(prefix: testNamespace(), server: server)
+        let client = cli.client()
+        func subscriptions() async throws -> Int {
+            let text = try await client.redis.send("INFO", "commandstats").string ?? ""
+            return text.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("cmdstat_subscribe:") || $0.hasPrefix("cmdstat_ssubscribe:") }
+                .compactMap { line in line.range(of: "calls=").flatMap { Int(line[$0.upperBound...].prefix { $0.isNumber }) } }
+                .reduce(0, +)
+        }
+        let waiting = try cli.spawn(["enqueue", "kale.noop", "--count", "2000", "--wait", "--timeout", "60s"])
+        let pending = Keys(prefix: cli.prefix).pending("default", .normal)
+        #expect(try await waitUntil(timeout: .seconds(20)) { try await client.redis.send("LLEN", pending).int == 2000 })
+        let before = try await subscriptions()
+        let worker = try cli.startWorker()
+        let run = try await waiting.wait(timeout: .seconds(90))
+        #expect(run.status == 0, "\(run)")
+        #expect(run.lines.count == 2000 && run.lines.allSatisfy { $0.split(separator: " ").dropFirst().first == "succeeded" }, "\(run.lines.prefix(3))")
+        // The worker's own subscription (to cancel requests) is the one allowed.
+        #expect(try await subscriptions() - before <= 1)
+        #expect(try await worker.stop().status == 0)
+    }
+
     @Test func waitExitsOneWhenATaskFails() async throws {
         let cli = CLI(prefix: testNamespace())
         let worker = try cli.startWorker()

@@ -70,12 +70,15 @@ public struct AccessRole: Sendable {
             // Looking a task up (and, without its queue, finding it); awaiting its end (on a
             // Redis Cluster by shard channel).
             "exists", "hgetall", "subscribe", "unsubscribe", "ssubscribe", "sunsubscribe",
+            // Awaiting a batch by its end group's stream (KaleClient.waitAll), and the state of
+            // the tasks it cannot name: reads only.
+            "xread", "hget",
         ],
         scripts: [Scripts.enqueue],
         keys: [
             KeyRule("{*}:t:*"), KeyRule("{*}:pending:*"), KeyRule("{*}:scheduled"), KeyRule("{*}:notify"),
             KeyRule("{*}:unique:*"), KeyRule("{*}:history:*"), KeyRule("{*}:events"), KeyRule("{*}:events:watch", .read),
-            KeyRule("{*}:replicated"), KeyRule("queues"),
+            KeyRule("{*}:replicated"), KeyRule("queues"), KeyRule("{*}:ends:*", .read),
             // Declared by every script on a Redis Cluster and never written (ClusterSlotGuard).
             KeyRule("{*}:slot-guard"),
         ],

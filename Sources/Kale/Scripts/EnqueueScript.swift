@@ -8,7 +8,8 @@ extension Scripts {
     /// ARGV: 1 id, 2 message, 3 now ms, 4 due ms (0 = now), 5 priority rank, 6 max retries,
     ///       7 expires at ms (0 = never), 8 result TTL ms, 9 unique TTL ms (0 = not unique),
     ///       10 task name, 11 observation (see ``Broker/observation(_:)``), 12 optional: the
-    ///       workflow step it is (`<workflow id>|<path>`)
+    ///       workflow step it is (`<workflow id>|<path>`), 13 optional: its end group
+    ///       (``Keys/ends(_:_:)``; ARGV 12 empty when not a step)
     /// Returns: {1, id} when created; {0, owner id} when the unique key is held.
     /// Errors: `DUPLICATE` when a record with this id exists.
     static let enqueue = RedisScript(name: "enqueue", source: LuaLibrary.observe + EnqueueLua.create + #"""
@@ -44,6 +45,7 @@ enum EnqueueLua {
       if unique then redis.call('HSET', key, 'unique', K[5]) end
       -- A workflow's step: `<workflow id>|<path>`, read when it ends (kale_finish).
       if A[o + 12] and A[o + 12] ~= '' then redis.call('HSET', key, 'wf', A[o + 12]) end
+      if A[o + 13] and A[o + 13] ~= '' then redis.call('HSET', key, 'ends', A[o + 13]) end
       if state == 'scheduled' then
         redis.call('ZADD', K[3], due, id)
       else

@@ -112,6 +112,21 @@ enum LuaLibrary {
       if C.sharded then redis.call('SPUBLISH', channel, payload) else redis.call('PUBLISH', channel, payload) end
     end
 
+    -- A task of an end group ended for good: its id joins the group's stream, which the
+    -- producer awaiting the batch reads (KaleClient.waitAll): one blocking read for many ends,
+    -- where a wait per task cost a subscription, a read and an unsubscription each. A stream,
+    -- not a list: it is read from a cursor, so the producer needs no right to take anything.
+    -- It lives in the task's queue slot and expires with the results (a day when they are
+    -- kept for ever), so a producer that stopped waiting leaves nothing behind.
+    local function kale_ended_in_group(C, id, group, ttl)
+      kale_spec(C)
+      local stream = C.qp .. 'ends:' .. group
+      redis.call('XADD', stream, '*', 'i', id)
+      ttl = tonumber(ttl or '') or C.ttl
+      if ttl <= 0 then ttl = 86400000 end
+      redis.call('PEXPIRE', stream, ttl)
+    end
+
     -- Ends a task for good (succeeded, cancelled, expired, failed): keep the record for its
     -- result TTL, free its unique key, count it and wake whoever awaits it. `extra` (field,
     -- value, ...) goes into the same HSET: one command fewer per finished task.
@@ -119,13 +134,14 @@ enum LuaLibrary {
       local fields = {'state', state, 'finished_at', C.now}
       if extra then for _, v in ipairs(extra) do fields[#fields + 1] = v end end
       redis.call('HSET', key, unpack(fields))
-      local f = redis.call('HMGET', key, 'ttl', 'unique', 'cel', 'wf', unpack(kale_note_fields))
+      local f = redis.call('HMGET', key, 'ttl', 'unique', 'cel', 'wf', 'ends', unpack(kale_note_fields))
       local ttl = tonumber(f[1] or '') or C.ttl
       if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
       if f[2] and redis.call('GET', f[2]) == id then redis.call('DEL', f[2]) end
       if f[3] then kale_celery_end(key, f[3], state, C.now) end
       if f[4] then kale_workflow_step_ended(C, id) end
-      kale_note(C, key, id, state, {f[5], f[6], f[7], f[8], f[9], f[10], f[11]}, detail)
+      if f[5] then kale_ended_in_group(C, id, f[5], ttl) end
+      kale_note(C, key, id, state, {f[6], f[7], f[8], f[9], f[10], f[11], f[12]}, detail)
       kale_publish(C, key, id)
     end
 
@@ -136,9 +152,10 @@ enum LuaLibrary {
       redis.call('PERSIST', key)
       redis.call('ZADD', C.dead, C.now, id)
       kale_release_unique(key, id)
-      local cw = redis.call('HMGET', key, 'cel', 'wf')
+      local cw = redis.call('HMGET', key, 'cel', 'wf', 'ends', 'ttl')
       if cw[1] then kale_celery_end(key, cw[1], 'dead', C.now) end
       if cw[2] then kale_workflow_step_ended(C, id) end
+      if cw[3] then kale_ended_in_group(C, id, cw[3], cw[4]) end
       kale_note(C, key, id, 'dead', nil, kale_error_type(err))
       kale_publish(C, key, id)
       local trimmed = redis.call('ZRANGEBYSCORE', C.dead, '-inf', '(' .. (C.now - C.deadAge), 'LIMIT', 0, 100)
