@@ -13,7 +13,9 @@ let package = Package(
     ],
     dependencies: [
         .package(name: "Kale", path: ".."),
-        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+        // The traits the core package asks for (none): one set of Hummingbird's flags, so the
+        // examples built in the core's build folder reuse its Hummingbird (scripts/test-examples.sh).
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),

@@ -10,10 +10,12 @@ final class ExampleWorkerProcess {
     let process = Process()
     let logPath: String
 
-    /// The executable `swift build` put beside this package's tests.
+    /// The executable `swift build` put beside this package's tests: in the folder of the
+    /// running test bundle, whichever build folder that is (scripts/test-examples.sh shares
+    /// the core package's).
     static let executable: String = {
-        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return package.appendingPathComponent(".build/debug/ExampleWorker").path
+        let bundle = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: bundle).deletingLastPathComponent().appendingPathComponent("ExampleWorker").path
     }()
 
     init(fixture: KaleFixture, outputDirectory: String, concurrency: Int = 2) throws {
