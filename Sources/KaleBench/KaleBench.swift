@@ -11,7 +11,7 @@ struct KaleBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kale-bench",
         abstract: "Benchmarks for Kale. Build in release: swift run -c release kale-bench [queue|redis|celery].",
-        subcommands: [QueueBench.self, RedisBench.self, CeleryBench.self],
+        subcommands: [QueueBench.self, RedisBench.self, CeleryBench.self, PeersBench.self],
         defaultSubcommand: QueueBench.self
     )
 }
