@@ -23,8 +23,8 @@ struct QueueBench: AsyncParsableCommand {
     @Option(help: "Round trips per latency run.")
     var roundTrips = 2_000
 
-    @Option(help: "Prefetch of the worker in the end-to-end runs (throughput tuning; the daemon's default is its concurrency).")
-    var prefetch = 64
+    @Option(help: "Fix the prefetch of the workers the scenarios start (default: the daemon's own, sized by run time).")
+    var prefetch: Int?
 
     @Option(help: "Run only these groups (\(Group.allCases.map(\.rawValue).joined(separator: ", "))); default: all.")
     var only: [Group] = []

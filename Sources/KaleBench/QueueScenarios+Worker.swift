@@ -184,7 +184,7 @@ extension QueueScenarios {
             }
         }
         return [
-            Figure(name: "end to end: \(drain) kale.noop, process pool of 2, results kept", unit: "tasks/s", ours: processRates,
+            Figure(name: "end to end: \(drain) kale.noop, process pool of 2, results kept\(prefetchLabel)", unit: "tasks/s", ours: processRates,
                    reference: nil, referenceRuns: nil, target: nil),
             Figure(name: "end to end: same, inline pool", unit: "tasks/s", ours: inlineRates, reference: nil, referenceRuns: nil, target: nil),
             Figure(name: "script calls (EVALSHA) per task, worker side", unit: "calls", ours: scriptsPerTask,
@@ -200,6 +200,9 @@ extension QueueScenarios {
             Figure(name: "PSS after \(drain) tasks", unit: "MiB", ours: afterPSS, reference: nil, referenceRuns: nil, target: nil),
         ]
     }
+
+    /// How the scenarios' workers prefetch, for a figure's name: nothing when by default.
+    var prefetchLabel: String { prefetch.map { " (--prefetch \($0))" } ?? "" }
 
     // MARK: Latency
 

@@ -12,7 +12,8 @@ struct QueueScenarios {
     let enqueues: Int
     let drain: Int
     let roundTrips: Int
-    let prefetch: Int
+    /// Nil: the daemon's default prefetch.
+    let prefetch: Int?
 
     /// Arguments padded so that the whole message is about 300 bytes, like the reference's payload.
     static let args: JSONValue = .object(["pad": .string(String(repeating: "x", count: 120))])

@@ -55,7 +55,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Worker name (default: the host name).")
     var name: String?
 
-    @Option(name: .customLong("prefetch"), help: "Tasks leased ahead of a free slot (default: concurrency).")
+    @Option(name: .customLong("prefetch"), help: "Tasks leased ahead of a free slot (default: sized by run time, about 10 ms of work per slot, 1 to 64 per slot).")
     var prefetch: Int?
 
     @Flag(help: "Serve the built-in kale.* diagnostic tasks too.")
@@ -172,7 +172,7 @@ struct WorkerCommand: AsyncParsableCommand {
             childArguments: WorkerCommand.childArguments(Array(CommandLine.arguments.dropFirst())),
             childEnvironment: childEnvironment)
         if let concurrency { config.concurrency = concurrency }
-        config.prefetch = prefetch ?? config.concurrency
+        if let prefetch { config.prefetch = prefetch }
         if let lease { config.lease = lease.duration }
         if let grace { config.gracePeriod = grace.duration }
         config.softTimeLimit = softTimeLimit?.duration

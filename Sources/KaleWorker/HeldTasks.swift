@@ -15,6 +15,8 @@ final class HeldTasks: Sendable {
         /// True from the moment a runner takes the task until its run returned.
         var running = false
         var startedAt: Date?
+        /// When its run began, for the mean run time that sizes an adaptive prefetch.
+        var runBegan: ContinuousClock.Instant?
         var progress: Double?
         var cancelRequested = false
         /// A cancel request reached the running task (its runner stops it): a request that came
@@ -42,23 +44,52 @@ final class HeldTasks: Sendable {
         var stopping = false
         /// Set by a cold shutdown: no runner may start a task from now on.
         var killing = false
+        /// The prefetch sized by run times; nil when a fixed one was configured.
+        var adaptive: AdaptivePrefetch?
+        var prefetch: Int
+        /// When the queues last had nothing to lease: runs begun before it do not size the
+        /// prefetch (they are of the burst that ended).
+        var idleSince: ContinuousClock.Instant?
     }
 
-    private let state = Mutex(State())
-    let capacity: Int
-    /// The fetch loop waits for this many free slots while tasks are still buffered, so a busy
+    private let state: Mutex<State>
+    let slots: Int
+
+    /// - Parameters:
+    ///   - slots: tasks that run at once.
+    ///   - prefetch: tasks leased ahead of free slots; nil sizes it by run times (``AdaptivePrefetch``).
+    init(slots: Int, prefetch: Int?) {
+        self.slots = slots
+        let adaptive = prefetch == nil ? AdaptivePrefetch(slots: slots) : nil
+        state = Mutex(State(adaptive: adaptive, prefetch: prefetch ?? adaptive!.current))
+    }
+
+    /// Tasks leased ahead of free slots now.
+    var prefetch: Int { state.withLock { $0.prefetch } }
+
+    /// The queues had nothing to lease: an adaptive prefetch forgets the runs it was sized by
+    /// (the next tasks may be long ones) and starts again from one per slot. Returns the free
+    /// slots then, which may be none (or fewer than none) while tasks still run.
+    func wentIdle() -> Int {
+        state.withLock { s in
+            if s.adaptive != nil {
+                s.adaptive = AdaptivePrefetch(slots: slots)
+                s.prefetch = s.adaptive!.current
+                s.idleSince = .now
+            }
+            return slots + s.prefetch - s.entries.count
+        }
+    }
+
+    /// The fetch loop waits for `batch` free slots while tasks are still buffered, so a busy
     /// worker leases in batches (one script call for many tasks) instead of one per finished
-    /// task. With nothing buffered it fetches for any free slot, so no runner idles.
-    let batch: Int
-
-    init(capacity: Int, batch: Int) {
-        self.capacity = capacity
-        self.batch = max(1, min(batch, capacity))
-    }
-
+    /// task: half the prefetch. With nothing buffered it fetches for any free slot, so no
+    /// runner idles.
     private func ready(_ s: State) -> Bool {
+        let capacity = slots + s.prefetch
         let free = capacity - s.entries.count
         guard free > 0 else { return false }
+        let batch = max(1, min(s.prefetch / 2, capacity))
         return free >= batch || !s.entries.values.contains { !$0.running }
     }
 
@@ -67,7 +98,7 @@ final class HeldTasks: Sendable {
     /// the fetch.
     func waitForFree() async -> Int {
         while true {
-            let (free, go) = state.withLock { s in (capacity - s.entries.count, s.stopping || ready(s)) }
+            let (free, go) = state.withLock { s in (slots + s.prefetch - s.entries.count, s.stopping || ready(s)) }
             if go { return state.withLock { $0.stopping } ? 0 : free }
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 let ready = state.withLock { s -> Bool in
@@ -92,6 +123,7 @@ final class HeldTasks: Sendable {
             guard !e.leaseLost else { return }
             e.running = true
             e.startedAt = Date()
+            e.runBegan = .now
             e.name = name
             began = true
         }
@@ -164,7 +196,10 @@ final class HeldTasks: Sendable {
     /// Forgets a lease and frees its slot.
     func remove(_ key: String) {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            s.entries[key] = nil
+            if let began = s.entries.removeValue(forKey: key)?.runBegan, s.adaptive != nil, began > s.idleSince ?? began - .seconds(1) {
+                s.adaptive!.record(.now - began)
+                s.prefetch = s.adaptive!.current
+            }
             let w = s.waiter
             s.waiter = nil
             return w

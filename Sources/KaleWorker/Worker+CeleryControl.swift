@@ -52,7 +52,7 @@ extension Worker {
             "pid": .number(Double(getpid())), "uptime": .number(Date().timeIntervalSince(startedAt).rounded()),
             "pool": .object(["max-concurrency": .number(Double(configuration.concurrency)),
                              "implementation": .string("kale:\(configuration.pool.rawValue)")]),
-            "prefetch_count": .number(Double(configuration.prefetch)),
+            "prefetch_count": .number(Double(held.prefetch)),
             "total": .object([:]), "broker": .object(["transport": "redis"]),
         ])
         default: reply = .object(["error": .string("Kale workers do not implement '\(request.method)'")])

@@ -25,12 +25,18 @@ extension Worker {
                 let got = drained ? 0 : try await fetchRound(free: free)
                 failures = 0
                 drained = false
-                if got == 0, let wakeups {
+                // Nothing to lease: the next burst may be of other tasks than the last, so an
+                // adaptive prefetch starts again from one per slot (decision 0031) and the
+                // block's fetch asks for no more than that leaves room for.
+                let room = got == 0 ? held.wentIdle() : free
+                if got == 0, room <= 0 {
+                    continue
+                } else if got == 0, let wakeups {
                     await wakeups.signal.wait(timeout: .seconds(1))
                 } else if got == 0 {
                     // nil: every queue is paused; look again (a resume) within the pause.
-                    if let taken = try await awaitWork(on: blocking, free: free) {
-                        drained = taken < free && configuration.queues.count == 1
+                    if let taken = try await awaitWork(on: blocking, free: room) {
+                        drained = taken < room && configuration.queues.count == 1
                     }
                 }
             } catch {

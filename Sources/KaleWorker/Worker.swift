@@ -112,8 +112,7 @@ public final class Worker: Sendable {
         var log = logger
         log[metadataKey: "worker"] = "\(id)"
         self.logger = log
-        held = HeldTasks(capacity: configuration.concurrency + configuration.prefetch,
-                         batch: max(configuration.prefetch / 2, 1))
+        held = HeldTasks(slots: configuration.concurrency, prefetch: configuration.fixedPrefetch)
         let metrics = WorkerMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory,
                                     registeredNames: Set(registry.names))
         self.metrics = metrics

@@ -20,9 +20,16 @@ public struct WorkerConfiguration: Sendable {
     /// Tasks running at once (children in the process pool). Default: the number of cores.
     public var concurrency: Int
     public var pool: Pool
-    /// Tasks leased ahead of a free slot, so a slot never waits on a round trip. Default 1
-    /// per slot. Prefetched tasks are leased (and renewed) like running ones.
-    public var prefetch: Int
+    /// Tasks leased ahead of a free slot, so a slot never waits on a round trip. Prefetched
+    /// tasks are leased (and renewed) like running ones. Default: sized by the mean run time,
+    /// about 10 ms of work per slot, from 1 to 64 per slot (decision 0031); setting it fixes it.
+    /// Reads as the smallest the default sizes it to (one per slot) while not set.
+    public var prefetch: Int {
+        get { fixedPrefetch ?? concurrency }
+        set { fixedPrefetch = newValue }
+    }
+    /// The prefetch set by hand; nil sizes it by run times.
+    public var fixedPrefetch: Int?
     /// How long a lease lasts without renewal. Default 15 s; at least 2 s.
     public var lease: Duration
     /// Warm shutdown waits this long for running tasks before killing them. Default 30 s.
@@ -100,7 +107,7 @@ public struct WorkerConfiguration: Sendable {
         self.strictOrder = strictOrder
         self.concurrency = concurrency
         self.pool = pool
-        self.prefetch = prefetch ?? concurrency
+        self.fixedPrefetch = prefetch
         self.lease = lease
         self.gracePeriod = gracePeriod
         self.softTimeLimit = softTimeLimit
