@@ -75,4 +75,23 @@ import Testing
         #expect(try await f.redis.send("HGET", key, "deferred").string == "rate")
         #expect(try await f.auditQueue("default", ids: refs.map(\.id)).isEmpty)
     }
+
+    /// A lease clears the marks of an earlier life (progress, a deferral) and only when there
+    /// are some; the message comes from the same read as the state.
+    @Test func aLeaseClearsOldMarksAndCarriesTheMessage() async throws {
+        let f = KaleFixture()
+        let refs = try await f.client.enqueueBatch(name: "t.x", args: [.string("marked"), .string("plain")])
+        let marked = f.keys.task("default", refs[0].id)
+        try await f.redis.send("HSET", marked, "progress", "0.5", "deferred", "rate", "waiting", "w", "rate_slot", "1").throwingServerError()
+        let leased = try await Self.fetch(f, count: 2, lease: "a")
+        #expect(leased.count == 2)
+        for task in leased {
+            let message = try JSONValue(parsing: Data(task.message))
+            #expect(message["id"]?.stringValue == task.id && message["args"] == .string(task.id == refs[0].id ? "marked" : "plain"))
+        }
+        let marks = try await f.redis.send("HMGET", marked, "progress", "deferred", "waiting", "rate_slot").array ?? []
+        #expect(marks.count == 4 && marks.allSatisfy { $0.string == nil }, "\(marks)")
+        #expect(try await f.redis.send("HGET", marked, "state").string == "started")
+        #expect(try await f.auditQueue("default", ids: refs.map(\.id)).isEmpty)
+    }
 }

@@ -60,7 +60,14 @@ extension Scripts {
           kale_dead(C, C.tp .. id, id, kale_error('rejected', 'NotAnID', 'the pending list held a value that is not a task id', false))
         else
           local key = C.tp .. id
-          local f = redis.call('HMGET', key, 'state', 'expires_at', 'attempt', 'cancel', 'enqueued_at', 'ready_at', 'name', 'rate_slot')
+          -- One read of everything a lease needs, the message included unless it is over the
+          -- limit (then the state again stands in its place, so a huge message is never
+          -- copied into the script): per task one HSTRLEN and one HMGET, where a HEXISTS, an
+          -- HGET of the message and an HDEL of marks that are rarely there cost three more
+          -- calls (INFO commandstats of a drain; docs/performance.md).
+          local size = redis.call('HSTRLEN', key, 'msg')
+          local f = redis.call('HMGET', key, 'state', 'expires_at', 'attempt', 'cancel', 'enqueued_at', 'ready_at', 'name', 'rate_slot',
+            'progress', 'deferred', 'waiting', size <= maxSize and 'msg' or 'state')
           if not f[1] then
             kale_dead(C, key, id, kale_error('rejected', 'MissingRecord', 'no task record exists for this id', false))
           elseif f[1] ~= 'pending' then
@@ -69,10 +76,10 @@ extension Scripts {
             kale_cancelled(C, key, id, 'cancelled before it started')
           elseif (tonumber(f[2] or '0') or 0) > 0 and tonumber(f[2]) <= C.now then
             kale_finish(C, key, id, 'expired')
-          elseif redis.call('HSTRLEN', key, 'msg') > maxSize then
+          elseif size > maxSize then
             kale_dead(C, key, id, kale_error('rejected', 'PayloadTooLarge',
-              'message of ' .. redis.call('HSTRLEN', key, 'msg') .. ' bytes exceeds the limit of ' .. maxSize, false))
-          elseif redis.call('HEXISTS', key, 'msg') == 0 then
+              'message of ' .. size .. ' bytes exceeds the limit of ' .. maxSize, false))
+          elseif not f[12] then
             kale_dead(C, key, id, kale_error('rejected', 'MissingMessage', 'the task record has no message', false))
           else
             -- A task over its limits is deferred (not failed): it comes back when it may run.
@@ -86,10 +93,10 @@ extension Scripts {
               else
                 redis.call('HSET', key, 'state', 'started', 'worker', ARGV[3], 'lease', ARGV[12], 'leased_at', C.now)
               end
-              redis.call('HDEL', key, 'progress', 'deferred', 'waiting', 'rate_slot')
+              if f[8] or f[9] or f[10] or f[11] then redis.call('HDEL', key, 'progress', 'deferred', 'waiting', 'rate_slot') end
               redis.call('ZADD', KEYS[4], deadline, id)
               out[#out + 1] = id
-              out[#out + 1] = redis.call('HGET', key, 'msg')
+              out[#out + 1] = f[12]
               out[#out + 1] = (tonumber(f[3] or '0') or 0) + 1
               -- Since when it could run: its enqueue, or its delay's end or a retry from the
               -- dead set (ready_at), for the worker's wait-time metric.
