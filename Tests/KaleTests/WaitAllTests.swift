@@ -123,6 +123,25 @@ import Testing
         #expect(ended.map(\.timedOut) == [true, true] && ended.allSatisfy { $0.info?.state == .scheduled })
     }
 
+    /// A quiet second looks at 1,000 of the tasks still awaited, not at all of them: a batch
+    /// of long tasks must not turn the wait into polling.
+    @Test func aQuietStreamCostsABoundedLookAtTheTasks() async throws {
+        let server = try RedisServer()
+        defer { server.stop() }
+        let f = KaleFixture(server: server)
+        let group = KaleClient.newEndGroup()
+        let refs = try await f.client.enqueueBatch(name: "kale.noop", args: Array(repeating: .null, count: 2500),
+                                                   options: EnqueueOptions(delay: .seconds(3600), endGroup: group))
+        // The last one is gone: only the look can tell, and it must come to it in turn.
+        try await f.redis.send("DEL", f.keys.task("default", refs[2499].id))
+        let before = try await calls(f, ["hget"])
+        let ended = try await f.client.waitAll(refs, endGroup: group, timeout: .milliseconds(3500))
+        let looks = try await calls(f, ["hget"]) - before
+        #expect(looks <= 4000, "\(looks) HGETs in four quiet rounds for 2,500 tasks")
+        #expect(ended[2499].info == nil && !ended[2499].timedOut, "the deleted record was found")
+        #expect(ended.prefix(2499).allSatisfy { $0.timedOut && $0.info?.state == .scheduled })
+    }
+
     @Test func aGroupNameIsCheckedLikeAnID() async throws {
         let f = KaleFixture()
         await #expect(throws: KaleError.self) {
