@@ -47,7 +47,7 @@ public struct EnqueueOptions: Sendable, Hashable {
     /// client whose format holds keys (`KALE_SIGNING_KEYS`); enqueue throws
     /// ``KaleError`` `.invalidOptions` otherwise. Default false.
     public var encrypted: Bool?
-    /// The end group the task reports its end to (``KaleClient/newEndGroup()``): one list in
+    /// The end group the task reports its end to (``KaleClient/newEndGroup()``): one stream in
     /// its queue that ``KaleClient/waitAll(_:endGroup:timeout:onEnd:)`` reads, so awaiting a
     /// batch costs one blocking read instead of a subscription per task. Like `id`, never
     /// taken from defaults. Default: none.

@@ -25,9 +25,9 @@ extension KaleClient {
     static let endsPerRead = 1000
 
     /// How long the wait blocks on an end stream before it looks at the tasks themselves: the
-    /// tasks the stream cannot tell about (one a unique key answered with an older task, a
-    /// record deleted by a purge) are found by that look, so at most this late.
-    static let endListIdle: Duration = .seconds(1)
+    /// tasks the stream cannot tell about (a record deleted by a purge, a task of another
+    /// group) are found by that look.
+    static let quietStream: Duration = .seconds(1)
 
     /// Waits until every task of `refs` has ended, reading the end stream of `endGroup` (the
     /// group they were enqueued with, ``EnqueueOptions/endGroup``).
@@ -112,7 +112,7 @@ extension KaleClient {
         while !outstanding.isEmpty {
             let remaining = deadline - .now
             guard remaining > .zero else { break }
-            let block = min(remaining, Self.endListIdle)
+            let block = min(remaining, Self.quietStream)
             let command = RedisCommand.blocking(block, "XREAD", arguments: ["BLOCK", max(block.milliseconds, 1), "COUNT", Self.endsPerRead,
                                                                              "STREAMS", stream, cursor])
             // Bounded like every wait (decision 0015): a stalled server cannot hold it past the deadline.
@@ -123,7 +123,6 @@ extension KaleClient {
                 cursor = id
                 if fields.count == 2, fields[0] == "i" { read.append(fields[1]) }
             }
-            let ended = read.filter { outstanding[$0] != nil }
             if read.isEmpty {
                 var slice: [String] = []
                 var looked = 0
@@ -135,7 +134,7 @@ extension KaleClient {
                 }
                 for (id, info) in try await endedAmong(slice, queue: queue) { settle(id, info, timedOut: false) }
             } else {
-                for (id, info) in try await records(ended, queue: queue) { settle(id, info, timedOut: false) }
+                for (id, info) in try await records(read.filter { outstanding[$0] != nil }, queue: queue) { settle(id, info, timedOut: false) }
             }
         }
         if !outstanding.isEmpty {
@@ -155,40 +154,36 @@ extension KaleClient {
         }
     }
 
-    /// The records of `ids` (nil for one that is gone), results opened, a pipeline per 1,000.
+    /// The records of `ids` (nil for one that is gone), results opened.
     private func records(_ ids: [String], queue: String) async throws -> [(String, TaskInfo?)] {
-        var out: [(String, TaskInfo?)] = []
-        out.reserveCapacity(ids.count)
-        for start in stride(from: 0, to: ids.count, by: Self.endsPerRead) {
-            let part = ids[start..<min(start + Self.endsPerRead, ids.count)]
-            let commands = part.map { RedisCommand("HGETALL", keys.task(queue, $0)) }
-            let replies = try await redis.pipeline(commands)
-            for (id, (reply, command)) in zip(part, zip(replies, commands)) {
-                let fields = try reply.throwingServerError(for: command, user: configuration.redis.url.user).hash ?? [:]
-                guard var info = TaskInfo(id: id, queue: queue, fields: fields) else {
-                    out.append((id, nil))
-                    continue
-                }
-                if let result = info.result { info.result = try configuration.format.open(result: result, of: id) }
-                out.append((id, info))
-            }
+        try await readEach(ids, queue: queue) { RedisCommand("HGETALL", $0) }.map { id, reply in
+            guard var info = TaskInfo(id: id, queue: queue, fields: reply.hash ?? [:]) else { return (id, nil) }
+            if let result = info.result { info.result = try configuration.format.open(result: result, of: id) }
+            return (id, info)
         }
-        return out
     }
 
     /// Those of `ids` that ended or are gone, with their records: one HGET of the state each,
     /// then the records of the ended ones.
     private func endedAmong(_ ids: [String], queue: String) async throws -> [(String, TaskInfo?)] {
-        var ended: [String] = []
+        let ended = try await readEach(ids, queue: queue) { RedisCommand("HGET", $0, "state") }.filter { _, reply in
+            reply.string.map { TaskState(rawValue: $0)?.isTerminal ?? false } ?? true
+        }
+        return try await records(ended.map(\.0), queue: queue)
+    }
+
+    /// One read of each task's record (`command` of its key), a pipeline per 1,000; a server
+    /// error is thrown.
+    private func readEach(_ ids: [String], queue: String, _ command: (String) -> RedisCommand) async throws -> [(String, RedisReply)] {
+        var out: [(String, RedisReply)] = []
+        out.reserveCapacity(ids.count)
         for start in stride(from: 0, to: ids.count, by: Self.endsPerRead) {
             let part = ids[start..<min(start + Self.endsPerRead, ids.count)]
-            let commands = part.map { RedisCommand("HGET", keys.task(queue, $0), "state") }
-            let replies = try await redis.pipeline(commands)
-            for (id, (reply, command)) in zip(part, zip(replies, commands)) {
-                let state = try reply.throwingServerError(for: command, user: configuration.redis.url.user).string
-                if state.map({ TaskState(rawValue: $0)?.isTerminal ?? false }) ?? true { ended.append(id) }
+            let commands = part.map { command(keys.task(queue, $0)) }
+            for (id, (reply, command)) in zip(part, zip(try await redis.pipeline(commands), commands)) {
+                out.append((id, try reply.throwingServerError(for: command, user: configuration.redis.url.user)))
             }
         }
-        return try await records(ended, queue: queue)
+        return out
     }
 }

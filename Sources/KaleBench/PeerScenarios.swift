@@ -170,23 +170,8 @@ struct PeerScenarios {
     }
 
     /// Every command Redis has run so far, those inside scripts included.
-    private func commandCalls() async throws -> Int {
-        let text = try await redis.send("INFO", "commandstats").string ?? ""
-        return text.split(whereSeparator: \.isNewline).reduce(0) { total, line in
-            guard let r = line.range(of: "calls=") else { return total }
-            return total + (Int(line[r.upperBound...].prefix { $0.isNumber }) ?? 0)
-        }
-    }
+    private func commandCalls() async throws -> Int { try await commandCallCounts(redis).values.reduce(0, +) }
 }
 
 /// CPU seconds (user + system) of `pid` and every live descendant, from /proc.
-func treeCPU(_ pid: Int32) -> Double {
-    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-    return ([pid] + descendants(of: pid)).reduce(0.0) { total, p in
-        guard let stat = try? String(contentsOfFile: "/proc/\(p)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return total }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // After the name: state is field 0, utime 11, stime 12.
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return total }
-        return total + (user + system) / ticks
-    }
-}
+func treeCPU(_ pid: Int32) -> Double { ([pid] + descendants(of: pid)).map(cpuSeconds).reduce(0, +) }

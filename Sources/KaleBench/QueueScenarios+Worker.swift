@@ -89,15 +89,7 @@ func childPids(of pid: Int32) -> [Int32] {
 
 extension QueueScenarios {
     /// Total calls of every command so far (INFO commandstats).
-    func commandCalls(_ client: KaleClient) async throws -> [String: Int] {
-        let text = try await client.redis.send("INFO", "commandstats").string ?? ""
-        var out: [String: Int] = [:]
-        for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix("cmdstat_") {
-            let name = line.dropFirst(8).prefix { $0 != ":" }
-            if let r = line.range(of: "calls="), let n = Int(line[r.upperBound...].prefix { $0.isNumber }) { out[String(name)] = n }
-        }
-        return out
-    }
+    func commandCalls(_ client: KaleClient) async throws -> [String: Int] { try await commandCallCounts(client.redis) }
 
     /// Time from the first start to the last finish among `ids`, from their records.
     func span(_ client: KaleClient, ids: [String], queue: String = "bench") async throws -> Duration {
@@ -289,6 +281,17 @@ extension QueueScenarios {
                    reference: nil, referenceRuns: nil, target: nil),
         ]
     }
+}
+
+/// Calls of every command Redis has run so far, those inside scripts included (INFO commandstats).
+func commandCallCounts(_ redis: RedisClient) async throws -> [String: Int] {
+    let text = try await redis.send("INFO", "commandstats").string ?? ""
+    var out: [String: Int] = [:]
+    for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix("cmdstat_") {
+        let name = line.dropFirst(8).prefix { $0 != ":" }
+        if let r = line.range(of: "calls="), let n = Int(line[r.upperBound...].prefix { $0.isNumber }) { out[String(name)] = n }
+    }
+    return out
 }
 
 /// CPU time (user + system) a process has spent, in seconds, from /proc/PID/stat.

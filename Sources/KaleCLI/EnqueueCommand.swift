@@ -124,8 +124,10 @@ struct EnqueueCommand: AsyncParsableCommand {
         let input = try loadArgs()
         if celery { return try await runCelery(input) }
         var options = enqueueOptions(defaults: KaleCLI.registry)
-        // Every task reports its end to one list, which the wait below pops.
-        if wait { options.endGroup = KaleClient.newEndGroup() }
+        // Every task reports its end to one stream, which the wait below reads
+        // (KaleClient.waitAll): a blocking read per queue, however many tasks there are.
+        let endGroup = KaleClient.newEndGroup()
+        if wait { options.endGroup = endGroup }
         let client = try await global.client()
         var refs: [KaleClient.TaskRef] = []
         refs.reserveCapacity(count)
@@ -152,7 +154,7 @@ struct EnqueueCommand: AsyncParsableCommand {
         let meter = ProgressMeter(total: refs.count, style: Output.stderrIsTerminal ? .bar : .lines)
         let outcomes = try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await meter.run() }
-            let outcomes = try await BatchWait.wait(for: refs, endGroup: options.endGroup ?? "", client: client, timeout: timeout?.duration, meter: meter)
+            let outcomes = try await client.waitAll(refs, endGroup: endGroup, timeout: timeout?.duration) { meter.record(succeeded: $0.succeeded) }
             // Cancelling wakes the meter from its sleep, so the final line follows the last task at once.
             meter.finish()
             group.cancelAll()

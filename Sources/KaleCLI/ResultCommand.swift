@@ -3,6 +3,9 @@ import Kale
 
 /// `kale result`: shows a task's state and result or error, optionally waiting for its end.
 struct ResultCommand: AsyncParsableCommand {
+    /// The wait when no timeout is given: a decade, in effect for ever.
+    static let forever: Duration = .seconds(10 * 365 * 86_400)
+
     static let configuration = CommandConfiguration(
         commandName: "result",
         abstract: "Show a task's state and its result or error.",
@@ -38,7 +41,7 @@ struct ResultCommand: AsyncParsableCommand {
         var timedOut = false
         if wait {
             do {
-                info = try await client.wait(for: id, queue: queue, timeout: timeout?.duration ?? BatchWait.forever)
+                info = try await client.wait(for: id, queue: queue, timeout: timeout?.duration ?? Self.forever)
             } catch let e as KaleError where e.code == .timeout {
                 info = try await client.status(of: id, queue: e.queue ?? queue)
                 timedOut = true

@@ -21,10 +21,15 @@ struct AdaptivePrefetch: Sendable {
     static let weight = 0.05
 
     let slots: Int
-    /// Nil until a run has ended: sized as one per slot until then.
+    /// Runs begun before this (those of a burst that ended) do not count.
+    let since: ContinuousClock.Instant
+    /// Nil until a counted run has ended: sized as one per slot until then.
     private(set) var meanRunSeconds: Double?
 
-    init(slots: Int) { self.slots = slots }
+    init(slots: Int, since: ContinuousClock.Instant = .now) {
+        self.slots = slots
+        self.since = since
+    }
 
     /// Tasks to lease ahead of free slots now.
     var current: Int {
@@ -33,9 +38,11 @@ struct AdaptivePrefetch: Sendable {
         return slots * Int(min(max(perSlot, 1), Double(Self.perSlotCap)))
     }
 
-    /// Takes in the length of a run that ended (from its start to its recorded outcome).
-    mutating func record(_ run: Duration) {
-        let seconds = max(run.seconds, 0)
+    /// Takes in a run that ended now (from its start to its recorded outcome), unless it began
+    /// before ``since``.
+    mutating func record(runBegan began: ContinuousClock.Instant, endedAt now: ContinuousClock.Instant = .now) {
+        guard began >= since else { return }
+        let seconds = max((now - began).seconds, 0)
         meanRunSeconds = meanRunSeconds.map { $0 + Self.weight * (seconds - $0) } ?? seconds
     }
 }

@@ -46,38 +46,33 @@ final class HeldTasks: Sendable {
         var killing = false
         /// The prefetch sized by run times; nil when a fixed one was configured.
         var adaptive: AdaptivePrefetch?
-        var prefetch: Int
-        /// When the queues last had nothing to lease: runs begun before it do not size the
-        /// prefetch (they are of the burst that ended).
-        var idleSince: ContinuousClock.Instant?
     }
 
     private let state: Mutex<State>
     let slots: Int
+    private let fixedPrefetch: Int?
 
     /// - Parameters:
     ///   - slots: tasks that run at once.
     ///   - prefetch: tasks leased ahead of free slots; nil sizes it by run times (``AdaptivePrefetch``).
     init(slots: Int, prefetch: Int?) {
         self.slots = slots
-        let adaptive = prefetch == nil ? AdaptivePrefetch(slots: slots) : nil
-        state = Mutex(State(adaptive: adaptive, prefetch: prefetch ?? adaptive!.current))
+        fixedPrefetch = prefetch
+        state = Mutex(State(adaptive: prefetch == nil ? AdaptivePrefetch(slots: slots) : nil))
     }
 
     /// Tasks leased ahead of free slots now.
-    var prefetch: Int { state.withLock { $0.prefetch } }
+    var prefetch: Int { state.withLock { prefetch(in: $0) } }
+
+    private func prefetch(in s: State) -> Int { s.adaptive?.current ?? fixedPrefetch ?? slots }
 
     /// The queues had nothing to lease: an adaptive prefetch forgets the runs it was sized by
     /// (the next tasks may be long ones) and starts again from one per slot. Returns the free
     /// slots then, which may be none (or fewer than none) while tasks still run.
     func wentIdle() -> Int {
         state.withLock { s in
-            if s.adaptive != nil {
-                s.adaptive = AdaptivePrefetch(slots: slots)
-                s.prefetch = s.adaptive!.current
-                s.idleSince = .now
-            }
-            return slots + s.prefetch - s.entries.count
+            if s.adaptive != nil { s.adaptive = AdaptivePrefetch(slots: slots) }
+            return slots + prefetch(in: s) - s.entries.count
         }
     }
 
@@ -86,10 +81,11 @@ final class HeldTasks: Sendable {
     /// task: half the prefetch. With nothing buffered it fetches for any free slot, so no
     /// runner idles.
     private func ready(_ s: State) -> Bool {
-        let capacity = slots + s.prefetch
+        let prefetch = prefetch(in: s)
+        let capacity = slots + prefetch
         let free = capacity - s.entries.count
         guard free > 0 else { return false }
-        let batch = max(1, min(s.prefetch / 2, capacity))
+        let batch = max(1, min(prefetch / 2, capacity))
         return free >= batch || !s.entries.values.contains { !$0.running }
     }
 
@@ -98,7 +94,7 @@ final class HeldTasks: Sendable {
     /// the fetch.
     func waitForFree() async -> Int {
         while true {
-            let (free, go) = state.withLock { s in (slots + s.prefetch - s.entries.count, s.stopping || ready(s)) }
+            let (free, go) = state.withLock { s in (slots + prefetch(in: s) - s.entries.count, s.stopping || ready(s)) }
             if go { return state.withLock { $0.stopping } ? 0 : free }
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 let ready = state.withLock { s -> Bool in
@@ -196,10 +192,7 @@ final class HeldTasks: Sendable {
     /// Forgets a lease and frees its slot.
     func remove(_ key: String) {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            if let began = s.entries.removeValue(forKey: key)?.runBegan, s.adaptive != nil, began > s.idleSince ?? began - .seconds(1) {
-                s.adaptive!.record(.now - began)
-                s.prefetch = s.adaptive!.current
-            }
+            if let began = s.entries.removeValue(forKey: key)?.runBegan { s.adaptive?.record(runBegan: began) }
             let w = s.waiter
             s.waiter = nil
             return w

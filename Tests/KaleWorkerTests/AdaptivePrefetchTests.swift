@@ -8,14 +8,19 @@ import Testing
 /// The default prefetch, sized by run time (decision 0031).
 @Suite(.timeLimit(.minutes(3))) struct AdaptivePrefetchTests {
     @Test func sizeFollowsTheMeanRunTime() {
-        var p = AdaptivePrefetch(slots: 2)
+        let start = ContinuousClock.now
+        var p = AdaptivePrefetch(slots: 2, since: start)
         #expect(p.current == 2, "one per slot before any run has ended")
-        for _ in 0..<200 { p.record(.microseconds(100)) }
+        func runs(_ length: Duration) { for _ in 0..<200 { p.record(runBegan: start, endedAt: start + length) } }
+        runs(.microseconds(100))
         #expect(p.current == 2 * AdaptivePrefetch.perSlotCap, "10 ms of 100 µs runs is over the cap")
-        for _ in 0..<200 { p.record(.milliseconds(2)) }
+        runs(.milliseconds(2))
         #expect(p.current == 2 * 5, "10 ms of 2 ms runs: five per slot")
-        for _ in 0..<200 { p.record(.seconds(2)) }
+        runs(.seconds(2))
         #expect(p.current == 2, "long runs: one per slot, as fixed before")
+        var fresh = AdaptivePrefetch(slots: 2, since: start)
+        fresh.record(runBegan: start - .microseconds(100), endedAt: start)
+        #expect(fresh.current == 2, "a run begun before the size's start (the burst that ended) does not count")
     }
 
     private func worker(_ f: KaleFixture, prefetch: Int?) -> (Worker, Task<Void, any Error>) {
